@@ -1,0 +1,26 @@
+"""ndpool: fast max, average and adaptive pooling for NumPy arrays.
+
+Functions follow ``torch.nn.functional`` (names, arguments, output shapes, indices, NaN
+rules); ``ndpool.reference`` holds plain-NumPy versions of the same functions.
+"""
+
+from ._build_info import BUILD_INFO as _BUILD_INFO
+from ._kernels import max_threads as _max_threads, openmp_enabled as _openmp_enabled
+from ._pooling import avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool3d",
+    "build_info",
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool3d",
+]
+
+
+def build_info() -> dict:
+    """How the kernels were compiled, and the thread limit they would use now."""
+    return dict(_BUILD_INFO, openmp=_openmp_enabled(), max_threads=_max_threads())

@@ -1,0 +1,224 @@
+"""Argument validation and normalisation: the one place where user input is checked.
+
+Every public function funnels its arguments through here and gets back plain ints
+(one :class:`Axis` per spatial dimension) that the kernels can trust.  Errors name the
+function, the argument and the rule, following torch.nn.functional where it has a rule
+(see SEMANTICS.md in the shared docs for the exact torch behaviour).
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+INT32_MAX = 2**31 - 1
+DATA_FORMATS = ("channels_first", "channels_last")
+_SPATIAL_NAMES = {1: "(L,)", 2: "(H, W)", 3: "(D, H, W)"}
+
+
+@dataclass(frozen=True)
+class Axis:
+    """Geometry of one spatial dimension; positions are ``o * stride - pad_lo + t * dilation``."""
+
+    size_in: int
+    size_out: int
+    kernel: int
+    stride: int
+    dilation: int
+    pad_lo: int
+    pad_hi: int
+
+
+def _as_int(name: str, fn: str, value) -> int:
+    # bool is an int subclass, but True as a window size is always a mistake.
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{fn}: {name} must be an int or a tuple of ints, got {value!r}")
+    return operator.index(value)
+
+
+def int_tuple(fn: str, name: str, value, nd: int) -> tuple[int, ...]:
+    """An int, or a tuple/list of 1 or ``nd`` ints, broadcast to ``nd`` ints."""
+    if isinstance(value, (tuple, list)):
+        items = [_as_int(name, fn, v) for v in value]
+        if len(items) == 1:
+            items = items * nd
+        if len(items) != nd:
+            want = "a single int" if nd == 1 else f"a single int or a tuple of {nd} ints"
+            raise ValueError(f"{fn}: {name} must be {want}, got {len(value)} values {tuple(value)!r}")
+        values = tuple(items)
+    else:
+        values = (_as_int(name, fn, value),) * nd
+    for v in values:
+        if abs(v) > INT32_MAX:
+            raise ValueError(f"{fn}: {name} must fit in a 32-bit int, got {value!r}")
+    return values
+
+
+def _positive(fn: str, name: str, values: tuple[int, ...]) -> None:
+    if any(v <= 0 for v in values):
+        raise ValueError(f"{fn}: {name} must be greater than zero, got {values}")
+
+
+def pooling_output_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """torch's output length for symmetric padding p, with its ceil-mode drop rule."""
+    num = size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)
+    out = num // s + 1  # floor division, as torch's div_rtn
+    # In ceil mode the last window must start inside the input or the left padding.
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def _same_axis(size: int, k: int, s: int, d: int) -> Axis:
+    """Keras/TensorFlow "same": output ceil(I/s), the odd padding cell goes on the right."""
+    out = -(-size // s)
+    total = max(0, (out - 1) * s + d * (k - 1) + 1 - size)
+    return Axis(size, out, k, s, d, total // 2, total - total // 2)
+
+
+def _check_windows_not_empty(fn: str, axis: Axis) -> None:
+    """Reject dilated windows that contain no input element (torch writes out of bounds there).
+
+    Only windows starting in the left padding can be empty: every other start lies inside
+    the input, because the ceil-mode drop rule removes windows starting in the right padding.
+    """
+    o = 0
+    while o < axis.size_out and o * axis.stride - axis.pad_lo < 0:
+        start = o * axis.stride - axis.pad_lo
+        first_tap = -(start // axis.dilation)  # ceil(-start / dilation)
+        if first_tap >= axis.kernel or start + first_tap * axis.dilation >= axis.size_in:
+            raise ValueError(
+                f"{fn}: with dilation={axis.dilation}, kernel_size={axis.kernel} and "
+                f"padding={axis.pad_lo}, output window {o} of an input of length {axis.size_in} "
+                "covers no input element; reduce padding or dilation"
+            )
+        o += 1
+
+
+@lru_cache(maxsize=1024)
+def window_geometry(
+    fn: str,
+    spatial: tuple[int, ...],
+    kernel_size,
+    stride,
+    padding,
+    dilation,
+    ceil_mode: bool,
+) -> tuple[Axis, ...]:
+    """Validate window arguments for an input with spatial shape ``spatial``.
+
+    ``kernel_size`` etc. must be hashable (the caller turns lists into tuples); results are
+    cached because small inputs are dominated by this Python work.
+    """
+    nd = len(spatial)
+    kernel = int_tuple(fn, "kernel_size", kernel_size, nd)
+    if stride is None or (isinstance(stride, tuple) and len(stride) == 0):
+        strides = kernel  # torch: stride defaults to kernel_size
+    else:
+        strides = int_tuple(fn, "stride", stride, nd)
+    dil = int_tuple(fn, "dilation", dilation, nd)
+    if not isinstance(ceil_mode, (bool, np.bool_)):
+        raise TypeError(f"{fn}: ceil_mode must be a bool, got {ceil_mode!r}")
+    _positive(fn, "kernel_size", kernel)
+    _positive(fn, "stride", strides)
+    _positive(fn, "dilation", dil)
+
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = (0,) * nd
+        elif padding == "same":
+            if ceil_mode:
+                raise ValueError(f"{fn}: ceil_mode=True cannot be combined with padding='same'")
+            axes = tuple(_same_axis(*a) for a in zip(spatial, kernel, strides, dil))
+            for axis in axes:
+                _check_windows_not_empty(fn, axis)
+            return axes
+        else:
+            raise ValueError(f"{fn}: padding must be an int, a tuple of ints, 'valid' or 'same', got {padding!r}")
+    else:
+        pads = int_tuple(fn, "padding", padding, nd)
+    if any(p < 0 for p in pads):
+        raise ValueError(f"{fn}: padding must be non-negative, got {pads}")
+    # torch 2.13 bounds padding by half the *undilated* kernel.
+    if any(p > k // 2 for p, k in zip(pads, kernel)):
+        raise ValueError(f"{fn}: padding must be at most half of kernel_size, got padding={pads} and kernel_size={kernel}")
+
+    axes = []
+    for size, k, s, p, d in zip(spatial, kernel, strides, pads, dil):
+        out = pooling_output_size(size, k, s, p, d, bool(ceil_mode))
+        if out < 1:
+            raise ValueError(
+                f"{fn}: input of spatial size {spatial} is too small for kernel_size={kernel}, "
+                f"stride={strides}, padding={pads}, dilation={dil}: output size would be {out}"
+            )
+        axes.append(Axis(size, out, k, s, d, p, p))
+    for axis in axes:
+        _check_windows_not_empty(fn, axis)
+    return tuple(axes)
+
+
+def hashable(fn: str, name: str, value):
+    """Lists (common in user code) become tuples so that geometry can be cached."""
+    if isinstance(value, (list, np.ndarray)):
+        value = tuple(value.tolist() if isinstance(value, np.ndarray) else value)
+    try:
+        hash(value)
+    except TypeError:
+        raise TypeError(f"{fn}: {name} must be an int or a tuple of ints, got {value!r}") from None
+    return value
+
+
+def check_data_format(fn: str, data_format) -> bool:
+    """True for channels-last data."""
+    if data_format not in DATA_FORMATS:
+        raise ValueError(f"{fn}: data_format must be 'channels_first' or 'channels_last', got {data_format!r}")
+    return data_format == "channels_last"
+
+
+def check_num_threads(fn: str, num_threads) -> int | None:
+    if num_threads is None:
+        return None
+    if isinstance(num_threads, (bool, np.bool_)) or not isinstance(num_threads, numbers.Integral):
+        raise TypeError(f"{fn}: num_threads must be None or a positive int, got {num_threads!r}")
+    if num_threads < 1:
+        raise ValueError(f"{fn}: num_threads must be None or a positive int, got {num_threads}")
+    return int(num_threads)
+
+
+def check_divisor(fn: str, divisor_override) -> int:
+    """0 stands for "no override" in the kernels; an explicit 0 is an error, as in torch."""
+    if divisor_override is None:
+        return 0
+    if isinstance(divisor_override, (bool, np.bool_)) or not isinstance(divisor_override, numbers.Integral):
+        raise TypeError(f"{fn}: divisor_override must be None or a non-zero int, got {divisor_override!r}")
+    if divisor_override == 0:
+        raise ValueError(f"{fn}: divisor_override must not be zero")
+    if abs(divisor_override) > INT32_MAX:
+        raise ValueError(f"{fn}: divisor_override must fit in a 32-bit int, got {divisor_override}")
+    return int(divisor_override)
+
+
+def check_input(fn: str, x, nd: int, channels_last: bool) -> tuple[np.ndarray, bool]:
+    """Return the input as an ndarray and whether it is batched; checks rank and sizes."""
+    x = np.asarray(x)
+    if x.ndim not in (nd + 1, nd + 2):
+        spatial = _SPATIAL_NAMES[nd][1:-1].rstrip(",")
+        layout = (f"(N, {spatial}, C) or ({spatial}, C)" if channels_last else f"(N, C, {spatial}) or (C, {spatial})")
+        raise ValueError(f"{fn}: input must be {nd + 1}-D or {nd + 2}-D {layout}, got an array of shape {x.shape}")
+    batched = x.ndim == nd + 2
+    non_batch = x.shape[1:] if batched else x.shape
+    if 0 in non_batch:
+        raise ValueError(f"{fn}: input must have non-zero channel and spatial sizes, got shape {x.shape}")
+    return x, batched
+
+
+def check_dtype(fn: str, dtype: np.dtype) -> None:
+    """float32, float64, bool and every integer type; nothing else has a kernel."""
+    if (dtype.kind == "f" and dtype.itemsize in (4, 8)) or dtype.kind in "biu":
+        return
+    hint = "; cast it to float32 or float64" if dtype.kind == "f" else ""
+    raise TypeError(f"{fn}: input dtype {dtype} is not supported (expected float32, float64, bool or an integer type){hint}")

@@ -1,0 +1,439 @@
+# cython: language_level=3
+"""Private pooling kernels.  Arguments are trusted: ``ndpool._pooling`` validates them.
+
+Every op sees a 5-D array in one of two memory layouts:
+
+* channels-first ``(N, C, D, H, W)`` with unit-stride W.  One work item is a block of
+  output positions along W for one ``(n, c, od, oh)``; loops run window tap by window tap
+  over the whole block, so the innermost loop walks output width and vectorises.
+* channels-last ``(N, D, H, W, C)`` with unit-stride C.  One work item is one output
+  pixel; the innermost loop walks channels and vectorises.
+
+Each output still sees its window elements in torch's scan order (d, then h, then w),
+so ties, NaN and float sums come out exactly as in torch.  Other strides are free.
+"""
+
+from cython.parallel cimport prange
+from libc.math cimport INFINITY
+from libc.stdint cimport (int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t,
+                          uint32_t, uint64_t, INT8_MIN, INT16_MIN, INT32_MIN, INT64_MIN)
+from libc.stdlib cimport malloc, free
+
+from ndpool._openmp cimport NDPOOL_OPENMP, omp_get_max_threads
+
+ctypedef fused pool_t:
+    float
+    double
+    int8_t
+    int16_t
+    int32_t
+    int64_t
+    uint8_t
+    uint16_t
+    uint32_t
+    uint64_t
+
+ctypedef fused real_t:
+    float
+    double
+
+cdef struct Axis:
+    Py_ssize_t size_in, size_out, kernel, stride, dilation, pad_lo, pad_hi
+
+# Output positions per channels-first work item: long rows are split so that a single
+# long signal still keeps every thread busy, and a block of outputs stays in L1.
+cdef enum:
+    W_BLOCK = 512
+
+
+def openmp_enabled():
+    """Whether the kernels were compiled with OpenMP."""
+    return bool(NDPOOL_OPENMP)
+
+
+def max_threads():
+    """OpenMP's current thread limit (honours OMP_NUM_THREADS and threadpoolctl)."""
+    return omp_get_max_threads()
+
+
+# ---------------------------------------------------------------------------------------
+# Index arithmetic along one axis
+
+cdef inline Py_ssize_t _floor_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    # b > 0; C division truncates toward zero.
+    cdef Py_ssize_t q = a // b
+    if (a % b != 0) and a < 0:
+        q -= 1
+    return q
+
+
+cdef inline Py_ssize_t _ceil_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    return -_floor_div(-a, b)
+
+
+cdef inline void _tap_range(const Axis* a, Py_ssize_t o, Py_ssize_t* t0, Py_ssize_t* t1) noexcept nogil:
+    """Window taps t of output o whose position o*stride - pad_lo + t*dilation is inside the input."""
+    cdef Py_ssize_t start = o * a.stride - a.pad_lo
+    cdef Py_ssize_t hi = _ceil_div(a.size_in - start, a.dilation)
+    t0[0] = _ceil_div(-start, a.dilation) if start < 0 else 0
+    t1[0] = hi if hi < a.kernel else a.kernel
+
+
+cdef inline void _out_range(const Axis* a, Py_ssize_t off, Py_ssize_t lo, Py_ssize_t hi,
+                            Py_ssize_t* r0, Py_ssize_t* r1) noexcept nogil:
+    """Outputs o in [lo, hi) for which position o*stride + off is inside the input."""
+    cdef Py_ssize_t first = _ceil_div(-off, a.stride)
+    cdef Py_ssize_t last = _floor_div(a.size_in - 1 - off, a.stride) + 1
+    r0[0] = first if first > lo else lo
+    r1[0] = last if last < hi else hi
+    if r1[0] < r0[0]:
+        r1[0] = r0[0]
+
+
+cdef inline Py_ssize_t _first_pos(const Axis* a, Py_ssize_t o) noexcept nogil:
+    """Position of the first window element of output o that lies inside the input."""
+    cdef Py_ssize_t t0, t1
+    _tap_range(a, o, &t0, &t1)
+    return o * a.stride - a.pad_lo + t0 * a.dilation
+
+
+cdef inline Py_ssize_t _divisor_factor(const Axis* a, Py_ssize_t o, bint count_include_pad) noexcept nogil:
+    """torch's average divisor along one axis: window clipped at the end of the padding,
+    then (unless padding counts) clamped to the input."""
+    cdef Py_ssize_t start = o * a.stride - a.pad_lo
+    cdef Py_ssize_t end = start + a.kernel
+    if end > a.size_in + a.pad_hi:
+        end = a.size_in + a.pad_hi
+    if count_include_pad:
+        return end - start
+    if start < 0:
+        start = 0
+    if end > a.size_in:
+        end = a.size_in
+    return end - start
+
+
+cdef inline pool_t _lowest(pool_t like) noexcept nogil:
+    """The max-pooling start value: -inf, or the smallest integer of the type."""
+    if pool_t is float or pool_t is double:
+        return -INFINITY
+    elif pool_t is int8_t:
+        return INT8_MIN
+    elif pool_t is int16_t:
+        return INT16_MIN
+    elif pool_t is int32_t:
+        return INT32_MIN
+    elif pool_t is int64_t:
+        return INT64_MIN
+    else:
+        return 0
+
+
+# ---------------------------------------------------------------------------------------
+# Spans: the innermost loops, over n elements src[i*step] -> dst[i].  Branch-free so the
+# compiler vectorises them; literal steps are inlined for the common strides.
+
+cdef inline void _max_span(const pool_t* src, Py_ssize_t step, pool_t* dst, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef pool_t v, m
+    for i in range(n):
+        v = src[i * step]
+        m = dst[i]
+        # torch's rule: strictly greater wins (first max kept), any NaN wins (last NaN kept).
+        if pool_t is float or pool_t is double:
+            dst[i] = v if ((v > m) | (v != v)) else m
+        else:
+            dst[i] = v if v > m else m
+
+
+cdef inline void _max_span_any(const pool_t* src, Py_ssize_t step, pool_t* dst, Py_ssize_t n) noexcept nogil:
+    if step == 1:
+        _max_span(src, 1, dst, n)
+    elif step == 2:
+        _max_span(src, 2, dst, n)
+    else:
+        _max_span(src, step, dst, n)
+
+
+cdef inline void _max_span_idx(const pool_t* src, Py_ssize_t step, pool_t* dst, int64_t* idx,
+                               Py_ssize_t n, int64_t flat, int64_t flat_step) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef pool_t v, m
+    cdef bint take
+    for i in range(n):
+        v = src[i * step]
+        m = dst[i]
+        if pool_t is float or pool_t is double:
+            take = (v > m) | (v != v)
+        else:
+            take = v > m
+        dst[i] = v if take else m
+        idx[i] = flat + i * flat_step if take else idx[i]
+
+
+cdef inline void _sum_span(const real_t* src, Py_ssize_t step, real_t* dst, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        dst[i] += src[i * step]
+
+
+cdef inline void _sum_span_any(const real_t* src, Py_ssize_t step, real_t* dst, Py_ssize_t n) noexcept nogil:
+    if step == 1:
+        _sum_span(src, 1, dst, n)
+    elif step == 2:
+        _sum_span(src, 2, dst, n)
+    else:
+        _sum_span(src, step, dst, n)
+
+
+# ---------------------------------------------------------------------------------------
+# Work items.  `plane` points at x[n, c, 0, 0, 0] (channels-first) or x[n, 0, 0, 0, 0]
+# (channels-last); `s*` are element strides.
+
+cdef void _max_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t* orow,
+                       int64_t* irow, Py_ssize_t od, Py_ssize_t oh, Py_ssize_t w0, Py_ssize_t w1,
+                       const Axis* ax) noexcept nogil:
+    """Outputs out[n, c, od, oh, w0:w1]; indices too when irow is not NULL."""
+    cdef Py_ssize_t kd0, kd1, kh0, kh1, kd, kh, kw, id_, ih, off, r0, r1, i
+    cdef const Axis* aw = &ax[2]
+    cdef const pool_t* src
+    cdef pool_t lowest = _lowest(<pool_t>0)
+    _tap_range(&ax[0], od, &kd0, &kd1)
+    _tap_range(&ax[1], oh, &kh0, &kh1)
+    for i in range(w0, w1):
+        orow[i] = lowest
+    if irow != NULL:
+        # If no element beats the start value, torch reports the first element visited.
+        id_ = od * ax[0].stride - ax[0].pad_lo + kd0 * ax[0].dilation
+        ih = oh * ax[1].stride - ax[1].pad_lo + kh0 * ax[1].dilation
+        for i in range(w0, w1):
+            irow[i] = (id_ * ax[1].size_in + ih) * aw.size_in + _first_pos(aw, i)
+    for kd in range(kd0, kd1):
+        id_ = od * ax[0].stride - ax[0].pad_lo + kd * ax[0].dilation
+        for kh in range(kh0, kh1):
+            ih = oh * ax[1].stride - ax[1].pad_lo + kh * ax[1].dilation
+            src = plane + id_ * sD + ih * sH
+            for kw in range(aw.kernel):
+                off = kw * aw.dilation - aw.pad_lo
+                _out_range(aw, off, w0, w1, &r0, &r1)
+                if r1 == r0:
+                    continue
+                if irow == NULL:
+                    _max_span_any(src + r0 * aw.stride + off, aw.stride, orow + r0, r1 - r0)
+                else:
+                    _max_span_idx(src + r0 * aw.stride + off, aw.stride, orow + r0, irow + r0, r1 - r0,
+                                  (id_ * ax[1].size_in + ih) * aw.size_in + r0 * aw.stride + off, aw.stride)
+
+
+cdef void _max_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
+                       Py_ssize_t C, pool_t* opix, int64_t* ipix, Py_ssize_t od, Py_ssize_t oh,
+                       Py_ssize_t ow, const Axis* ax) noexcept nogil:
+    """Outputs out[n, od, oh, ow, :]; indices too when ipix is not NULL."""
+    cdef Py_ssize_t kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, id_, ih, iw, c
+    cdef pool_t lowest = _lowest(<pool_t>0)
+    _tap_range(&ax[0], od, &kd0, &kd1)
+    _tap_range(&ax[1], oh, &kh0, &kh1)
+    _tap_range(&ax[2], ow, &kw0, &kw1)
+    for c in range(C):
+        opix[c] = lowest
+    if ipix != NULL:
+        id_ = _first_pos(&ax[0], od)
+        ih = _first_pos(&ax[1], oh)
+        iw = _first_pos(&ax[2], ow)
+        for c in range(C):
+            ipix[c] = (id_ * ax[1].size_in + ih) * ax[2].size_in + iw
+    for kd in range(kd0, kd1):
+        id_ = od * ax[0].stride - ax[0].pad_lo + kd * ax[0].dilation
+        for kh in range(kh0, kh1):
+            ih = oh * ax[1].stride - ax[1].pad_lo + kh * ax[1].dilation
+            for kw in range(kw0, kw1):
+                iw = ow * ax[2].stride - ax[2].pad_lo + kw * ax[2].dilation
+                if ipix == NULL:
+                    _max_span(plane + id_ * sD + ih * sH + iw * sW, 1, opix, C)
+                else:
+                    _max_span_idx(plane + id_ * sD + ih * sH + iw * sW, 1, opix, ipix, C,
+                                  (id_ * ax[1].size_in + ih) * ax[2].size_in + iw, 0)
+
+
+cdef void _avg_cf_item(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t* orow,
+                       Py_ssize_t od, Py_ssize_t oh, Py_ssize_t w0, Py_ssize_t w1,
+                       const Axis* ax, bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil:
+    cdef Py_ssize_t kd0, kd1, kh0, kh1, kd, kh, kw, id_, ih, off, r0, r1, i, div_dh
+    cdef const Axis* aw = &ax[2]
+    cdef const real_t* src
+    _tap_range(&ax[0], od, &kd0, &kd1)
+    _tap_range(&ax[1], oh, &kh0, &kh1)
+    for i in range(w0, w1):
+        orow[i] = 0
+    for kd in range(kd0, kd1):
+        id_ = od * ax[0].stride - ax[0].pad_lo + kd
+        for kh in range(kh0, kh1):
+            ih = oh * ax[1].stride - ax[1].pad_lo + kh
+            src = plane + id_ * sD + ih * sH
+            for kw in range(aw.kernel):
+                off = kw - aw.pad_lo
+                _out_range(aw, off, w0, w1, &r0, &r1)
+                if r1 > r0:
+                    _sum_span_any(src + r0 * aw.stride + off, aw.stride, orow + r0, r1 - r0)
+    # One true division by an integer divisor, as torch does (not a multiply by 1/div).
+    if divisor_override != 0:
+        for i in range(w0, w1):
+            orow[i] = orow[i] / <real_t>divisor_override
+    else:
+        div_dh = (_divisor_factor(&ax[0], od, count_include_pad)
+                  * _divisor_factor(&ax[1], oh, count_include_pad))
+        for i in range(w0, w1):
+            orow[i] = orow[i] / <real_t>(div_dh * _divisor_factor(aw, i, count_include_pad))
+
+
+cdef void _avg_cl_item(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
+                       Py_ssize_t C, real_t* opix, Py_ssize_t od, Py_ssize_t oh, Py_ssize_t ow,
+                       const Axis* ax, bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil:
+    cdef Py_ssize_t kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, id_, ih, iw, c, div
+    cdef real_t rdiv
+    _tap_range(&ax[0], od, &kd0, &kd1)
+    _tap_range(&ax[1], oh, &kh0, &kh1)
+    _tap_range(&ax[2], ow, &kw0, &kw1)
+    for c in range(C):
+        opix[c] = 0
+    for kd in range(kd0, kd1):
+        id_ = od * ax[0].stride - ax[0].pad_lo + kd
+        for kh in range(kh0, kh1):
+            ih = oh * ax[1].stride - ax[1].pad_lo + kh
+            for kw in range(kw0, kw1):
+                iw = ow * ax[2].stride - ax[2].pad_lo + kw
+                _sum_span(plane + id_ * sD + ih * sH + iw * sW, 1, opix, C)
+    if divisor_override != 0:
+        div = divisor_override
+    else:
+        div = (_divisor_factor(&ax[0], od, count_include_pad)
+               * _divisor_factor(&ax[1], oh, count_include_pad)
+               * _divisor_factor(&ax[2], ow, count_include_pad))
+    rdiv = <real_t>div
+    for c in range(C):
+        opix[c] = opix[c] / rdiv
+
+
+# ---------------------------------------------------------------------------------------
+# Entry points
+
+cdef void _read_geometry(const int64_t[:, ::1] geometry, Axis* ax):
+    cdef int i
+    for i in range(3):
+        ax[i].size_in = geometry[i, 0]
+        ax[i].size_out = geometry[i, 1]
+        ax[i].kernel = geometry[i, 2]
+        ax[i].stride = geometry[i, 3]
+        ax[i].dilation = geometry[i, 4]
+        ax[i].pad_lo = geometry[i, 5]
+        ax[i].pad_hi = geometry[i, 6]
+
+
+cdef void _check_unit_inner(Py_ssize_t stride, int itemsize, Py_ssize_t size) except *:
+    # The spans read the last axis as contiguous memory; the Python layer guarantees it.
+    if stride != itemsize and size > 1:
+        raise ValueError("kernel input must have a unit-stride last axis")
+
+
+def max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out,
+             int64_t[:, :, :, :, ::1] indices, const int64_t[:, ::1] geometry,
+             bint channels_last, int num_threads):
+    """Max pooling of x into out (and indices, unless None).
+
+    x may have any strides but a unit-stride last axis; out and indices are C-contiguous
+    in the same axis order.  geometry rows are the D, H, W axes: (size_in, size_out,
+    kernel, stride, dilation, pad_lo, pad_hi).  All sizes are non-zero.
+    """
+    cdef Axis ax[3]
+    _read_geometry(geometry, ax)
+    cdef int isz = sizeof(pool_t)
+    _check_unit_inner(x.strides[4], isz, x.shape[4])
+    cdef const pool_t* xp = &x[0, 0, 0, 0, 0]
+    cdef pool_t* op = &out[0, 0, 0, 0, 0]
+    cdef int64_t* ip = NULL
+    cdef bint with_idx = indices is not None
+    if with_idx:
+        ip = &indices[0, 0, 0, 0, 0]
+    cdef Py_ssize_t N = x.shape[0]
+    cdef Py_ssize_t OD = ax[0].size_out, OH = ax[1].size_out, OW = ax[2].size_out
+    cdef Py_ssize_t xs0 = x.strides[0] // isz, xs1 = x.strides[1] // isz
+    cdef Py_ssize_t xs2 = x.strides[2] // isz, xs3 = x.strides[3] // isz
+    cdef Py_ssize_t C, nblk, n_items, item, r, n, c, od, oh, ow, blk, w0, w1, orow, ocell
+    if not channels_last:
+        C = x.shape[1]
+        nblk = (OW + W_BLOCK - 1) // W_BLOCK
+        n_items = N * C * OD * OH * nblk
+        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
+            blk = item % nblk
+            r = item // nblk
+            oh = r % OH
+            r = r // OH
+            od = r % OD
+            r = r // OD
+            c = r % C
+            n = r // C
+            w0 = blk * W_BLOCK
+            w1 = w0 + W_BLOCK if w0 + W_BLOCK < OW else OW
+            orow = (((n * C + c) * OD + od) * OH + oh) * OW
+            _max_cf_item(xp + n * xs0 + c * xs1, xs2, xs3, op + orow,
+                         ip + orow if with_idx else NULL, od, oh, w0, w1, ax)
+    else:
+        C = x.shape[4]
+        n_items = N * OD * OH * OW
+        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
+            ow = item % OW
+            r = item // OW
+            oh = r % OH
+            r = r // OH
+            od = r % OD
+            n = r // OD
+            ocell = item * C
+            _max_cl_item(xp + n * xs0, xs1, xs2, xs3, C, op + ocell,
+                         ip + ocell if with_idx else NULL, od, oh, ow, ax)
+
+
+def avg_pool(const real_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out,
+             const int64_t[:, ::1] geometry, bint count_include_pad,
+             Py_ssize_t divisor_override, bint channels_last, int num_threads):
+    """Average pooling of x into out (same layout); divisor_override 0 means none."""
+    cdef Axis ax[3]
+    _read_geometry(geometry, ax)
+    cdef int isz = sizeof(real_t)
+    _check_unit_inner(x.strides[4], isz, x.shape[4])
+    cdef const real_t* xp = &x[0, 0, 0, 0, 0]
+    cdef real_t* op = &out[0, 0, 0, 0, 0]
+    cdef Py_ssize_t N = x.shape[0]
+    cdef Py_ssize_t OD = ax[0].size_out, OH = ax[1].size_out, OW = ax[2].size_out
+    cdef Py_ssize_t xs0 = x.strides[0] // isz, xs1 = x.strides[1] // isz
+    cdef Py_ssize_t xs2 = x.strides[2] // isz, xs3 = x.strides[3] // isz
+    cdef Py_ssize_t C, nblk, n_items, item, r, n, c, od, oh, ow, blk, w0, w1
+    if not channels_last:
+        C = x.shape[1]
+        nblk = (OW + W_BLOCK - 1) // W_BLOCK
+        n_items = N * C * OD * OH * nblk
+        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
+            blk = item % nblk
+            r = item // nblk
+            oh = r % OH
+            r = r // OH
+            od = r % OD
+            r = r // OD
+            c = r % C
+            n = r // C
+            w0 = blk * W_BLOCK
+            w1 = w0 + W_BLOCK if w0 + W_BLOCK < OW else OW
+            _avg_cf_item(xp + n * xs0 + c * xs1, xs2, xs3,
+                         op + (((n * C + c) * OD + od) * OH + oh) * OW,
+                         od, oh, w0, w1, ax, count_include_pad, divisor_override)
+    else:
+        C = x.shape[4]
+        n_items = N * OD * OH * OW
+        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
+            ow = item % OW
+            r = item // OW
+            oh = r % OH
+            r = r // OH
+            od = r % OD
+            n = r // OD
+            _avg_cl_item(xp + n * xs0, xs1, xs2, xs3, C, op + item * C,
+                         od, oh, ow, ax, count_include_pad, divisor_override)

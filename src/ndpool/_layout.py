@@ -1,0 +1,72 @@
+"""Memory layouts: how an array of any strides reaches a kernel, and how outputs come back.
+
+Internally every op works on a logical ``(N, C, D, H, W)`` view.  A kernel reads it either
+channels-first (unit-stride W) or channels-last (unit-stride C, torch's channels_last
+memory format), whichever the memory already is; only arrays that neither kernel can read
+in place are copied.  The output is allocated in the memory order of the kernel that ran,
+so a channels-last input gives a channels-last output, as in torch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+
+def to_ncdhw(x: np.ndarray, nd: int, channels_last: bool, batched: bool) -> np.ndarray:
+    """A 5-D ``(N, C, D, H, W)`` view of an ``nd``-spatial input (no copy)."""
+    if not batched:
+        x = x[np.newaxis]
+    if channels_last:
+        x = np.moveaxis(x, -1, 1)
+    return x[(slice(None), slice(None)) + (np.newaxis,) * (3 - nd)]
+
+
+def from_ncdhw(y: np.ndarray, nd: int, channels_last: bool, batched: bool) -> np.ndarray:
+    """Undo :func:`to_ncdhw` on an output (no copy)."""
+    y = y[(slice(None), slice(None)) + (0,) * (3 - nd)]
+    if channels_last:
+        y = np.moveaxis(y, 1, -1)
+    return y if batched else y[0]
+
+
+def _unit(x: np.ndarray, axis: int) -> bool:
+    return x.shape[axis] == 1 or x.strides[axis] == x.itemsize
+
+
+def _fix_size1_stride(x: np.ndarray) -> np.ndarray:
+    """Give a size-1 last axis a unit stride (NumPy leaves its stride arbitrary)."""
+    if x.shape[-1] == 1 and x.strides[-1] != x.itemsize:
+        x = as_strided(x, strides=x.strides[:-1] + (x.itemsize,), writeable=False)
+    return x
+
+
+def kernel_input(x5: np.ndarray, prefer_channels_last: bool) -> tuple[np.ndarray, bool]:
+    """Pick the kernel for ``x5`` and return (array in that kernel's axis order, channels_last).
+
+    Channels-first reads unit-stride W in place, channels-last reads unit-stride C in
+    place; anything else (strided or reversed inner axes) is copied into the layout that
+    matches the user's data_format.
+    """
+    w_unit, c_unit = _unit(x5, 4), _unit(x5, 1)
+    if w_unit and (x5.shape[4] > 1 or not c_unit):
+        channels_last = False
+    elif c_unit:
+        channels_last = True
+    else:
+        channels_last = prefer_channels_last
+        order = (0, 2, 3, 4, 1) if channels_last else (0, 1, 2, 3, 4)
+        x5 = np.ascontiguousarray(x5.transpose(order)).transpose(np.argsort(order))
+    if channels_last:
+        return _fix_size1_stride(x5.transpose(0, 2, 3, 4, 1)), True
+    return _fix_size1_stride(x5), False
+
+
+def empty_output(shape5: tuple[int, ...], dtype, channels_last: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Allocate an output; returns (C-contiguous array in kernel axis order, logical 5-D view)."""
+    if channels_last:
+        n, c, d, h, w = shape5
+        buf = np.empty((n, d, h, w, c), dtype=dtype)
+        return buf, buf.transpose(0, 4, 1, 2, 3)
+    buf = np.empty(shape5, dtype=dtype)
+    return buf, buf

@@ -1,0 +1,234 @@
+"""Public max and average pooling functions (torch.nn.functional names and arguments)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from . import _kernels
+from ._args import (
+    Axis,
+    check_data_format,
+    check_divisor,
+    check_dtype,
+    check_input,
+    check_num_threads,
+    hashable,
+    window_geometry,
+)
+from ._layout import empty_output, from_ncdhw, kernel_input, to_ncdhw
+
+# Below this many window reads a call runs on one thread: waking a thread team costs
+# more than the work.
+SERIAL_WORK = 1 << 15
+
+_UNIT_AXIS = Axis(1, 1, 1, 1, 1, 0, 0)
+
+
+@lru_cache(maxsize=1024)
+def _geometry_array(axes: tuple[Axis, ...]) -> np.ndarray:
+    """The kernels' (3, 7) int64 table: D, H, W rows, missing leading axes of size 1."""
+    rows = [_UNIT_AXIS] * (3 - len(axes)) + list(axes)
+    table = np.array(
+        [[a.size_in, a.size_out, a.kernel, a.stride, a.dilation, a.pad_lo, a.pad_hi] for a in rows],
+        dtype=np.int64,
+    )
+    table.flags.writeable = False
+    return table
+
+
+def _threads(requested: int | None, out_size: int, axes: tuple[Axis, ...]) -> int:
+    work = out_size
+    for a in axes:
+        work *= a.kernel
+    if work < SERIAL_WORK:
+        return 1
+    return requested if requested is not None else _kernels.max_threads()
+
+
+def _prepare(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode, data_format, num_threads):
+    """Shared validation: returns the 5-D input view, geometry and call facts."""
+    channels_last = check_data_format(fn, data_format)
+    requested = check_num_threads(fn, num_threads)
+    x, batched = check_input(fn, input, nd, channels_last)
+    check_dtype(fn, x.dtype)
+    if not x.dtype.isnative:
+        x = x.astype(x.dtype.newbyteorder("="))
+    x5 = to_ncdhw(x, nd, channels_last, batched)
+    axes = window_geometry(
+        fn,
+        x5.shape[5 - nd :],
+        hashable(fn, "kernel_size", kernel_size),
+        hashable(fn, "stride", stride),
+        hashable(fn, "padding", padding),
+        hashable(fn, "dilation", dilation),
+        ceil_mode,
+    )
+    out_shape = x5.shape[:2] + (1,) * (3 - nd) + tuple(a.size_out for a in axes)
+    return x5, axes, out_shape, channels_last, batched, requested
+
+
+def _max_pool(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+              data_format, num_threads):
+    x5, axes, out_shape, channels_last, batched, requested = _prepare(
+        fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode, data_format, num_threads
+    )
+    is_bool = x5.dtype == np.bool_
+    if is_bool:
+        x5 = x5.view(np.uint8)  # max over {0, 1} is logical or
+    xk, cl_kernel = kernel_input(x5, channels_last)
+    out_k, out5 = empty_output(out_shape, x5.dtype, cl_kernel)
+    idx_k = idx5 = None
+    if return_indices:
+        idx_k, idx5 = empty_output(out_shape, np.int64, cl_kernel)
+    if out_k.size:
+        _kernels.max_pool(xk, out_k, idx_k, _geometry_array(axes), cl_kernel,
+                          _threads(requested, out_k.size, axes))
+    if is_bool:
+        out5 = out5.view(np.bool_)
+    out = from_ncdhw(out5, nd, channels_last, batched)
+    if return_indices:
+        return out, from_ncdhw(idx5, nd, channels_last, batched)
+    return out
+
+
+def _avg_pool(fn, nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+              divisor_override, data_format, num_threads):
+    if not isinstance(count_include_pad, (bool, np.bool_)):
+        raise TypeError(f"{fn}: count_include_pad must be a bool, got {count_include_pad!r}")
+    divisor = check_divisor(fn, divisor_override)
+    x5, axes, out_shape, channels_last, batched, requested = _prepare(
+        fn, nd, input, kernel_size, stride, padding, 1, ceil_mode, data_format, num_threads
+    )
+    if x5.dtype.kind in "biu":
+        x5 = x5.astype(np.float64)  # NumPy's convention: the mean of integers is float64
+    if isinstance(padding, str) and padding == "same":
+        count_include_pad = False  # Keras/TF: padded cells never count
+    xk, cl_kernel = kernel_input(x5, channels_last)
+    out_k, out5 = empty_output(out_shape, x5.dtype, cl_kernel)
+    if out_k.size:
+        _kernels.avg_pool(xk, out_k, _geometry_array(axes), bool(count_include_pad), divisor,
+                          cl_kernel, _threads(requested, out_k.size, axes))
+    return from_ncdhw(out5, nd, channels_last, batched)
+
+
+_SHAPES = {
+    1: ("(N, C, L) or (C, L)", "(N, L, C) or (L, C)"),
+    2: ("(N, C, H, W) or (C, H, W)", "(N, H, W, C) or (H, W, C)"),
+    3: ("(N, C, D, H, W) or (C, D, H, W)", "(N, D, H, W, C) or (D, H, W, C)"),
+}
+
+_COMMON_PARAMS = """\
+input : array_like
+    {cf} with ``data_format="channels_first"`` (the default; NumPy arrays of this
+    shape whose memory is channels-last are read in place), or {cl} with
+    ``data_format="channels_last"``.  Any strides; the input is never modified.
+kernel_size : int or tuple of {nd} ints
+    Window size.
+stride : int or tuple of {nd} ints, optional
+    Window step; defaults to ``kernel_size``.
+padding : int, tuple of {nd} ints, "valid" or "same"
+    Implicit padding on both sides (at most half the window; padded cells are never
+    read).  ``"valid"`` means 0; ``"same"`` follows Keras/TensorFlow: output size
+    ``ceil(size / stride)``, the odd padding cell on the right, padded cells ignored."""
+
+_COMMON_TAIL = """\
+data_format : {{"channels_first", "channels_last"}}, keyword-only
+    Whether channels come before or after the spatial axes.
+num_threads : int, keyword-only, optional
+    Threads to use; defaults to OpenMP's limit (``OMP_NUM_THREADS``, threadpoolctl).
+    Small inputs always run on one thread.  Results do not depend on it."""
+
+
+def _doc(op: str, nd: int, params: str, returns: str) -> str:
+    cf, cl = _SHAPES[nd]
+    return (
+        f"{nd}-D {op} pooling, as ``torch.nn.functional.{op}_pool{nd}d``.\n\n"
+        "Parameters\n----------\n"
+        + _COMMON_PARAMS.format(cf=cf, cl=cl, nd=nd)
+        + "\n"
+        + params
+        + "\n"
+        + _COMMON_TAIL.format()
+        + "\n\nReturns\n-------\n"
+        + returns
+        + "\n\nRaises\n------\nValueError, TypeError\n    For invalid arguments; the message names the argument and the rule.\n"
+    )
+
+
+_MAX_PARAMS = """\
+dilation : int or tuple of {nd} ints
+    Spacing between window elements.
+ceil_mode : bool
+    Use ceil instead of floor for the output size (a last window that would start in the
+    right padding is dropped, as in torch).
+return_indices : bool
+    Also return the int64 position of each maximum, flattened within its
+    (n, c) plane of the unpadded input (``h * W + w`` in 2-D)."""
+
+_MAX_RETURNS = """\
+out : ndarray
+    Same dtype as the input (bool and integer types included) and the same memory layout.
+    NaN propagates: a window with a NaN gives NaN (the index of its last NaN); ties give
+    the first maximum in scan order.
+indices : ndarray of int64
+    Only with ``return_indices=True``; same shape and layout as ``out``."""
+
+_AVG_PARAMS = """\
+ceil_mode : bool
+    Use ceil instead of floor for the output size.
+count_include_pad : bool
+    Whether padded cells count in the divisor (ignored for ``padding="same"``, where
+    they never count, as in Keras).
+divisor_override : int, optional
+    If given (non-zero), divide every window sum by it."""
+
+_AVG_RETURNS = """\
+out : ndarray
+    float32 for float32 input, float64 otherwise: integer and bool inputs are averaged in
+    float64 (NumPy's convention; torch would truncate integer averages).  Same memory
+    layout as the input."""
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False, *, data_format="channels_first", num_threads=None):
+    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices, data_format, num_threads)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False, *, data_format="channels_first", num_threads=None):
+    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices, data_format, num_threads)
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False, *, data_format="channels_first", num_threads=None):
+    return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices, data_format, num_threads)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None, *, data_format="channels_first", num_threads=None):
+    return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override, data_format, num_threads)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None, *, data_format="channels_first", num_threads=None):
+    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override, data_format, num_threads)
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None, *, data_format="channels_first", num_threads=None):
+    return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override, data_format, num_threads)
+
+
+for _nd, _fn in enumerate((max_pool1d, max_pool2d, max_pool3d), start=1):
+    _fn.__doc__ = _doc("max", _nd, _MAX_PARAMS.format(nd=_nd), _MAX_RETURNS)
+for _nd, _fn in enumerate((avg_pool1d, avg_pool2d, avg_pool3d), start=1):
+    _fn.__doc__ = _doc("avg", _nd, _AVG_PARAMS, _AVG_RETURNS)
+del _nd, _fn
