@@ -222,3 +222,47 @@ def check_dtype(fn: str, dtype: np.dtype) -> None:
         return
     hint = "; cast it to float32 or float64" if dtype.kind == "f" else ""
     raise TypeError(f"{fn}: input dtype {dtype} is not supported (expected float32, float64, bool or an integer type){hint}")
+
+
+@dataclass(frozen=True)
+class Call:
+    """A validated call: native-byte-order input, its geometry and the call's options."""
+
+    x: np.ndarray
+    batched: bool
+    channels_last: bool
+    num_threads: int | None
+    axes: tuple[Axis, ...]
+
+
+def validate_call(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode, data_format,
+                  num_threads) -> Call:
+    """Everything the max and average functions check, in one order, for both ndpool and
+    ndpool.reference (so that they raise identical errors)."""
+    channels_last = check_data_format(fn, data_format)
+    requested = check_num_threads(fn, num_threads)
+    x, batched = check_input(fn, input, nd, channels_last)
+    check_dtype(fn, x.dtype)
+    if not x.dtype.isnative:
+        x = x.astype(x.dtype.newbyteorder("="))
+    spatial = x.shape[-nd - 1 : -1] if channels_last else x.shape[-nd:]
+    axes = window_geometry(
+        fn,
+        spatial,
+        hashable(fn, "kernel_size", kernel_size),
+        hashable(fn, "stride", stride),
+        hashable(fn, "padding", padding),
+        hashable(fn, "dilation", dilation),
+        ceil_mode,
+    )
+    return Call(x, batched, channels_last, requested, axes)
+
+
+def avg_options(fn, padding, count_include_pad, divisor_override) -> tuple[bool, int]:
+    """(count_include_pad, divisor or 0); padded cells never count with padding="same"."""
+    if not isinstance(count_include_pad, (bool, np.bool_)):
+        raise TypeError(f"{fn}: count_include_pad must be a bool, got {count_include_pad!r}")
+    divisor = check_divisor(fn, divisor_override)
+    if isinstance(padding, str) and padding == "same":
+        return False, divisor  # Keras/TF
+    return bool(count_include_pad), divisor

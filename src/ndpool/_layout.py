@@ -41,6 +41,12 @@ def _fix_size1_stride(x: np.ndarray) -> np.ndarray:
     return x
 
 
+def copy_to_layout(x5: np.ndarray, channels_last: bool) -> np.ndarray:
+    """The only place an input is copied: into C-contiguous memory of the given layout."""
+    order = (0, 2, 3, 4, 1) if channels_last else (0, 1, 2, 3, 4)
+    return np.ascontiguousarray(x5.transpose(order)).transpose(np.argsort(order))
+
+
 def kernel_input(x5: np.ndarray, prefer_channels_last: bool) -> tuple[np.ndarray, bool]:
     """Pick the kernel for ``x5`` and return (array in that kernel's axis order, channels_last).
 
@@ -55,8 +61,7 @@ def kernel_input(x5: np.ndarray, prefer_channels_last: bool) -> tuple[np.ndarray
         channels_last = True
     else:
         channels_last = prefer_channels_last
-        order = (0, 2, 3, 4, 1) if channels_last else (0, 1, 2, 3, 4)
-        x5 = np.ascontiguousarray(x5.transpose(order)).transpose(np.argsort(order))
+        x5 = copy_to_layout(x5, channels_last)
     if channels_last:
         return _fix_size1_stride(x5.transpose(0, 2, 3, 4, 1)), True
     return _fix_size1_stride(x5), False

@@ -7,16 +7,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import _kernels
-from ._args import (
-    Axis,
-    check_data_format,
-    check_divisor,
-    check_dtype,
-    check_input,
-    check_num_threads,
-    hashable,
-    window_geometry,
-)
+from ._args import Axis, avg_options, validate_call
 from ._layout import empty_output, from_ncdhw, kernel_input, to_ncdhw
 
 # Below this many window reads a call runs on one thread: waking a thread team costs
@@ -47,70 +38,49 @@ def _threads(requested: int | None, out_size: int, axes: tuple[Axis, ...]) -> in
     return requested if requested is not None else _kernels.max_threads()
 
 
-def _prepare(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode, data_format, num_threads):
-    """Shared validation: returns the 5-D input view, geometry and call facts."""
-    channels_last = check_data_format(fn, data_format)
-    requested = check_num_threads(fn, num_threads)
-    x, batched = check_input(fn, input, nd, channels_last)
-    check_dtype(fn, x.dtype)
-    if not x.dtype.isnative:
-        x = x.astype(x.dtype.newbyteorder("="))
-    x5 = to_ncdhw(x, nd, channels_last, batched)
-    axes = window_geometry(
-        fn,
-        x5.shape[5 - nd :],
-        hashable(fn, "kernel_size", kernel_size),
-        hashable(fn, "stride", stride),
-        hashable(fn, "padding", padding),
-        hashable(fn, "dilation", dilation),
-        ceil_mode,
-    )
-    out_shape = x5.shape[:2] + (1,) * (3 - nd) + tuple(a.size_out for a in axes)
-    return x5, axes, out_shape, channels_last, batched, requested
-
-
 def _max_pool(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
               data_format, num_threads):
-    x5, axes, out_shape, channels_last, batched, requested = _prepare(
-        fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode, data_format, num_threads
-    )
+    call = validate_call(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode,
+                         data_format, num_threads)
+    x5 = to_ncdhw(call.x, nd, call.channels_last, call.batched)
     is_bool = x5.dtype == np.bool_
     if is_bool:
         x5 = x5.view(np.uint8)  # max over {0, 1} is logical or
-    xk, cl_kernel = kernel_input(x5, channels_last)
+    xk, cl_kernel = kernel_input(x5, call.channels_last)
+    out_shape = _out_shape(x5, call.axes)
     out_k, out5 = empty_output(out_shape, x5.dtype, cl_kernel)
     idx_k = idx5 = None
     if return_indices:
         idx_k, idx5 = empty_output(out_shape, np.int64, cl_kernel)
     if out_k.size:
-        _kernels.max_pool(xk, out_k, idx_k, _geometry_array(axes), cl_kernel,
-                          _threads(requested, out_k.size, axes))
+        _kernels.max_pool(xk, out_k, idx_k, _geometry_array(call.axes), cl_kernel,
+                          _threads(call.num_threads, out_k.size, call.axes))
     if is_bool:
         out5 = out5.view(np.bool_)
-    out = from_ncdhw(out5, nd, channels_last, batched)
+    out = from_ncdhw(out5, nd, call.channels_last, call.batched)
     if return_indices:
-        return out, from_ncdhw(idx5, nd, channels_last, batched)
+        return out, from_ncdhw(idx5, nd, call.channels_last, call.batched)
     return out
 
 
 def _avg_pool(fn, nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override, data_format, num_threads):
-    if not isinstance(count_include_pad, (bool, np.bool_)):
-        raise TypeError(f"{fn}: count_include_pad must be a bool, got {count_include_pad!r}")
-    divisor = check_divisor(fn, divisor_override)
-    x5, axes, out_shape, channels_last, batched, requested = _prepare(
-        fn, nd, input, kernel_size, stride, padding, 1, ceil_mode, data_format, num_threads
-    )
+    count_include_pad, divisor = avg_options(fn, padding, count_include_pad, divisor_override)
+    call = validate_call(fn, nd, input, kernel_size, stride, padding, 1, ceil_mode, data_format,
+                         num_threads)
+    x5 = to_ncdhw(call.x, nd, call.channels_last, call.batched)
     if x5.dtype.kind in "biu":
         x5 = x5.astype(np.float64)  # NumPy's convention: the mean of integers is float64
-    if isinstance(padding, str) and padding == "same":
-        count_include_pad = False  # Keras/TF: padded cells never count
-    xk, cl_kernel = kernel_input(x5, channels_last)
-    out_k, out5 = empty_output(out_shape, x5.dtype, cl_kernel)
+    xk, cl_kernel = kernel_input(x5, call.channels_last)
+    out_k, out5 = empty_output(_out_shape(x5, call.axes), x5.dtype, cl_kernel)
     if out_k.size:
-        _kernels.avg_pool(xk, out_k, _geometry_array(axes), bool(count_include_pad), divisor,
-                          cl_kernel, _threads(requested, out_k.size, axes))
-    return from_ncdhw(out5, nd, channels_last, batched)
+        _kernels.avg_pool(xk, out_k, _geometry_array(call.axes), count_include_pad, divisor,
+                          cl_kernel, _threads(call.num_threads, out_k.size, call.axes))
+    return from_ncdhw(out5, nd, call.channels_last, call.batched)
+
+
+def _out_shape(x5: np.ndarray, axes: tuple[Axis, ...]) -> tuple[int, ...]:
+    return x5.shape[:2] + (1,) * (3 - len(axes)) + tuple(a.size_out for a in axes)
 
 
 _SHAPES = {
