@@ -14,7 +14,7 @@ MAX_DTYPES = FLOAT_DTYPES + INT_DTYPES + [np.bool_]
 
 # Ways the same logical (N, C, *spatial) array can sit in memory.
 LAYOUTS = ["contiguous", "channels_last_memory", "inner_strided", "outer_strided", "reversed",
-           "readonly", "broadcast_batch", "data_format_channels_last"]
+           "readonly", "broadcast_batch", "data_format_channels_last", "unbatched"]
 
 
 def func(op: str, nd: int, module=ndpool):
@@ -67,6 +67,10 @@ def with_layout(x: np.ndarray, layout: str):
     if layout == "broadcast_batch":
         y = np.broadcast_to(x[:1], x.shape)
         return y, np.ascontiguousarray(y), "channels_first", ident
+    if layout == "unbatched":  # (C, *spatial): the batch axis is dropped when N == 1
+        if x.shape[0] != 1:
+            return x, x, "channels_first", ident
+        return x[0], x, "channels_first", lambda y: y[np.newaxis]
     if layout == "data_format_channels_last":
         return np.moveaxis(x, 1, -1), x, "channels_last", lambda y: np.moveaxis(y, -1, 1)
     raise ValueError(layout)
@@ -100,6 +104,15 @@ def pool_configs(draw, op: str, nd: int | None = None, allow_same: bool = True, 
         kwargs["count_include_pad"] = draw(st.booleans())
         if draw(st.booleans()):
             kwargs["divisor_override"] = draw(st.integers(-5, 9).filter(bool))
+    # Users pass the same sizes as ints, tuples or lists; all must mean the same.
+    form = draw(st.sampled_from(["tuple", "list", "int"]))
+    for name in ("kernel_size", "stride", "padding", "dilation"):
+        value = kwargs.get(name)
+        if isinstance(value, tuple):
+            if form == "list":
+                kwargs[name] = list(value)
+            elif form == "int" and len(set(value)) == 1:
+                kwargs[name] = value[0]
     return (n, c) + spatial, kwargs
 
 
