@@ -89,6 +89,14 @@ def test_reference_raises_the_same_errors(op, nd):
         assert str(fast.value) == str(ref.value)
 
 
+@pytest.mark.parametrize("good,bad", [(2, 2.0), (1, True), ((2, 2), (2.0, 2)), (2, np.float64(2))])
+def test_type_errors_do_not_depend_on_earlier_calls(good, bad):
+    # Geometry is cached; equal-comparing values of the wrong type must still be rejected.
+    ndpool.max_pool2d(X2, good)
+    with pytest.raises(TypeError, match="kernel_size must be an int"):
+        ndpool.max_pool2d(X2, bad)
+
+
 def test_errors_do_not_depend_on_layout():
     x = np.moveaxis(X2, 1, -1)
     with pytest.raises(ValueError, match="padding must be at most half"):

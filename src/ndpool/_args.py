@@ -111,8 +111,8 @@ def window_geometry(
 ) -> tuple[Axis, ...]:
     """Validate window arguments for an input with spatial shape ``spatial``.
 
-    ``kernel_size`` etc. must be hashable (the caller turns lists into tuples); results are
-    cached because small inputs are dominated by this Python work.
+    Size arguments must already be canonical (:func:`canonical_sizes`); results are cached
+    because small inputs are dominated by this Python work.
     """
     nd = len(spatial)
     kernel = int_tuple(fn, "kernel_size", kernel_size, nd)
@@ -161,15 +161,19 @@ def window_geometry(
     return tuple(axes)
 
 
-def hashable(fn: str, name: str, value):
-    """Lists (common in user code) become tuples so that geometry can be cached."""
-    if isinstance(value, (list, np.ndarray)):
-        value = tuple(value.tolist() if isinstance(value, np.ndarray) else value)
-    try:
-        hash(value)
-    except TypeError:
-        raise TypeError(f"{fn}: {name} must be an int or a tuple of ints, got {value!r}") from None
-    return value
+def canonical_sizes(fn: str, name: str, value):
+    """Exact ints, or tuples of them (from any sequence); None and strings pass through.
+
+    This runs before the geometry cache, whose keys compare by equality: without it,
+    2.0 or True would hit the cache entry of 2 or 1 and escape the type check.
+    """
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (tuple, list)):
+        return tuple(_as_int(name, fn, v) for v in value)
+    return _as_int(name, fn, value)
 
 
 def check_data_format(fn: str, data_format) -> bool:
@@ -249,10 +253,10 @@ def validate_call(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mo
     axes = window_geometry(
         fn,
         spatial,
-        hashable(fn, "kernel_size", kernel_size),
-        hashable(fn, "stride", stride),
-        hashable(fn, "padding", padding),
-        hashable(fn, "dilation", dilation),
+        canonical_sizes(fn, "kernel_size", kernel_size),
+        canonical_sizes(fn, "stride", stride),
+        canonical_sizes(fn, "padding", padding),
+        canonical_sizes(fn, "dilation", dilation),
         ceil_mode,
     )
     return Call(x, batched, channels_last, requested, axes)
