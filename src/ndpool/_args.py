@@ -80,6 +80,12 @@ def _same_axis(size: int, k: int, s: int, d: int) -> Axis:
     return Axis(size, out, k, s, d, total // 2, total - total // 2)
 
 
+def adaptive_bounds(size_in: int, size_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Adaptive bins along one axis: bin o covers [floor(o*In/Out), ceil((o+1)*In/Out))."""
+    o = np.arange(size_out, dtype=np.int64)
+    return (o * size_in) // size_out, ((o + 1) * size_in + size_out - 1) // size_out
+
+
 def _check_windows_not_empty(fn: str, axis: Axis) -> None:
     """Reject dilated windows that contain no input element (torch writes out of bounds there).
 

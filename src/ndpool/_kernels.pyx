@@ -14,31 +14,11 @@ so ties, NaN and float sums come out exactly as in torch.  Other strides are fre
 """
 
 from cython.parallel cimport prange
-from libc.math cimport INFINITY
-from libc.stdint cimport (int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t,
-                          uint32_t, uint64_t, INT8_MIN, INT16_MIN, INT32_MIN, INT64_MIN)
-from libc.stdlib cimport malloc, free
+from libc.stdint cimport int64_t
 
+from ndpool._common cimport (Axis, pool_t, real_t, read_geometry, divisor_factor, first_pos,
+                             lowest_value, out_range, tap_range)
 from ndpool._openmp cimport NDPOOL_OPENMP, omp_get_max_threads
-
-ctypedef fused pool_t:
-    float
-    double
-    int8_t
-    int16_t
-    int32_t
-    int64_t
-    uint8_t
-    uint16_t
-    uint32_t
-    uint64_t
-
-ctypedef fused real_t:
-    float
-    double
-
-cdef struct Axis:
-    Py_ssize_t size_in, size_out, kernel, stride, dilation, pad_lo, pad_hi
 
 # Output positions per channels-first work item: long rows are split so that a single
 # long signal still keeps every thread busy, and a block of outputs stays in L1.
@@ -54,79 +34,6 @@ def openmp_enabled():
 def max_threads():
     """OpenMP's current thread limit (honours OMP_NUM_THREADS and threadpoolctl)."""
     return omp_get_max_threads()
-
-
-# ---------------------------------------------------------------------------------------
-# Index arithmetic along one axis
-
-cdef inline Py_ssize_t _floor_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
-    # b > 0; C division truncates toward zero.
-    cdef Py_ssize_t q = a // b
-    if (a % b != 0) and a < 0:
-        q -= 1
-    return q
-
-
-cdef inline Py_ssize_t _ceil_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
-    return -_floor_div(-a, b)
-
-
-cdef inline void _tap_range(const Axis* a, Py_ssize_t o, Py_ssize_t* t0, Py_ssize_t* t1) noexcept nogil:
-    """Window taps t of output o whose position o*stride - pad_lo + t*dilation is inside the input."""
-    cdef Py_ssize_t start = o * a.stride - a.pad_lo
-    cdef Py_ssize_t hi = _ceil_div(a.size_in - start, a.dilation)
-    t0[0] = _ceil_div(-start, a.dilation) if start < 0 else 0
-    t1[0] = hi if hi < a.kernel else a.kernel
-
-
-cdef inline void _out_range(const Axis* a, Py_ssize_t off, Py_ssize_t lo, Py_ssize_t hi,
-                            Py_ssize_t* r0, Py_ssize_t* r1) noexcept nogil:
-    """Outputs o in [lo, hi) for which position o*stride + off is inside the input."""
-    cdef Py_ssize_t first = _ceil_div(-off, a.stride)
-    cdef Py_ssize_t last = _floor_div(a.size_in - 1 - off, a.stride) + 1
-    r0[0] = first if first > lo else lo
-    r1[0] = last if last < hi else hi
-    if r1[0] < r0[0]:
-        r1[0] = r0[0]
-
-
-cdef inline Py_ssize_t _first_pos(const Axis* a, Py_ssize_t o) noexcept nogil:
-    """Position of the first window element of output o that lies inside the input."""
-    cdef Py_ssize_t t0, t1
-    _tap_range(a, o, &t0, &t1)
-    return o * a.stride - a.pad_lo + t0 * a.dilation
-
-
-cdef inline Py_ssize_t _divisor_factor(const Axis* a, Py_ssize_t o, bint count_include_pad) noexcept nogil:
-    """torch's average divisor along one axis: window clipped at the end of the padding,
-    then (unless padding counts) clamped to the input."""
-    cdef Py_ssize_t start = o * a.stride - a.pad_lo
-    cdef Py_ssize_t end = start + a.kernel
-    if end > a.size_in + a.pad_hi:
-        end = a.size_in + a.pad_hi
-    if count_include_pad:
-        return end - start
-    if start < 0:
-        start = 0
-    if end > a.size_in:
-        end = a.size_in
-    return end - start
-
-
-cdef inline pool_t _lowest(pool_t like) noexcept nogil:
-    """The max-pooling start value: -inf, or the smallest integer of the type."""
-    if pool_t is float or pool_t is double:
-        return -INFINITY
-    elif pool_t is int8_t:
-        return INT8_MIN
-    elif pool_t is int16_t:
-        return INT16_MIN
-    elif pool_t is int32_t:
-        return INT32_MIN
-    elif pool_t is int64_t:
-        return INT64_MIN
-    else:
-        return 0
 
 
 # ---------------------------------------------------------------------------------------
@@ -197,9 +104,9 @@ cdef void _max_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t
     cdef Py_ssize_t kd0, kd1, kh0, kh1, kd, kh, kw, id_, ih, off, r0, r1, i
     cdef const Axis* aw = &ax[2]
     cdef const pool_t* src
-    cdef pool_t lowest = _lowest(<pool_t>0)
-    _tap_range(&ax[0], od, &kd0, &kd1)
-    _tap_range(&ax[1], oh, &kh0, &kh1)
+    cdef pool_t lowest = lowest_value(<pool_t>0)
+    tap_range(&ax[0], od, &kd0, &kd1)
+    tap_range(&ax[1], oh, &kh0, &kh1)
     for i in range(w0, w1):
         orow[i] = lowest
     if irow != NULL:
@@ -207,7 +114,7 @@ cdef void _max_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t
         id_ = od * ax[0].stride - ax[0].pad_lo + kd0 * ax[0].dilation
         ih = oh * ax[1].stride - ax[1].pad_lo + kh0 * ax[1].dilation
         for i in range(w0, w1):
-            irow[i] = (id_ * ax[1].size_in + ih) * aw.size_in + _first_pos(aw, i)
+            irow[i] = (id_ * ax[1].size_in + ih) * aw.size_in + first_pos(aw, i)
     for kd in range(kd0, kd1):
         id_ = od * ax[0].stride - ax[0].pad_lo + kd * ax[0].dilation
         for kh in range(kh0, kh1):
@@ -215,7 +122,7 @@ cdef void _max_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t
             src = plane + id_ * sD + ih * sH
             for kw in range(aw.kernel):
                 off = kw * aw.dilation - aw.pad_lo
-                _out_range(aw, off, w0, w1, &r0, &r1)
+                out_range(aw, off, w0, w1, &r0, &r1)
                 if r1 == r0:
                     continue
                 if irow == NULL:
@@ -230,16 +137,16 @@ cdef void _max_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
                        Py_ssize_t ow, const Axis* ax) noexcept nogil:
     """Outputs out[n, od, oh, ow, :]; indices too when ipix is not NULL."""
     cdef Py_ssize_t kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, id_, ih, iw, c
-    cdef pool_t lowest = _lowest(<pool_t>0)
-    _tap_range(&ax[0], od, &kd0, &kd1)
-    _tap_range(&ax[1], oh, &kh0, &kh1)
-    _tap_range(&ax[2], ow, &kw0, &kw1)
+    cdef pool_t lowest = lowest_value(<pool_t>0)
+    tap_range(&ax[0], od, &kd0, &kd1)
+    tap_range(&ax[1], oh, &kh0, &kh1)
+    tap_range(&ax[2], ow, &kw0, &kw1)
     for c in range(C):
         opix[c] = lowest
     if ipix != NULL:
-        id_ = _first_pos(&ax[0], od)
-        ih = _first_pos(&ax[1], oh)
-        iw = _first_pos(&ax[2], ow)
+        id_ = first_pos(&ax[0], od)
+        ih = first_pos(&ax[1], oh)
+        iw = first_pos(&ax[2], ow)
         for c in range(C):
             ipix[c] = (id_ * ax[1].size_in + ih) * ax[2].size_in + iw
     for kd in range(kd0, kd1):
@@ -261,8 +168,8 @@ cdef void _avg_cf_item(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
     cdef Py_ssize_t kd0, kd1, kh0, kh1, kd, kh, kw, id_, ih, off, r0, r1, i, div_dh
     cdef const Axis* aw = &ax[2]
     cdef const real_t* src
-    _tap_range(&ax[0], od, &kd0, &kd1)
-    _tap_range(&ax[1], oh, &kh0, &kh1)
+    tap_range(&ax[0], od, &kd0, &kd1)
+    tap_range(&ax[1], oh, &kh0, &kh1)
     for i in range(w0, w1):
         orow[i] = 0
     for kd in range(kd0, kd1):
@@ -272,7 +179,7 @@ cdef void _avg_cf_item(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
             src = plane + id_ * sD + ih * sH
             for kw in range(aw.kernel):
                 off = kw - aw.pad_lo
-                _out_range(aw, off, w0, w1, &r0, &r1)
+                out_range(aw, off, w0, w1, &r0, &r1)
                 if r1 > r0:
                     _sum_span_any(src + r0 * aw.stride + off, aw.stride, orow + r0, r1 - r0)
     # One true division by an integer divisor, as torch does (not a multiply by 1/div).
@@ -280,10 +187,10 @@ cdef void _avg_cf_item(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
         for i in range(w0, w1):
             orow[i] = orow[i] / <real_t>divisor_override
     else:
-        div_dh = (_divisor_factor(&ax[0], od, count_include_pad)
-                  * _divisor_factor(&ax[1], oh, count_include_pad))
+        div_dh = (divisor_factor(&ax[0], od, count_include_pad)
+                  * divisor_factor(&ax[1], oh, count_include_pad))
         for i in range(w0, w1):
-            orow[i] = orow[i] / <real_t>(div_dh * _divisor_factor(aw, i, count_include_pad))
+            orow[i] = orow[i] / <real_t>(div_dh * divisor_factor(aw, i, count_include_pad))
 
 
 cdef void _avg_cl_item(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
@@ -291,9 +198,9 @@ cdef void _avg_cl_item(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
                        const Axis* ax, bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil:
     cdef Py_ssize_t kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, id_, ih, iw, c, div
     cdef real_t rdiv
-    _tap_range(&ax[0], od, &kd0, &kd1)
-    _tap_range(&ax[1], oh, &kh0, &kh1)
-    _tap_range(&ax[2], ow, &kw0, &kw1)
+    tap_range(&ax[0], od, &kd0, &kd1)
+    tap_range(&ax[1], oh, &kh0, &kh1)
+    tap_range(&ax[2], ow, &kw0, &kw1)
     for c in range(C):
         opix[c] = 0
     for kd in range(kd0, kd1):
@@ -306,9 +213,9 @@ cdef void _avg_cl_item(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
     if divisor_override != 0:
         div = divisor_override
     else:
-        div = (_divisor_factor(&ax[0], od, count_include_pad)
-               * _divisor_factor(&ax[1], oh, count_include_pad)
-               * _divisor_factor(&ax[2], ow, count_include_pad))
+        div = (divisor_factor(&ax[0], od, count_include_pad)
+               * divisor_factor(&ax[1], oh, count_include_pad)
+               * divisor_factor(&ax[2], ow, count_include_pad))
     rdiv = <real_t>div
     for c in range(C):
         opix[c] = opix[c] / rdiv
@@ -316,18 +223,6 @@ cdef void _avg_cl_item(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
 
 # ---------------------------------------------------------------------------------------
 # Entry points
-
-cdef void _read_geometry(const int64_t[:, ::1] geometry, Axis* ax):
-    cdef int i
-    for i in range(3):
-        ax[i].size_in = geometry[i, 0]
-        ax[i].size_out = geometry[i, 1]
-        ax[i].kernel = geometry[i, 2]
-        ax[i].stride = geometry[i, 3]
-        ax[i].dilation = geometry[i, 4]
-        ax[i].pad_lo = geometry[i, 5]
-        ax[i].pad_hi = geometry[i, 6]
-
 
 cdef void _check_unit_inner(Py_ssize_t stride, int itemsize, Py_ssize_t size) except *:
     # The spans read the last axis as contiguous memory; the Python layer guarantees it.
@@ -345,7 +240,7 @@ def max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out,
     kernel, stride, dilation, pad_lo, pad_hi).  All sizes are non-zero.
     """
     cdef Axis ax[3]
-    _read_geometry(geometry, ax)
+    read_geometry(&geometry[0, 0], ax)
     cdef int isz = sizeof(pool_t)
     _check_unit_inner(x.strides[4], isz, x.shape[4])
     cdef const pool_t* xp = &x[0, 0, 0, 0, 0]
@@ -397,7 +292,7 @@ def avg_pool(const real_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out,
              Py_ssize_t divisor_override, bint channels_last, int num_threads):
     """Average pooling of x into out (same layout); divisor_override 0 means none."""
     cdef Axis ax[3]
-    _read_geometry(geometry, ax)
+    read_geometry(&geometry[0, 0], ax)
     cdef int isz = sizeof(real_t)
     _check_unit_inner(x.strides[4], isz, x.shape[4])
     cdef const real_t* xp = &x[0, 0, 0, 0, 0]

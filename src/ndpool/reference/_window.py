@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._args import avg_options, validate_call
+from .._args import avg_options, validate_call
 
 __all__ = ["avg_pool1d", "avg_pool2d", "avg_pool3d", "max_pool1d", "max_pool2d", "max_pool3d"]
 
