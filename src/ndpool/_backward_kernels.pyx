@@ -6,8 +6,9 @@ validates them.
 ``out`` is the C-contiguous input gradient in the same axis order.  Two layouts:
 
 * channels-first ``(N, C, D, H, W)``: a work unit is one ``(n, c)`` plane;
-* channels-last ``(N, D, H, W, C)``: a work unit is a block of ``CH_BLOCK`` channels of one
-  sample, and the innermost loops walk those channels.
+* channels-last ``(N, D, H, W, C)``: a work unit is a block of channels of one sample (the
+  whole sample when there are enough samples to keep the threads busy), and the innermost
+  loops walk those channels.
 
 A unit first zero-fills the part of ``out`` it owns (so the thread that writes it touches it
 first), then scans its outputs in row-major order and adds each output's share to its input
@@ -24,8 +25,11 @@ from ndpool._common cimport (Axis, real_t, read_geometry, divisor_factor, out_ra
                              adaptive_start, adaptive_end)
 
 cdef enum:
-    # Channels per channels-last work unit: a 64-byte line of float32 gradients.
-    CH_BLOCK = 16
+    # Channels-last units split a sample's channels in multiples of this (a 64-byte line of
+    # float32), and only when there are too few samples for the threads.
+    CH_ALIGN = 16
+    # Channels-last shares are computed this many channels at a time (on the stack).
+    CH_CHUNK = 64
     # Outputs per channels-first row block (the shares of one block sit on the stack).
     W_BLOCK = 512
 
@@ -36,14 +40,44 @@ cdef void _check_unit_inner(Py_ssize_t stride, int itemsize, Py_ssize_t size) ex
         raise ValueError("kernel input must have a unit-stride last axis")
 
 
+cdef Py_ssize_t _channel_block(Py_ssize_t N, Py_ssize_t C, int num_threads) noexcept nogil:
+    """Channels per channels-last unit.  Whole samples read and write whole lines, so split
+    them only to give every thread about four units; the result does not depend on it."""
+    cdef Py_ssize_t nblk = (4 * num_threads + N - 1) // N if N > 0 else 1
+    cdef Py_ssize_t width
+    if nblk <= 1:
+        return C
+    width = (C + nblk - 1) // nblk
+    width = (width + CH_ALIGN - 1) // CH_ALIGN * CH_ALIGN
+    return width if width < C else C
+
+
 cdef inline void _zero_block(real_t* out, Py_ssize_t cells, Py_ssize_t C, Py_ssize_t nc) noexcept nogil:
     """out[p * C + c] = 0 for p < cells, c < nc: one channels-last unit's part of a sample."""
-    cdef Py_ssize_t p
+    cdef Py_ssize_t p, c
     if nc == C:
         memset(out, 0, cells * C * sizeof(real_t))
     else:
         for p in range(cells):
-            memset(out + p * C, 0, nc * sizeof(real_t))
+            for c in range(nc):
+                out[p * C + c] = 0
+
+
+cdef inline void _add_span(const real_t* src, real_t* dst, Py_ssize_t step, Py_ssize_t n) noexcept nogil:
+    """dst[i * step] += src[i] for i < n."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        dst[i * step] += src[i]
+
+
+cdef inline void _add_span_any(const real_t* src, real_t* dst, Py_ssize_t step, Py_ssize_t n) noexcept nogil:
+    # Literal steps for the common strides, so that the compiler can vectorise them.
+    if step == 1:
+        _add_span(src, dst, 1, n)
+    elif step == 2:
+        _add_span(src, dst, 2, n)
+    else:
+        _add_span(src, dst, step, n)
 
 
 # ---------------------------------------------------------------------------------------
@@ -143,8 +177,8 @@ cdef void _avg_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, real_t* plan
                         for kw in range(aw.kernel - 1, -1, -1):
                             off = kw - aw.pad_lo
                             out_range(aw, off, w0, w1, &r0, &r1)
-                            for i in range(r0, r1):
-                                row[i * aw.stride + off] += share[i - w0]
+                            if r1 > r0:
+                                _add_span_any(share + r0 - w0, row + r0 * aw.stride + off, aw.stride, r1 - r0)
 
 
 cdef void _avg_block(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW, real_t* out,
@@ -152,8 +186,8 @@ cdef void _avg_block(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t g
                      Py_ssize_t divisor_override) noexcept nogil:
     """Channels [c0, c0 + nc) of one sample; g and out point at channel c0."""
     cdef Py_ssize_t H = ax[1].size_in, W = ax[2].size_in
-    cdef Py_ssize_t od, oh, ow, kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, c, cell
-    cdef real_t share[CH_BLOCK]
+    cdef Py_ssize_t od, oh, ow, kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, c, chunk, c1, m, cell
+    cdef real_t share[CH_CHUNK]
     cdef real_t div
     cdef const real_t* gp
     cdef real_t* op
@@ -166,16 +200,19 @@ cdef void _avg_block(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t g
                 tap_range(&ax[2], ow, &kw0, &kw1)
                 div = <real_t>_divisor(ax, od, oh, ow, count_include_pad, divisor_override)
                 gp = g + od * gD + oh * gH + ow * gW
-                for c in range(nc):
-                    share[c] = gp[c] / div
-                for kd in range(kd0, kd1):
-                    for kh in range(kh0, kh1):
-                        cell = ((od * ax[0].stride - ax[0].pad_lo + kd) * H
-                                + oh * ax[1].stride - ax[1].pad_lo + kh) * W
-                        for kw in range(kw0, kw1):
-                            op = out + (cell + ow * ax[2].stride - ax[2].pad_lo + kw) * C
-                            for c in range(nc):
-                                op[c] += share[c]
+                for chunk in range((nc + CH_CHUNK - 1) // CH_CHUNK):
+                    c1 = chunk * CH_CHUNK
+                    m = nc - c1 if nc - c1 < CH_CHUNK else CH_CHUNK
+                    for c in range(m):
+                        share[c] = gp[c1 + c] / div
+                    for kd in range(kd0, kd1):
+                        for kh in range(kh0, kh1):
+                            cell = ((od * ax[0].stride - ax[0].pad_lo + kd) * H
+                                    + oh * ax[1].stride - ax[1].pad_lo + kh) * W
+                            for kw in range(kw0, kw1):
+                                op = out + (cell + ow * ax[2].stride - ax[2].pad_lo + kw) * C + c1
+                                for c in range(m):
+                                    op[c] += share[c]
 
 
 # ---------------------------------------------------------------------------------------
@@ -211,8 +248,8 @@ cdef void _adaptive_avg_block(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_
                               Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
                               Py_ssize_t C, Py_ssize_t nc) noexcept nogil:
     """Channels [c0, c0 + nc) of one sample; g and out point at channel c0."""
-    cdef Py_ssize_t od, oh, ow, d0, d1, h0, h1, w0, w1, d, h, w, c
-    cdef real_t share[CH_BLOCK]
+    cdef Py_ssize_t od, oh, ow, d0, d1, h0, h1, w0, w1, d, h, w, c, chunk, c1, m
+    cdef real_t share[CH_CHUNK]
     cdef const real_t* gp
     cdef real_t* op
     _zero_block(out, D * H * W, C, nc)
@@ -226,19 +263,22 @@ cdef void _adaptive_avg_block(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_
                 w0 = adaptive_start(ow, W, OW)
                 w1 = adaptive_end(ow, W, OW)
                 gp = g + od * gD + oh * gH + ow * gW
-                for c in range(nc):
-                    share[c] = gp[c] / <real_t>(d1 - d0) / <real_t>(h1 - h0) / <real_t>(w1 - w0)
-                for d in range(d0, d1):
-                    for h in range(h0, h1):
-                        for w in range(w0, w1):
-                            op = out + ((d * H + h) * W + w) * C
-                            for c in range(nc):
-                                op[c] += share[c]
+                for chunk in range((nc + CH_CHUNK - 1) // CH_CHUNK):
+                    c1 = chunk * CH_CHUNK
+                    m = nc - c1 if nc - c1 < CH_CHUNK else CH_CHUNK
+                    for c in range(m):
+                        share[c] = gp[c1 + c] / <real_t>(d1 - d0) / <real_t>(h1 - h0) / <real_t>(w1 - w0)
+                    for d in range(d0, d1):
+                        for h in range(h0, h1):
+                            for w in range(w0, w1):
+                                op = out + ((d * H + h) * W + w) * C + c1
+                                for c in range(m):
+                                    op[c] += share[c]
 
 
 # ---------------------------------------------------------------------------------------
-# Entry points.  Units: N * C planes (channels-first) or N * ceil(C / CH_BLOCK) channel
-# blocks (channels-last); unit u of a channels-last call is sample u // nblk, block u % nblk.
+# Entry points.  Units: N * C planes (channels-first) or N * nblk channel blocks of `width`
+# channels (channels-last); unit u of a channels-last call is sample u // nblk, block u % nblk.
 
 def max_backward(const real_t[:, :, :, :, :] grad, const int64_t[:, :, :, :, :] indices,
                  real_t[:, :, :, :, ::1] out, bint channels_last, int num_threads):
@@ -257,7 +297,7 @@ def max_backward(const real_t[:, :, :, :, :] grad, const int64_t[:, :, :, :, :] 
     cdef Py_ssize_t g2 = grad.strides[2] // gsz, g3 = grad.strides[3] // gsz
     cdef Py_ssize_t i0 = indices.strides[0] // isz, i1 = indices.strides[1] // isz
     cdef Py_ssize_t i2 = indices.strides[2] // isz, i3 = indices.strides[3] // isz
-    cdef Py_ssize_t N = out.shape[0], C, P, nblk, u, n, c0, bad = 0
+    cdef Py_ssize_t N = out.shape[0], C, P, width, nblk, u, n, c0, bad = 0
     if not channels_last:
         C = out.shape[1]
         P = out.shape[2] * out.shape[3] * out.shape[4]
@@ -269,14 +309,15 @@ def max_backward(const real_t[:, :, :, :, :] grad, const int64_t[:, :, :, :, :] 
     else:
         C = out.shape[4]
         P = out.shape[1] * out.shape[2] * out.shape[3]
-        nblk = (C + CH_BLOCK - 1) // CH_BLOCK
+        width = _channel_block(N, C, num_threads)
+        nblk = (C + width - 1) // width
         for u in prange(N * nblk, nogil=True, num_threads=num_threads, schedule='static'):
             n = u // nblk
-            c0 = (u % nblk) * CH_BLOCK
+            c0 = (u % nblk) * width
             bad += _scatter_block(gp + n * g0 + c0, g1, g2, g3, ip + n * i0 + c0, i1, i2, i3,
                                   grad.shape[1], grad.shape[2], grad.shape[3],
                                   op + n * P * C + c0, P, C,
-                                  CH_BLOCK if c0 + CH_BLOCK <= C else C - c0)
+                                  width if c0 + width <= C else C - c0)
     return bad
 
 
@@ -293,7 +334,7 @@ def avg_backward(const real_t[:, :, :, :, :] grad, real_t[:, :, :, :, ::1] out,
     cdef Py_ssize_t g0 = grad.strides[0] // gsz, g1 = grad.strides[1] // gsz
     cdef Py_ssize_t g2 = grad.strides[2] // gsz, g3 = grad.strides[3] // gsz
     cdef Py_ssize_t N = out.shape[0], P = ax[0].size_in * ax[1].size_in * ax[2].size_in
-    cdef Py_ssize_t C, nblk, u, n, c0
+    cdef Py_ssize_t C, width, nblk, u, n, c0
     if not channels_last:
         C = out.shape[1]
         for u in prange(N * C, nogil=True, num_threads=num_threads, schedule='static'):
@@ -303,12 +344,13 @@ def avg_backward(const real_t[:, :, :, :, :] grad, real_t[:, :, :, :, ::1] out,
                        divisor_override)
     else:
         C = out.shape[4]
-        nblk = (C + CH_BLOCK - 1) // CH_BLOCK
+        width = _channel_block(N, C, num_threads)
+        nblk = (C + width - 1) // width
         for u in prange(N * nblk, nogil=True, num_threads=num_threads, schedule='static'):
             n = u // nblk
-            c0 = (u % nblk) * CH_BLOCK
+            c0 = (u % nblk) * width
             _avg_block(gp + n * g0 + c0, g1, g2, g3, op + n * P * C + c0, C,
-                       CH_BLOCK if c0 + CH_BLOCK <= C else C - c0, ax, count_include_pad,
+                       width if c0 + width <= C else C - c0, ax, count_include_pad,
                        divisor_override)
 
 
@@ -321,7 +363,7 @@ def adaptive_avg_backward(const real_t[:, :, :, :, :] grad, real_t[:, :, :, :, :
     cdef real_t* op = &out[0, 0, 0, 0, 0]
     cdef Py_ssize_t g0 = grad.strides[0] // gsz, g1 = grad.strides[1] // gsz
     cdef Py_ssize_t g2 = grad.strides[2] // gsz, g3 = grad.strides[3] // gsz
-    cdef Py_ssize_t N = out.shape[0], C, D, H, W, OD, OH, OW, nblk, u, n, c0
+    cdef Py_ssize_t N = out.shape[0], C, D, H, W, OD, OH, OW, width, nblk, u, n, c0
     if not channels_last:
         C, D, H, W = out.shape[1], out.shape[2], out.shape[3], out.shape[4]
         OD, OH, OW = grad.shape[2], grad.shape[3], grad.shape[4]
@@ -333,10 +375,11 @@ def adaptive_avg_backward(const real_t[:, :, :, :, :] grad, real_t[:, :, :, :, :
     else:
         D, H, W, C = out.shape[1], out.shape[2], out.shape[3], out.shape[4]
         OD, OH, OW = grad.shape[1], grad.shape[2], grad.shape[3]
-        nblk = (C + CH_BLOCK - 1) // CH_BLOCK
+        width = _channel_block(N, C, num_threads)
+        nblk = (C + width - 1) // width
         for u in prange(N * nblk, nogil=True, num_threads=num_threads, schedule='static'):
             n = u // nblk
-            c0 = (u % nblk) * CH_BLOCK
+            c0 = (u % nblk) * width
             _adaptive_avg_block(gp + n * g0 + c0, g1, g2, g3, OD, OH, OW,
                                 op + n * D * H * W * C + c0, D, H, W, C,
-                                CH_BLOCK if c0 + CH_BLOCK <= C else C - c0)
+                                width if c0 + width <= C else C - c0)
