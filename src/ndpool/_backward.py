@@ -23,23 +23,26 @@ def _prepare(call, nd: int):
     shape5 = to_ncdhw(np.broadcast_to(np.empty((), g5.dtype), call.input_shape), nd,
                       call.channels_last, call.batched).shape
     out_k, out5 = empty_output(shape5, g5.dtype, cl_kernel)
+    if gk.size == 0:
+        out_k.fill(0)  # nothing flows back: an empty batch, or an adaptive output size of 0
     return gk, cl_kernel, out_k, out5
+
+
+def _work(call, cells_per_output: int) -> int:
+    """Cells a call reads or writes, for the serial cut-off of _pooling._threads."""
+    return call.grad.size * cells_per_output + int(np.prod(call.input_shape))
 
 
 def _max_backward(fn, nd, grad_output, indices, input_shape, data_format, num_threads):
     call = validate_backward(fn, nd, grad_output, input_shape, indices, data_format, num_threads,
                              with_indices=True)
     gk, cl_kernel, out_k, out5 = _prepare(call, nd)
-    if out_k.size:
+    if gk.size:
         idx_k = kernel_layout(to_ncdhw(call.indices, nd, call.channels_last, call.batched), cl_kernel)
-        if gk.size == 0:
-            out_k.fill(0)
-        else:
-            bad = _backward_kernels.max_backward(
-                gk, idx_k, out_k, cl_kernel,
-                _threads(call.num_threads, gk.size + out_k.size, ()))
-            if bad:
-                raise index_range_error(fn, bad, int(np.prod(call.spatial_in)))
+        bad = _backward_kernels.max_backward(gk, idx_k, out_k, cl_kernel,
+                                             _threads(call.num_threads, _work(call, 1), ()))
+        if bad:
+            raise index_range_error(fn, bad, int(np.prod(call.spatial_in)))
     return from_ncdhw(out5, nd, call.channels_last, call.batched)
 
 
@@ -50,9 +53,10 @@ def _avg_backward(fn, nd, grad_output, input_shape, kernel_size, stride, padding
                              with_indices=False)
     axes = avg_backward_geometry(fn, call, kernel_size, stride, padding, ceil_mode)
     gk, cl_kernel, out_k, out5 = _prepare(call, nd)
-    if out_k.size:
+    if gk.size:
+        window = int(np.prod([a.kernel for a in axes]))
         _backward_kernels.avg_backward(gk, out_k, _geometry_array(axes), count_include_pad, divisor,
-                                       cl_kernel, _threads(call.num_threads, gk.size, axes))
+                                       cl_kernel, _threads(call.num_threads, _work(call, window), ()))
     return from_ncdhw(out5, nd, call.channels_last, call.batched)
 
 
@@ -60,14 +64,11 @@ def _adaptive_avg_backward(fn, nd, grad_output, input_shape, data_format, num_th
     call = validate_backward(fn, nd, grad_output, input_shape, None, data_format, num_threads,
                              with_indices=False)
     gk, cl_kernel, out_k, out5 = _prepare(call, nd)
-    if out_k.size:
-        if gk.size == 0:  # output_size 0 along some axis: nothing flows back
-            out_k.fill(0)
-        else:
-            # Each output adds to about ceil(In / Out) cells per axis.
-            work = gk.size * int(np.prod([-(-i // o) for i, o in zip(call.spatial_in, call.spatial_out)]))
-            _backward_kernels.adaptive_avg_backward(
-                gk, out_k, cl_kernel, _threads(call.num_threads, work + out_k.size, ()))
+    if gk.size:
+        # A bin spans about ceil(In / Out) cells per axis.
+        bin_cells = int(np.prod([-(-i // o) for i, o in zip(call.spatial_in, call.spatial_out)]))
+        _backward_kernels.adaptive_avg_backward(gk, out_k, cl_kernel,
+                                                _threads(call.num_threads, _work(call, bin_cells), ()))
     return from_ncdhw(out5, nd, call.channels_last, call.batched)
 
 
