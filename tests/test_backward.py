@@ -204,6 +204,22 @@ def test_thread_count_does_not_change_bits(nd, channels_last):
         assert runs[0] == runs[1] == runs[2], op
 
 
+@pytest.mark.parametrize("k,s,p,extra", [(4, 1, 2, dict(count_include_pad=False)), (5, 2, "same", {}),
+                                         (3, 1, 0, dict(ceil_mode=True, divisor_override=-3))])
+def test_long_rows_keep_output_order(k, s, p, extra):
+    # Channels-first average rows are processed 512 outputs at a time; windows that straddle
+    # two blocks must still add their shares in output order.
+    rng = np.random.default_rng(k)
+    for nd, in_shape, kwargs in [
+        (1, (2, 3, 1500 * s), dict(kernel_size=k, stride=s, padding=p)),
+        (2, (2, 3, 3, 1500 * s), dict(kernel_size=(2, k), stride=(1, s), padding=p if p == "same" else (1, p))),
+    ]:
+        g = random_values(rng, func("avg", nd)(np.zeros(in_shape), **kwargs, **extra).shape, np.float32)
+        assert g.shape[-1] > 1024
+        _same(bfunc("avg", nd, ndpool)(g, in_shape, **kwargs, **extra),
+              bfunc("avg", nd, reference)(g, in_shape, **kwargs, **extra))
+
+
 @pytest.mark.parametrize("op", ["max", "avg", "adaptive_avg"])
 def test_result_memory_follows_grad_memory(op):
     x = np.random.default_rng(0).standard_normal((2, 6, 8, 8)).astype(np.float32)
