@@ -32,7 +32,7 @@ def _max_case(rng, in_shape, out_spatial, dtype):
 # Against the reference
 
 
-@settings(max_examples=250)
+@settings(max_examples=400)
 @given(op=st.sampled_from(["max", "adaptive_max"]), config=adaptive_configs(), dtype=st.sampled_from(FLOAT_DTYPES),
        data=st.data(), threads=st.sampled_from([None, 1, 2]), seed=st.integers(0, 2**32 - 1))
 def test_max_backward_matches_reference(op, config, dtype, data, threads, seed):
@@ -51,7 +51,7 @@ def test_max_backward_matches_reference(op, config, dtype, data, threads, seed):
     assert (g.tobytes(), i.tobytes()) == before
 
 
-@settings(max_examples=250)
+@settings(max_examples=400)
 @given(config=pool_configs("avg"), dtype=st.sampled_from(FLOAT_DTYPES), data=st.data(),
        threads=st.sampled_from([None, 1, 2]), seed=st.integers(0, 2**32 - 1))
 def test_avg_backward_matches_reference(config, dtype, data, threads, seed):
@@ -70,7 +70,7 @@ def test_avg_backward_matches_reference(config, dtype, data, threads, seed):
     assert g.tobytes() == before
 
 
-@settings(max_examples=250)
+@settings(max_examples=400)
 @given(config=adaptive_configs(), dtype=st.sampled_from(FLOAT_DTYPES), data=st.data(),
        threads=st.sampled_from([None, 1, 2]), seed=st.integers(0, 2**32 - 1))
 def test_adaptive_avg_backward_matches_reference(config, dtype, data, threads, seed):
