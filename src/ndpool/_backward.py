@@ -84,9 +84,9 @@ _SHAPES = {
 _GRAD = """\
 grad_output : array_like
     Gradient of the loss with respect to the forward's output, float32 or float64:
-    {cf} with ``data_format="channels_first"`` (arrays of this shape whose memory is
-    channels-last are read in place), or {cl} with ``data_format="channels_last"``.
-    Any strides; never modified."""
+    {cf} with ``data_format="channels_first"`` (the default),
+    {cl} with ``data_format="channels_last"``.
+    Any strides (channels-last memory is read in place); never modified."""
 
 _INDICES = """\
 indices : array_like of int64
@@ -97,48 +97,59 @@ _INPUT_SHAPE = """\
 input_shape : tuple or list of ints
     Shape of the forward's input, in the same layout and rank as grad_output."""
 
-_TAIL = """\
-data_format : {{"channels_first", "channels_last"}}, keyword-only
-    Whether channels come before or after the spatial axes.
-num_threads : int, keyword-only, optional
-    Threads to use; defaults to OpenMP's limit (``OMP_NUM_THREADS``, threadpoolctl).
-    Small inputs always run on one thread.  Results do not depend on it."""
-
 _WINDOW = """\
 kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
     The forward's arguments, with the same meaning and checks as in
     :func:`ndpool.avg_pool{nd}d` (``padding`` may be ``"same"`` or ``"valid"``)."""
 
+_TAIL = """\
+data_format : {"channels_first", "channels_last"}, keyword-only
+    Whether channels come before or after the spatial axes.
+num_threads : int, keyword-only, optional
+    Threads to use; defaults to OpenMP's limit (``OMP_NUM_THREADS``, threadpoolctl).
+    Small inputs always run on one thread.  Results do not depend on it.
+
+Returns
+-------
+grad_input : ndarray
+    Of shape ``input_shape`` and grad_output's dtype.  Channels-last memory when
+    grad_output's memory is channels-last, as in torch.
+
+Raises
+------
+ValueError, TypeError
+    For invalid arguments; the message names the argument and the rule.{extra}"""
+
+# What each op computes (SEMANTICS.md 7.1), and how close it is to torch.
 _RULES = {
-    "max": "Zeros, then ``grad_output`` is added at ``indices`` in output order (row-major "
-           "within each plane), so outputs sharing an argmax add up in that order.",
-    "avg": "Zeros, then each output adds ``grad_output / divisor`` (one division, by the "
-           "forward's divisor) to every input cell of its window, outputs in row-major order.",
-    "adaptive_avg": "Zeros, then each output adds ``grad_output / kd / kh / kw`` (successive "
-                    "divisions by its bin's sizes) to every input cell of its bin, outputs in "
-                    "row-major order.",
+    "max": """\
+torch's input gradient, bit for bit: the result starts at zero and ``grad_output`` is
+added at ``indices`` in output order (row-major within each (n, c) plane), so outputs
+that share an argmax add up in that order.""",
+    "avg": """\
+torch's input gradient, bit for bit: the result starts at zero and each output, in
+row-major order, adds ``grad_output / divisor`` (one division by the forward's divisor)
+to every input cell of its window.""",
+    "adaptive_avg": """\
+The result starts at zero and each output, in row-major order, adds
+``grad_output / kd / kh / kw`` (successive divisions by its bin's sizes) to every input
+cell of its bin: torch's formula for contiguous and 3-D input, bit for bit.  Where torch
+divides once, results agree to rounding: an output of all ones in 2-D and 3-D (torch
+takes a mean there) and the vector lanes of torch's 2-D channels-last kernel.""",
 }
 
 
 def _doc(op: str, nd: int, params: list[str]) -> str:
     cf, cl = _SHAPES[nd]
-    name = f"{op}_pool{nd}d"
+    with_indices = op.endswith("max")
     return (
-        f"Gradient of :func:`ndpool.{name}` with respect to its input.\n\n"
-        f"The input gradient of ``torch.nn.functional.{name}``, bit for bit.  "
-        + _RULES["max" if op.endswith("max") else op]
-        + "\n\n"
+        f"Gradient of :func:`ndpool.{op}_pool{nd}d` with respect to its input.\n\n"
+        f"{_RULES['max' if with_indices else op]}\n\n"
         "Parameters\n----------\n"
         + "\n".join(p.format(cf=cf, cl=cl, nd=nd) for p in params)
         + "\n"
-        + _TAIL.format()
-        + "\n\nReturns\n-------\n"
-        "grad_input : ndarray\n"
-        "    Of shape ``input_shape`` and grad_output's dtype.  Channels-last memory when\n"
-        "    grad_output's memory is channels-last, as in torch.\n"
-        "\nRaises\n------\nValueError, TypeError\n"
-        "    For invalid arguments (including indices outside the input plane); the message\n"
-        "    names the argument and the rule.\n"
+        + _TAIL.replace("{extra}", "\n    Indices outside the input plane raise ValueError." if with_indices else "")
+        + "\n"
     )
 
 
