@@ -83,33 +83,14 @@ cdef inline void _add_span_any(const real_t* src, real_t* dst, Py_ssize_t step, 
 # ---------------------------------------------------------------------------------------
 # Max and adaptive max: scatter-add at the forward's indices.  An index outside the plane is
 # counted and skipped (never written); the caller raises.
+#
+# This and _adaptive_avg serve both layouts: a channels-first (n, c) plane is a block of one
+# channel in a sample of one channel (unit strides gW, iW and C = nc = 1).
 
-cdef Py_ssize_t _scatter_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH,
-                               const int64_t* idx, Py_ssize_t iD, Py_ssize_t iH,
-                               Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW,
-                               real_t* plane, Py_ssize_t P) noexcept nogil:
-    cdef Py_ssize_t od, oh, ow, bad = 0
-    cdef const real_t* grow
-    cdef const int64_t* irow
-    cdef int64_t j
-    memset(plane, 0, P * sizeof(real_t))
-    for od in range(OD):
-        for oh in range(OH):
-            grow = g + od * gD + oh * gH
-            irow = idx + od * iD + oh * iH
-            for ow in range(OW):
-                j = irow[ow]
-                if 0 <= j < P:
-                    plane[j] += grow[ow]
-                else:
-                    bad += 1
-    return bad
-
-
-cdef Py_ssize_t _scatter_block(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
-                               const int64_t* idx, Py_ssize_t iD, Py_ssize_t iH, Py_ssize_t iW,
-                               Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW,
-                               real_t* out, Py_ssize_t P, Py_ssize_t C, Py_ssize_t nc) noexcept nogil:
+cdef Py_ssize_t _scatter(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
+                        const int64_t* idx, Py_ssize_t iD, Py_ssize_t iH, Py_ssize_t iW,
+                        Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW,
+                        real_t* out, Py_ssize_t P, Py_ssize_t C, Py_ssize_t nc) noexcept nogil:
     """g, idx and out point at channel c0 of one sample; the unit owns channels [c0, c0 + nc)."""
     cdef Py_ssize_t od, oh, ow, c, bad = 0
     cdef const real_t* gp
@@ -219,34 +200,10 @@ cdef void _avg_block(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t g
 # Adaptive average: the share gout / kd / kh / kw (successive divisions by the bin sizes, as
 # torch's contiguous and 3-D kernels) is added to every cell of the bin.
 
-cdef void _adaptive_avg_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH,
-                              Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW, real_t* plane,
-                              Py_ssize_t D, Py_ssize_t H, Py_ssize_t W) noexcept nogil:
-    cdef Py_ssize_t od, oh, ow, d0, d1, h0, h1, w0, w1, d, h, w
-    cdef real_t share
-    cdef real_t* row
-    memset(plane, 0, D * H * W * sizeof(real_t))
-    for od in range(OD):
-        d0 = adaptive_start(od, D, OD)
-        d1 = adaptive_end(od, D, OD)
-        for oh in range(OH):
-            h0 = adaptive_start(oh, H, OH)
-            h1 = adaptive_end(oh, H, OH)
-            for ow in range(OW):
-                w0 = adaptive_start(ow, W, OW)
-                w1 = adaptive_end(ow, W, OW)
-                share = g[od * gD + oh * gH + ow] / <real_t>(d1 - d0) / <real_t>(h1 - h0) / <real_t>(w1 - w0)
-                for d in range(d0, d1):
-                    for h in range(h0, h1):
-                        row = plane + (d * H + h) * W
-                        for w in range(w0, w1):
-                            row[w] += share
-
-
-cdef void _adaptive_avg_block(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
-                              Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW, real_t* out,
-                              Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
-                              Py_ssize_t C, Py_ssize_t nc) noexcept nogil:
+cdef void _adaptive_avg(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
+                        Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW, real_t* out,
+                        Py_ssize_t D, Py_ssize_t H, Py_ssize_t W, Py_ssize_t C,
+                        Py_ssize_t nc) noexcept nogil:
     """Channels [c0, c0 + nc) of one sample; g and out point at channel c0."""
     cdef Py_ssize_t od, oh, ow, d0, d1, h0, h1, w0, w1, d, h, w, c, chunk, c1, m
     cdef real_t share[CH_CHUNK]
@@ -304,8 +261,8 @@ def max_backward(const real_t[:, :, :, :, :] grad, const int64_t[:, :, :, :, :] 
         for u in prange(N * C, nogil=True, num_threads=num_threads, schedule='static'):
             n = u // C
             c0 = u % C
-            bad += _scatter_plane(gp + n * g0 + c0 * g1, g2, g3, ip + n * i0 + c0 * i1, i2, i3,
-                                  grad.shape[2], grad.shape[3], grad.shape[4], op + u * P, P)
+            bad += _scatter(gp + n * g0 + c0 * g1, g2, g3, 1, ip + n * i0 + c0 * i1, i2, i3, 1,
+                            grad.shape[2], grad.shape[3], grad.shape[4], op + u * P, P, 1, 1)
     else:
         C = out.shape[4]
         P = out.shape[1] * out.shape[2] * out.shape[3]
@@ -314,10 +271,9 @@ def max_backward(const real_t[:, :, :, :, :] grad, const int64_t[:, :, :, :, :] 
         for u in prange(N * nblk, nogil=True, num_threads=num_threads, schedule='static'):
             n = u // nblk
             c0 = (u % nblk) * width
-            bad += _scatter_block(gp + n * g0 + c0, g1, g2, g3, ip + n * i0 + c0, i1, i2, i3,
-                                  grad.shape[1], grad.shape[2], grad.shape[3],
-                                  op + n * P * C + c0, P, C,
-                                  width if c0 + width <= C else C - c0)
+            bad += _scatter(gp + n * g0 + c0, g1, g2, g3, ip + n * i0 + c0, i1, i2, i3,
+                            grad.shape[1], grad.shape[2], grad.shape[3], op + n * P * C + c0, P, C,
+                            width if c0 + width <= C else C - c0)
     return bad
 
 
@@ -370,8 +326,8 @@ def adaptive_avg_backward(const real_t[:, :, :, :, :] grad, real_t[:, :, :, :, :
         for u in prange(N * C, nogil=True, num_threads=num_threads, schedule='static'):
             n = u // C
             c0 = u % C
-            _adaptive_avg_plane(gp + n * g0 + c0 * g1, g2, g3, OD, OH, OW, op + u * D * H * W,
-                                D, H, W)
+            _adaptive_avg(gp + n * g0 + c0 * g1, g2, g3, 1, OD, OH, OW, op + u * D * H * W,
+                          D, H, W, 1, 1)
     else:
         D, H, W, C = out.shape[1], out.shape[2], out.shape[3], out.shape[4]
         OD, OH, OW = grad.shape[1], grad.shape[2], grad.shape[3]
@@ -380,6 +336,5 @@ def adaptive_avg_backward(const real_t[:, :, :, :, :] grad, real_t[:, :, :, :, :
         for u in prange(N * nblk, nogil=True, num_threads=num_threads, schedule='static'):
             n = u // nblk
             c0 = (u % nblk) * width
-            _adaptive_avg_block(gp + n * g0 + c0, g1, g2, g3, OD, OH, OW,
-                                op + n * D * H * W * C + c0, D, H, W, C,
-                                width if c0 + width <= C else C - c0)
+            _adaptive_avg(gp + n * g0 + c0, g1, g2, g3, OD, OH, OW, op + n * D * H * W * C + c0,
+                          D, H, W, C, width if c0 + width <= C else C - c0)
