@@ -276,3 +276,113 @@ def avg_options(fn, padding, count_include_pad, divisor_override) -> tuple[bool,
     if isinstance(padding, str) and padding == "same":
         return False, divisor  # Keras/TF
     return bool(count_include_pad), divisor
+
+
+# ---------------------------------------------------------------------------------------
+# Backward (input-gradient) functions
+
+
+def _layout_name(nd: int, channels_last: bool) -> str:
+    spatial = _SPATIAL_NAMES[nd][1:-1].rstrip(",")
+    return f"(N, {spatial}, C) or ({spatial}, C)" if channels_last else f"(N, C, {spatial}) or (C, {spatial})"
+
+
+def check_grad_output(fn: str, grad_output, nd: int, channels_last: bool) -> tuple[np.ndarray, bool]:
+    """grad_output as a native-byte-order float32/float64 array, and whether it is batched."""
+    g = np.asarray(grad_output)
+    if g.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"{fn}: grad_output must be {nd + 1}-D or {nd + 2}-D {_layout_name(nd, channels_last)}, "
+                         f"got an array of shape {g.shape}")
+    if g.dtype.kind != "f" or g.dtype.itemsize not in (4, 8):
+        raise TypeError(f"{fn}: grad_output dtype {g.dtype} is not supported (expected float32 or float64)")
+    if not g.dtype.isnative:
+        g = g.astype(g.dtype.newbyteorder("="))
+    return g, g.ndim == nd + 2
+
+
+def check_input_shape(fn: str, input_shape, grad_shape: tuple[int, ...], nd: int,
+                      channels_last: bool) -> tuple[int, ...]:
+    """The forward input's shape: same rank, batch and channel sizes as grad_output."""
+    if not isinstance(input_shape, (tuple, list)) or any(
+        isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral) for v in input_shape
+    ):
+        raise TypeError(f"{fn}: input_shape must be a tuple or list of ints, got {input_shape!r}")
+    shape = tuple(operator.index(v) for v in input_shape)
+    if len(shape) != len(grad_shape):
+        raise ValueError(f"{fn}: input_shape must have {len(grad_shape)} entries, like grad_output "
+                         f"{_layout_name(nd, channels_last)}, got {shape}")
+    batched = len(shape) == nd + 2
+    if any(v <= 0 for v in (shape[1:] if batched else shape)):
+        raise ValueError(f"{fn}: input_shape must have non-zero channel and spatial sizes, got {shape}")
+    channel = -1 if channels_last else int(batched)
+    if (batched and shape[0] != grad_shape[0]) or shape[channel] != grad_shape[channel]:
+        raise ValueError(f"{fn}: input_shape {shape} must have the batch and channel sizes of "
+                         f"grad_output, whose shape is {grad_shape}")
+    return shape
+
+
+def check_indices(fn: str, indices, grad_shape: tuple[int, ...]) -> np.ndarray:
+    """int64 indices of exactly grad_output's shape (their range is checked by the kernel)."""
+    idx = np.asarray(indices)
+    if idx.dtype.kind != "i" or idx.dtype.itemsize != 8:
+        raise TypeError(f"{fn}: indices must be int64 (as returned with return_indices=True), got dtype {idx.dtype}")
+    if idx.shape != grad_shape:
+        raise ValueError(f"{fn}: indices must have the shape of grad_output {grad_shape}, got {idx.shape}")
+    if not idx.dtype.isnative:
+        idx = idx.astype(np.int64)
+    return idx
+
+
+def index_range_error(fn: str, count: int, plane: int) -> ValueError:
+    return ValueError(f"{fn}: indices must lie in [0, {plane}) (flat positions in an input plane), "
+                      f"got {count} out-of-range value{'s' if count > 1 else ''}")
+
+
+@dataclass(frozen=True)
+class BackwardCall:
+    """A validated backward call: native-byte-order gradient (and indices), the forward
+    input's shape in the user's layout and its spatial part, and the call's options."""
+
+    grad: np.ndarray
+    indices: np.ndarray | None
+    input_shape: tuple[int, ...]
+    spatial_in: tuple[int, ...]
+    batched: bool
+    channels_last: bool
+    num_threads: int | None
+
+    @property
+    def spatial_out(self) -> tuple[int, ...]:
+        nd = len(self.spatial_in)
+        return self.grad.shape[-nd - 1 : -1] if self.channels_last else self.grad.shape[-nd:]
+
+
+def validate_backward(fn, nd, grad_output, input_shape, indices, data_format, num_threads,
+                      with_indices: bool) -> BackwardCall:
+    """What every backward function checks, in one order, for ndpool and ndpool.reference."""
+    channels_last = check_data_format(fn, data_format)
+    requested = check_num_threads(fn, num_threads)
+    grad, batched = check_grad_output(fn, grad_output, nd, channels_last)
+    shape = check_input_shape(fn, input_shape, grad.shape, nd, channels_last)
+    idx = check_indices(fn, indices, grad.shape) if with_indices else None
+    spatial = shape[-nd - 1 : -1] if channels_last else shape[-nd:]
+    return BackwardCall(grad, idx, shape, spatial, batched, channels_last, requested)
+
+
+def avg_backward_geometry(fn, call: BackwardCall, kernel_size, stride, padding, ceil_mode) -> tuple[Axis, ...]:
+    """The forward's window geometry for input_shape (the same checks as the forward), then
+    the check that grad_output has the forward output's shape."""
+    axes = window_geometry(
+        fn,
+        call.spatial_in,
+        canonical_sizes(fn, "kernel_size", kernel_size),
+        canonical_sizes(fn, "stride", stride),
+        canonical_sizes(fn, "padding", padding),
+        1,
+        ceil_mode,
+    )
+    want = tuple(a.size_out for a in axes)
+    if call.spatial_out != want:
+        raise ValueError(f"{fn}: grad_output has spatial shape {call.spatial_out}, but the forward "
+                         f"output for input_shape {call.input_shape} has spatial shape {want}")
+    return axes

@@ -1,2 +1,340 @@
 # cython: language_level=3
-"""Placeholder: being written."""
+"""Private backward (input-gradient) kernels.  Arguments are trusted: ``ndpool._backward``
+validates them.
+
+``grad`` (and ``indices``) are 5-D arrays with any strides but a unit-stride last axis;
+``out`` is the C-contiguous input gradient in the same axis order.  Two layouts:
+
+* channels-first ``(N, C, D, H, W)``: a work unit is one ``(n, c)`` plane;
+* channels-last ``(N, D, H, W, C)``: a work unit is a block of channels of one sample (the
+  whole sample when there are enough samples to keep the threads busy), and the innermost
+  loops walk those channels.
+
+A unit first zero-fills the part of ``out`` it owns (so the thread that writes it touches it
+first), then scans its outputs in row-major order and adds each output's share to its input
+cells, as torch does (SEMANTICS.md 7.1).  Every cell therefore receives its contributions in
+output order, and no two units write the same memory: results do not depend on the thread
+count, and no atomics are needed.
+"""
+
+from cython.parallel cimport prange
+from libc.stdint cimport int64_t
+from libc.string cimport memset
+
+from ndpool._common cimport (Axis, real_t, read_geometry, divisor_factor, out_range, tap_range,
+                             adaptive_start, adaptive_end)
+
+cdef enum:
+    # Channels-last units split a sample's channels in multiples of this (a 64-byte line of
+    # float32), and only when there are too few samples for the threads.
+    CH_ALIGN = 16
+    # Channels-last shares are computed this many channels at a time (on the stack).
+    CH_CHUNK = 64
+    # Outputs per channels-first row block (the shares of one block sit on the stack).
+    W_BLOCK = 512
+
+
+cdef void _check_unit_inner(Py_ssize_t stride, int itemsize, Py_ssize_t size) except *:
+    # The loops read the last axis as contiguous memory; the Python layer guarantees it.
+    if stride != itemsize and size > 1:
+        raise ValueError("kernel input must have a unit-stride last axis")
+
+
+cdef Py_ssize_t _channel_block(Py_ssize_t N, Py_ssize_t C, int num_threads) noexcept nogil:
+    """Channels per channels-last unit.  Whole samples read and write whole lines, so split
+    them only to give every thread about four units; the result does not depend on it."""
+    cdef Py_ssize_t nblk = (4 * num_threads + N - 1) // N if N > 0 else 1
+    cdef Py_ssize_t width
+    if nblk <= 1:
+        return C
+    width = (C + nblk - 1) // nblk
+    width = (width + CH_ALIGN - 1) // CH_ALIGN * CH_ALIGN
+    return width if width < C else C
+
+
+cdef inline void _zero_block(real_t* out, Py_ssize_t cells, Py_ssize_t C, Py_ssize_t nc) noexcept nogil:
+    """out[p * C + c] = 0 for p < cells, c < nc: one channels-last unit's part of a sample."""
+    cdef Py_ssize_t p, c
+    if nc == C:
+        memset(out, 0, cells * C * sizeof(real_t))
+    else:
+        for p in range(cells):
+            for c in range(nc):
+                out[p * C + c] = 0
+
+
+cdef inline void _add_span(const real_t* src, real_t* dst, Py_ssize_t step, Py_ssize_t n) noexcept nogil:
+    """dst[i * step] += src[i] for i < n."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        dst[i * step] += src[i]
+
+
+cdef inline void _add_span_any(const real_t* src, real_t* dst, Py_ssize_t step, Py_ssize_t n) noexcept nogil:
+    # Literal steps for the common strides, so that the compiler can vectorise them.
+    if step == 1:
+        _add_span(src, dst, 1, n)
+    elif step == 2:
+        _add_span(src, dst, 2, n)
+    else:
+        _add_span(src, dst, step, n)
+
+
+# ---------------------------------------------------------------------------------------
+# Max and adaptive max: scatter-add at the forward's indices.  An index outside the plane is
+# counted and skipped (never written); the caller raises.
+#
+# This and _adaptive_avg serve both layouts: a channels-first (n, c) plane is a block of one
+# channel in a sample of one channel (unit strides gW, iW and C = nc = 1).
+
+cdef Py_ssize_t _scatter(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
+                        const int64_t* idx, Py_ssize_t iD, Py_ssize_t iH, Py_ssize_t iW,
+                        Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW,
+                        real_t* out, Py_ssize_t P, Py_ssize_t C, Py_ssize_t nc) noexcept nogil:
+    """g, idx and out point at channel c0 of one sample; the unit owns channels [c0, c0 + nc)."""
+    cdef Py_ssize_t od, oh, ow, c, bad = 0
+    cdef const real_t* gp
+    cdef const int64_t* ip
+    cdef int64_t j
+    _zero_block(out, P, C, nc)
+    for od in range(OD):
+        for oh in range(OH):
+            for ow in range(OW):
+                gp = g + od * gD + oh * gH + ow * gW
+                ip = idx + od * iD + oh * iH + ow * iW
+                for c in range(nc):
+                    j = ip[c]
+                    if 0 <= j < P:
+                        out[j * C + c] += gp[c]
+                    else:
+                        bad += 1
+    return bad
+
+
+# ---------------------------------------------------------------------------------------
+# Average pooling: each output's share gout / divisor (one division, the forward's divisor)
+# is added to every cell of its clamped window.
+
+cdef inline Py_ssize_t _divisor(const Axis* ax, Py_ssize_t od, Py_ssize_t oh, Py_ssize_t ow,
+                                bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil:
+    if divisor_override != 0:
+        return divisor_override
+    return (divisor_factor(&ax[0], od, count_include_pad)
+            * divisor_factor(&ax[1], oh, count_include_pad)
+            * divisor_factor(&ax[2], ow, count_include_pad))
+
+
+cdef void _avg_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, real_t* plane,
+                     const Axis* ax, bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil:
+    """One (n, c) plane, an output row block at a time and window tap by window tap.
+
+    For one output row (od, oh) a cell's depth and height taps are fixed, and outputs
+    ow < ow' reach a shared cell through taps kw > kw'.  Walking kw downwards therefore adds
+    the shares of the row to each cell in output order, which is torch's order.
+    """
+    cdef const Axis* aw = &ax[2]
+    cdef Py_ssize_t H = ax[1].size_in, W = aw.size_in
+    cdef Py_ssize_t od, oh, blk, w0, w1, kd0, kd1, kh0, kh1, kd, kh, kw, off, r0, r1, i, id_, ih
+    cdef real_t share[W_BLOCK]
+    cdef const real_t* grow
+    cdef real_t* row
+    memset(plane, 0, ax[0].size_in * H * W * sizeof(real_t))
+    for od in range(ax[0].size_out):
+        tap_range(&ax[0], od, &kd0, &kd1)
+        for oh in range(ax[1].size_out):
+            tap_range(&ax[1], oh, &kh0, &kh1)
+            grow = g + od * gD + oh * gH
+            for blk in range((aw.size_out + W_BLOCK - 1) // W_BLOCK):
+                w0 = blk * W_BLOCK
+                w1 = w0 + W_BLOCK if w0 + W_BLOCK < aw.size_out else aw.size_out
+                for i in range(w0, w1):
+                    share[i - w0] = grow[i] / <real_t>_divisor(ax, od, oh, i, count_include_pad,
+                                                               divisor_override)
+                for kd in range(kd0, kd1):
+                    id_ = od * ax[0].stride - ax[0].pad_lo + kd
+                    for kh in range(kh0, kh1):
+                        ih = oh * ax[1].stride - ax[1].pad_lo + kh
+                        row = plane + (id_ * H + ih) * W
+                        for kw in range(aw.kernel - 1, -1, -1):
+                            off = kw - aw.pad_lo
+                            out_range(aw, off, w0, w1, &r0, &r1)
+                            if r1 > r0:
+                                _add_span_any(share + r0 - w0, row + r0 * aw.stride + off, aw.stride, r1 - r0)
+
+
+cdef void _avg_block(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW, real_t* out,
+                     Py_ssize_t C, Py_ssize_t nc, const Axis* ax, bint count_include_pad,
+                     Py_ssize_t divisor_override) noexcept nogil:
+    """Channels [c0, c0 + nc) of one sample; g and out point at channel c0."""
+    cdef Py_ssize_t H = ax[1].size_in, W = ax[2].size_in
+    cdef Py_ssize_t od, oh, ow, kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, c, chunk, c1, m, cell
+    cdef real_t share[CH_CHUNK]
+    cdef real_t div
+    cdef const real_t* gp
+    cdef real_t* op
+    _zero_block(out, ax[0].size_in * H * W, C, nc)
+    for od in range(ax[0].size_out):
+        tap_range(&ax[0], od, &kd0, &kd1)
+        for oh in range(ax[1].size_out):
+            tap_range(&ax[1], oh, &kh0, &kh1)
+            for ow in range(ax[2].size_out):
+                tap_range(&ax[2], ow, &kw0, &kw1)
+                div = <real_t>_divisor(ax, od, oh, ow, count_include_pad, divisor_override)
+                gp = g + od * gD + oh * gH + ow * gW
+                for chunk in range((nc + CH_CHUNK - 1) // CH_CHUNK):
+                    c1 = chunk * CH_CHUNK
+                    m = nc - c1 if nc - c1 < CH_CHUNK else CH_CHUNK
+                    for c in range(m):
+                        share[c] = gp[c1 + c] / div
+                    for kd in range(kd0, kd1):
+                        for kh in range(kh0, kh1):
+                            cell = ((od * ax[0].stride - ax[0].pad_lo + kd) * H
+                                    + oh * ax[1].stride - ax[1].pad_lo + kh) * W
+                            for kw in range(kw0, kw1):
+                                op = out + (cell + ow * ax[2].stride - ax[2].pad_lo + kw) * C + c1
+                                for c in range(m):
+                                    op[c] += share[c]
+
+
+# ---------------------------------------------------------------------------------------
+# Adaptive average: the share gout / kd / kh / kw (successive divisions by the bin sizes, as
+# torch's contiguous and 3-D kernels) is added to every cell of the bin.
+
+cdef void _adaptive_avg(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
+                        Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW, real_t* out,
+                        Py_ssize_t D, Py_ssize_t H, Py_ssize_t W, Py_ssize_t C,
+                        Py_ssize_t nc) noexcept nogil:
+    """Channels [c0, c0 + nc) of one sample; g and out point at channel c0."""
+    cdef Py_ssize_t od, oh, ow, d0, d1, h0, h1, w0, w1, d, h, w, c, chunk, c1, m
+    cdef real_t share[CH_CHUNK]
+    cdef const real_t* gp
+    cdef real_t* op
+    _zero_block(out, D * H * W, C, nc)
+    for od in range(OD):
+        d0 = adaptive_start(od, D, OD)
+        d1 = adaptive_end(od, D, OD)
+        for oh in range(OH):
+            h0 = adaptive_start(oh, H, OH)
+            h1 = adaptive_end(oh, H, OH)
+            for ow in range(OW):
+                w0 = adaptive_start(ow, W, OW)
+                w1 = adaptive_end(ow, W, OW)
+                gp = g + od * gD + oh * gH + ow * gW
+                for chunk in range((nc + CH_CHUNK - 1) // CH_CHUNK):
+                    c1 = chunk * CH_CHUNK
+                    m = nc - c1 if nc - c1 < CH_CHUNK else CH_CHUNK
+                    for c in range(m):
+                        share[c] = gp[c1 + c] / <real_t>(d1 - d0) / <real_t>(h1 - h0) / <real_t>(w1 - w0)
+                    for d in range(d0, d1):
+                        for h in range(h0, h1):
+                            for w in range(w0, w1):
+                                op = out + ((d * H + h) * W + w) * C + c1
+                                for c in range(m):
+                                    op[c] += share[c]
+
+
+# ---------------------------------------------------------------------------------------
+# Entry points.  Units: N * C planes (channels-first) or N * nblk channel blocks of `width`
+# channels (channels-last); unit u of a channels-last call is sample u // nblk, block u % nblk.
+
+def max_backward(const real_t[:, :, :, :, :] grad, const int64_t[:, :, :, :, :] indices,
+                 real_t[:, :, :, :, ::1] out, bint channels_last, int num_threads):
+    """out = 0, then out[plane][indices] += grad in output order (max and adaptive max).
+
+    indices are flat positions within an input plane, of grad's shape and axis order.
+    Returns how many indices fell outside [0, plane size); those were skipped.
+    """
+    cdef int gsz = sizeof(real_t), isz = sizeof(int64_t)
+    _check_unit_inner(grad.strides[4], gsz, grad.shape[4])
+    _check_unit_inner(indices.strides[4], isz, indices.shape[4])
+    cdef const real_t* gp = &grad[0, 0, 0, 0, 0]
+    cdef const int64_t* ip = &indices[0, 0, 0, 0, 0]
+    cdef real_t* op = &out[0, 0, 0, 0, 0]
+    cdef Py_ssize_t g0 = grad.strides[0] // gsz, g1 = grad.strides[1] // gsz
+    cdef Py_ssize_t g2 = grad.strides[2] // gsz, g3 = grad.strides[3] // gsz
+    cdef Py_ssize_t i0 = indices.strides[0] // isz, i1 = indices.strides[1] // isz
+    cdef Py_ssize_t i2 = indices.strides[2] // isz, i3 = indices.strides[3] // isz
+    cdef Py_ssize_t N = out.shape[0], C, P, width, nblk, u, n, c0, bad = 0
+    if not channels_last:
+        C = out.shape[1]
+        P = out.shape[2] * out.shape[3] * out.shape[4]
+        for u in prange(N * C, nogil=True, num_threads=num_threads, schedule='static'):
+            n = u // C
+            c0 = u % C
+            bad += _scatter(gp + n * g0 + c0 * g1, g2, g3, 1, ip + n * i0 + c0 * i1, i2, i3, 1,
+                            grad.shape[2], grad.shape[3], grad.shape[4], op + u * P, P, 1, 1)
+    else:
+        C = out.shape[4]
+        P = out.shape[1] * out.shape[2] * out.shape[3]
+        width = _channel_block(N, C, num_threads)
+        nblk = (C + width - 1) // width
+        for u in prange(N * nblk, nogil=True, num_threads=num_threads, schedule='static'):
+            n = u // nblk
+            c0 = (u % nblk) * width
+            bad += _scatter(gp + n * g0 + c0, g1, g2, g3, ip + n * i0 + c0, i1, i2, i3,
+                            grad.shape[1], grad.shape[2], grad.shape[3], op + n * P * C + c0, P, C,
+                            width if c0 + width <= C else C - c0)
+    return bad
+
+
+def avg_backward(const real_t[:, :, :, :, :] grad, real_t[:, :, :, :, ::1] out,
+                 const int64_t[:, ::1] geometry, bint count_include_pad,
+                 Py_ssize_t divisor_override, bint channels_last, int num_threads):
+    """Average pooling backward; geometry as for the forward, divisor_override 0 means none."""
+    cdef Axis ax[3]
+    read_geometry(&geometry[0, 0], ax)
+    cdef int gsz = sizeof(real_t)
+    _check_unit_inner(grad.strides[4], gsz, grad.shape[4])
+    cdef const real_t* gp = &grad[0, 0, 0, 0, 0]
+    cdef real_t* op = &out[0, 0, 0, 0, 0]
+    cdef Py_ssize_t g0 = grad.strides[0] // gsz, g1 = grad.strides[1] // gsz
+    cdef Py_ssize_t g2 = grad.strides[2] // gsz, g3 = grad.strides[3] // gsz
+    cdef Py_ssize_t N = out.shape[0], P = ax[0].size_in * ax[1].size_in * ax[2].size_in
+    cdef Py_ssize_t C, width, nblk, u, n, c0
+    if not channels_last:
+        C = out.shape[1]
+        for u in prange(N * C, nogil=True, num_threads=num_threads, schedule='static'):
+            n = u // C
+            c0 = u % C
+            _avg_plane(gp + n * g0 + c0 * g1, g2, g3, op + u * P, ax, count_include_pad,
+                       divisor_override)
+    else:
+        C = out.shape[4]
+        width = _channel_block(N, C, num_threads)
+        nblk = (C + width - 1) // width
+        for u in prange(N * nblk, nogil=True, num_threads=num_threads, schedule='static'):
+            n = u // nblk
+            c0 = (u % nblk) * width
+            _avg_block(gp + n * g0 + c0, g1, g2, g3, op + n * P * C + c0, C,
+                       width if c0 + width <= C else C - c0, ax, count_include_pad,
+                       divisor_override)
+
+
+def adaptive_avg_backward(const real_t[:, :, :, :, :] grad, real_t[:, :, :, :, ::1] out,
+                          bint channels_last, int num_threads):
+    """Adaptive average pooling backward; the bins follow from the two arrays' shapes."""
+    cdef int gsz = sizeof(real_t)
+    _check_unit_inner(grad.strides[4], gsz, grad.shape[4])
+    cdef const real_t* gp = &grad[0, 0, 0, 0, 0]
+    cdef real_t* op = &out[0, 0, 0, 0, 0]
+    cdef Py_ssize_t g0 = grad.strides[0] // gsz, g1 = grad.strides[1] // gsz
+    cdef Py_ssize_t g2 = grad.strides[2] // gsz, g3 = grad.strides[3] // gsz
+    cdef Py_ssize_t N = out.shape[0], C, D, H, W, OD, OH, OW, width, nblk, u, n, c0
+    if not channels_last:
+        C, D, H, W = out.shape[1], out.shape[2], out.shape[3], out.shape[4]
+        OD, OH, OW = grad.shape[2], grad.shape[3], grad.shape[4]
+        for u in prange(N * C, nogil=True, num_threads=num_threads, schedule='static'):
+            n = u // C
+            c0 = u % C
+            _adaptive_avg(gp + n * g0 + c0 * g1, g2, g3, 1, OD, OH, OW, op + u * D * H * W,
+                          D, H, W, 1, 1)
+    else:
+        D, H, W, C = out.shape[1], out.shape[2], out.shape[3], out.shape[4]
+        OD, OH, OW = grad.shape[1], grad.shape[2], grad.shape[3]
+        width = _channel_block(N, C, num_threads)
+        nblk = (C + width - 1) // width
+        for u in prange(N * nblk, nogil=True, num_threads=num_threads, schedule='static'):
+            n = u // nblk
+            c0 = (u % nblk) * width
+            _adaptive_avg(gp + n * g0 + c0, g1, g2, g3, OD, OH, OW, op + n * D * H * W * C + c0,
+                          D, H, W, C, width if c0 + width <= C else C - c0)

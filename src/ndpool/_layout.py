@@ -75,3 +75,12 @@ def empty_output(shape5: tuple[int, ...], dtype, channels_last: bool) -> tuple[n
         return buf, buf.transpose(0, 4, 1, 2, 3)
     buf = np.empty(shape5, dtype=dtype)
     return buf, buf
+
+
+def kernel_layout(x5: np.ndarray, channels_last: bool) -> np.ndarray:
+    """``x5`` in the axis order of the given kernel, read in place when that kernel can (its
+    innermost axis has unit stride) and copied into the kernel's layout otherwise.  For a
+    second array (indices) that must follow the kernel :func:`kernel_input` chose."""
+    if not _unit(x5, 1 if channels_last else 4):
+        x5 = copy_to_layout(x5, channels_last)
+    return _fix_size1_stride(x5.transpose(0, 2, 3, 4, 1) if channels_last else x5)

@@ -1,0 +1,342 @@
+"""Backward functions: against the plain-NumPy reference, finite differences, thread counts,
+layouts, errors.  (Against torch's autograd: test_backward_torch.py.)"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import ndpool
+from ndpool import _layout, reference
+
+from _backward_helpers import (adaptive_avg_forward, adaptive_configs, arrange, arrange_shape,
+                               arrangements, bfunc, logical)
+from _helpers import FLOAT_DTYPES, call_or_reject, func, pool_configs, random_values
+
+
+def _same(got, want):
+    """Same dtype and values; NaN where the other has NaN.  (Sums of infinities make NaNs
+    whose sign bit depends on operand order, which NumPy and C may choose differently.)"""
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+
+
+def _max_case(rng, in_shape, out_spatial, dtype):
+    """grad_output with infinities and NaNs, and indices with many duplicates."""
+    out_shape = tuple(in_shape[:2]) + tuple(out_spatial)
+    grad = random_values(rng, out_shape, dtype)
+    indices = rng.integers(0, int(np.prod(in_shape[2:])), size=out_shape).astype(np.int64)
+    return grad, indices
+
+
+# ---------------------------------------------------------------------------------------
+# Against the reference
+
+
+@settings(max_examples=400)
+@given(op=st.sampled_from(["max", "adaptive_max"]), config=adaptive_configs(), dtype=st.sampled_from(FLOAT_DTYPES),
+       data=st.data(), threads=st.sampled_from([None, 1, 2]), seed=st.integers(0, 2**32 - 1))
+def test_max_backward_matches_reference(op, config, dtype, data, threads, seed):
+    in_shape, out_spatial = config
+    nd = len(out_spatial)
+    grad, indices = _max_case(np.random.default_rng(seed), in_shape, out_spatial, dtype)
+    data_format, batched, grad_memory, idx_memory = data.draw(arrangements(in_shape[0]))
+    g, g_logical = arrange(grad, grad_memory, data_format, batched)
+    i, i_logical = arrange(indices, idx_memory, data_format, batched)
+    before = g.tobytes(), i.tobytes()
+    shape = arrange_shape(in_shape, data_format, batched)
+    got = bfunc(op, nd, ndpool)(g, i, shape, data_format=data_format, num_threads=threads)
+    want = bfunc(op, nd, reference)(g_logical, i_logical, in_shape)
+    assert got.shape == shape
+    _same(logical(got, data_format, batched), want)
+    assert (g.tobytes(), i.tobytes()) == before
+
+
+@settings(max_examples=400)
+@given(config=pool_configs("avg"), dtype=st.sampled_from(FLOAT_DTYPES), data=st.data(),
+       threads=st.sampled_from([None, 1, 2]), seed=st.integers(0, 2**32 - 1))
+def test_avg_backward_matches_reference(config, dtype, data, threads, seed):
+    in_shape, kwargs = config
+    nd = len(in_shape) - 2
+    out_shape = call_or_reject(func("avg", nd), np.zeros(in_shape, dtype), **kwargs).shape
+    grad = random_values(np.random.default_rng(seed), out_shape, dtype)
+    data_format, batched, memory, _ = data.draw(arrangements(in_shape[0]))
+    g, g_logical = arrange(grad, memory, data_format, batched)
+    before = g.tobytes()
+    shape = arrange_shape(in_shape, data_format, batched)
+    got = bfunc("avg", nd, ndpool)(g, shape, **kwargs, data_format=data_format, num_threads=threads)
+    want = bfunc("avg", nd, reference)(g_logical, in_shape, **kwargs)
+    assert got.shape == shape
+    _same(logical(got, data_format, batched), want)
+    assert g.tobytes() == before
+
+
+@settings(max_examples=400)
+@given(config=adaptive_configs(), dtype=st.sampled_from(FLOAT_DTYPES), data=st.data(),
+       threads=st.sampled_from([None, 1, 2]), seed=st.integers(0, 2**32 - 1))
+def test_adaptive_avg_backward_matches_reference(config, dtype, data, threads, seed):
+    in_shape, out_spatial = config
+    nd = len(out_spatial)
+    grad = random_values(np.random.default_rng(seed), in_shape[:2] + out_spatial, dtype)
+    data_format, batched, memory, _ = data.draw(arrangements(in_shape[0]))
+    g, g_logical = arrange(grad, memory, data_format, batched)
+    before = g.tobytes()
+    shape = arrange_shape(in_shape, data_format, batched)
+    got = bfunc("adaptive_avg", nd, ndpool)(g, shape, data_format=data_format, num_threads=threads)
+    want = bfunc("adaptive_avg", nd, reference)(g_logical, in_shape)
+    assert got.shape == shape
+    _same(logical(got, data_format, batched), want)
+    assert g.tobytes() == before
+
+
+def test_reference_examples():
+    # 1-D, k=3, s=1, p=1 on 4 cells: windows [-1,2) [0,3) [1,4) [2,5), divisor 3 each.
+    g = np.array([[3.0, 6.0, 9.0, 12.0]])
+    np.testing.assert_array_equal(reference.avg_pool1d_backward(g, (1, 4), 3, 1, 1),
+                                  [[1 + 2, 1 + 2 + 3, 2 + 3 + 4, 3 + 4]])
+    # Overlapping max windows that share an argmax add up.
+    np.testing.assert_array_equal(reference.max_pool1d_backward(g, np.array([[1, 1, 3, 1]]), (1, 4)),
+                                  [[0.0, 3 + 6 + 12, 0.0, 9.0]])
+    # Adaptive bins of 3 -> 2: [0, 2) and [1, 3), the middle cell shared.
+    np.testing.assert_array_equal(reference.adaptive_avg_pool1d_backward(np.array([[2.0, 4.0]]), (1, 3)),
+                                  [[1.0, 3.0, 2.0]])
+
+
+# ---------------------------------------------------------------------------------------
+# Finite differences: the average ops are linear, so <grad_input, v> must equal
+# <grad_output, (f(x + eps v) - f(x - eps v)) / (2 eps)> for any direction v.
+
+
+def _check_directional(forward, backward, in_shape, out_shape, rng):
+    x = rng.standard_normal(in_shape)
+    gout = rng.standard_normal(out_shape)
+    gin = backward(gout)
+    assert gin.shape == tuple(in_shape)
+    eps = 1e-3
+    for _ in range(3):
+        v = rng.standard_normal(in_shape)
+        fd = (forward(x + eps * v) - forward(x - eps * v)) / (2 * eps)
+        lhs, rhs = np.vdot(gin, v), np.vdot(gout, fd)
+        assert lhs == pytest.approx(rhs, rel=1e-9, abs=1e-9 * np.linalg.norm(gout) * np.linalg.norm(fd))
+
+
+@settings(max_examples=60)
+@given(config=pool_configs("avg", max_size=6), seed=st.integers(0, 2**32 - 1))
+def test_avg_backward_is_the_adjoint(config, seed):
+    in_shape, kwargs = config
+    nd = len(in_shape) - 2
+    forward = lambda x: call_or_reject(func("avg", nd), x, **kwargs)  # noqa: E731
+    out_shape = forward(np.zeros(in_shape)).shape
+    _check_directional(forward, lambda g: bfunc("avg", nd, ndpool)(g, in_shape, **kwargs),
+                       in_shape, out_shape, np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=3, stride=2, padding="same"),
+                                    dict(kernel_size=4, stride=1, padding="same"),
+                                    dict(kernel_size=2, stride=3, padding="same")])
+def test_same_padding_avg_backward(nd, kwargs):
+    rng = np.random.default_rng(nd)
+    in_shape = (2, 3) + (7, 6, 5)[:nd]
+    forward = lambda x: func("avg", nd)(x, **kwargs)  # noqa: E731
+    out_shape = forward(np.zeros(in_shape)).shape
+    backward = lambda g: bfunc("avg", nd, ndpool)(g, in_shape, **kwargs)  # noqa: E731
+    _check_directional(forward, backward, in_shape, out_shape, rng)
+    g = rng.standard_normal(out_shape).astype(np.float32)
+    assert backward(g).tobytes() == bfunc("avg", nd, reference)(g, in_shape, **kwargs).tobytes()
+
+
+@settings(max_examples=60)
+@given(config=adaptive_configs(max_size=7), seed=st.integers(0, 2**32 - 1))
+def test_adaptive_avg_backward_is_the_adjoint(config, seed):
+    in_shape, out_spatial = config
+    nd = len(out_spatial)
+    _check_directional(lambda x: adaptive_avg_forward(x, out_spatial),
+                       lambda g: bfunc("adaptive_avg", nd, ndpool)(g, in_shape),
+                       in_shape, in_shape[:2] + out_spatial, np.random.default_rng(seed))
+
+
+# ---------------------------------------------------------------------------------------
+# Threads, layouts, edge cases
+
+# (op, forward-style arguments); max ops get indices from the forward with return_indices.
+THREAD_CASES = [
+    ("max", dict(kernel_size=3, stride=2, padding=1)),
+    ("max", dict(kernel_size=2, stride=1, dilation=2)),
+    ("avg", dict(kernel_size=3, stride=2, padding=1, count_include_pad=False)),
+    ("avg", dict(kernel_size=3, stride=1, padding="same")),
+    ("adaptive_max", dict(output_size=5)),
+    ("adaptive_avg", dict(output_size=7)),
+]
+
+
+def _run(op, nd, g, x_shape, kwargs, x=None, **extra):
+    """The backward of op for grad g; max indices come from ndpool's forward on x."""
+    if op == "max":
+        _, idx = func("max", nd)(x, **kwargs, return_indices=True)
+        if extra.get("data_format") == "channels_last":
+            idx = np.moveaxis(idx, 1, -1)
+        return bfunc(op, nd, ndpool)(g, idx, x_shape, **extra)
+    if op == "adaptive_max":
+        rng = np.random.default_rng(0)
+        idx = rng.integers(0, int(np.prod(x_shape[2:])), size=g.shape)
+        return bfunc(op, nd, ndpool)(g, idx, x_shape, **extra)
+    if op == "avg":
+        return bfunc(op, nd, ndpool)(g, x_shape, **kwargs, **extra)
+    return bfunc(op, nd, ndpool)(g, x_shape, **extra)
+
+
+def _out_shape(op, nd, x, kwargs):
+    if op.startswith("adaptive"):
+        return x.shape[:2] + (kwargs["output_size"],) * nd
+    return func(op, nd)(x, **kwargs).shape
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_thread_count_does_not_change_bits(nd, channels_last):
+    rng = np.random.default_rng(nd)
+    x = rng.standard_normal({1: (3, 40, 400), 2: (3, 40, 30, 30), 3: (3, 40, 8, 10, 12)}[nd]).astype(np.float32)
+    for op, kwargs in THREAD_CASES:
+        g = rng.standard_normal(_out_shape(op, nd, x, kwargs)).astype(np.float32)
+        if channels_last:  # channels-last memory, (N, C, ...) shape: the channel-block kernels
+            g = np.moveaxis(np.ascontiguousarray(np.moveaxis(g, 1, -1)), -1, 1)
+        runs = [_run(op, nd, g, x.shape, kwargs, x, num_threads=t).tobytes() for t in (1, 2, 3)]
+        assert runs[0] == runs[1] == runs[2], op
+
+
+@pytest.mark.parametrize("k,s,p,extra", [(4, 1, 2, dict(count_include_pad=False)), (5, 2, "same", {}),
+                                         (3, 1, 0, dict(ceil_mode=True, divisor_override=-3))])
+def test_long_rows_keep_output_order(k, s, p, extra):
+    # Channels-first average rows are processed 512 outputs at a time; windows that straddle
+    # two blocks must still add their shares in output order.
+    rng = np.random.default_rng(k)
+    for nd, in_shape, kwargs in [
+        (1, (2, 3, 1500 * s), dict(kernel_size=k, stride=s, padding=p)),
+        (2, (2, 3, 3, 1500 * s), dict(kernel_size=(2, k), stride=(1, s), padding=p if p == "same" else (1, p))),
+    ]:
+        g = random_values(rng, func("avg", nd)(np.zeros(in_shape), **kwargs, **extra).shape, np.float32)
+        assert g.shape[-1] > 1024
+        _same(bfunc("avg", nd, ndpool)(g, in_shape, **kwargs, **extra),
+              bfunc("avg", nd, reference)(g, in_shape, **kwargs, **extra))
+
+
+@pytest.mark.parametrize("op", ["max", "avg", "adaptive_avg"])
+def test_result_memory_follows_grad_memory(op):
+    x = np.random.default_rng(0).standard_normal((2, 6, 8, 8)).astype(np.float32)
+    kwargs = dict(output_size=3) if op == "adaptive_avg" else dict(kernel_size=2)
+    g = np.ones(_out_shape(op, 2, x, kwargs), np.float32)
+    assert _run(op, 2, g, x.shape, kwargs, x).flags.c_contiguous
+    g_cl = np.moveaxis(np.ascontiguousarray(np.moveaxis(g, 1, -1)), -1, 1)
+    out = _run(op, 2, g_cl, x.shape, kwargs, x)
+    assert out.shape == x.shape and np.moveaxis(out, 1, -1).flags.c_contiguous
+    nhwc = _run(op, 2, np.moveaxis(g_cl, 1, -1), (2, 8, 8, 6), kwargs, x, data_format="channels_last")
+    assert nhwc.shape == (2, 8, 8, 6) and nhwc.flags.c_contiguous
+
+
+def test_indices_are_copied_only_when_their_layout_differs(monkeypatch):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 5, 9, 9))
+    _, idx = ndpool.max_pool2d(x, 3, 2, 1, return_indices=True)
+    g = rng.standard_normal(idx.shape)
+    want = reference.max_pool2d_backward(g, idx, x.shape)
+    idx_cl = np.moveaxis(np.ascontiguousarray(np.moveaxis(idx, 1, -1)), -1, 1)
+    g_cl = np.moveaxis(np.ascontiguousarray(np.moveaxis(g, 1, -1)), -1, 1)
+    calls = []
+    real = _layout.copy_to_layout
+    monkeypatch.setattr(_layout, "copy_to_layout", lambda *a: calls.append(1) or real(*a))
+    for gg, ii, copies in [(g, idx, 0), (g_cl, idx_cl, 0), (g, idx_cl, 1), (g_cl, idx, 1),
+                           (g, idx[..., ::-1][..., ::-1], 0), (g, np.repeat(idx, 2, -1)[..., ::2], 1)]:
+        calls.clear()
+        np.testing.assert_array_equal(ndpool.max_pool2d_backward(gg, ii, x.shape), want)
+        assert len(calls) == copies
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_empty_batch_and_empty_outputs(nd):
+    in_shape = (0, 3) + (6,) * nd
+    g = np.zeros((0, 3) + (3,) * nd, np.float32)
+    idx = np.zeros(g.shape, np.int64)
+    for out in (bfunc("max", nd, ndpool)(g, idx, in_shape), bfunc("adaptive_max", nd, ndpool)(g, idx, in_shape),
+                bfunc("avg", nd, ndpool)(g, in_shape, 2), bfunc("adaptive_avg", nd, ndpool)(g, in_shape)):
+        assert out.shape == in_shape and out.dtype == np.float32
+    # Adaptive output size 0 (torch allows it): nothing flows back.
+    in_shape = (2, 3) + (6,) * nd
+    g = np.zeros((2, 3) + (0,) * nd, np.float64)
+    for out in (bfunc("adaptive_avg", nd, ndpool)(g, in_shape),
+                bfunc("adaptive_max", nd, ndpool)(g, np.zeros(g.shape, np.int64), in_shape)):
+        assert out.shape == in_shape and out.dtype == np.float64 and not out.any()
+
+
+def test_big_endian_and_array_like_inputs():
+    g = np.arange(8.0).reshape(1, 2, 4)
+    idx = np.array([[[0, 3, 4, 7], [1, 1, 1, 1]]])
+    want = ndpool.max_pool1d_backward(g, idx, (1, 2, 8))
+    np.testing.assert_array_equal(ndpool.max_pool1d_backward(g.astype(">f8"), idx.astype(">i8"), [1, 2, 8]), want)
+    np.testing.assert_array_equal(ndpool.max_pool1d_backward(g.tolist(), idx.tolist(), (1, 2, 8)), want)
+    np.testing.assert_array_equal(want[0, 1], [0.0, 4 + 5 + 6 + 7, 0, 0, 0, 0, 0, 0])
+
+
+# ---------------------------------------------------------------------------------------
+# Errors
+
+G2 = np.zeros((2, 3, 4, 4), np.float32)
+I2 = np.zeros((2, 3, 4, 4), np.int64)
+S2 = (2, 3, 8, 8)
+
+# (function, args, kwargs, exception, message pattern)
+ERRORS = [
+    ("max_pool2d_backward", (G2.astype(np.float16), I2, S2), {}, TypeError, "grad_output dtype float16 is not supported"),
+    ("avg_pool2d_backward", (G2.astype(np.int32), S2, 2), {}, TypeError, "grad_output dtype int32"),
+    ("adaptive_avg_pool2d_backward", (G2.astype(np.complex64), S2), {}, TypeError, "grad_output dtype complex64"),
+    ("max_pool2d_backward", (G2[0, 0], I2[0, 0], S2[2:]), {}, ValueError, r"grad_output must be 3-D or 4-D \(N, C, H, W\)"),
+    ("max_pool1d_backward", (G2, I2, S2), {}, ValueError, "grad_output must be 2-D or 3-D"),
+    ("max_pool2d_backward", (G2, I2.astype(np.int32), S2), {}, TypeError, "indices must be int64"),
+    ("adaptive_max_pool2d_backward", (G2, I2.astype(np.float64), S2), {}, TypeError, "indices must be int64"),
+    ("max_pool2d_backward", (G2, I2[:, :, :3], S2), {}, ValueError, "indices must have the shape of grad_output"),
+    ("max_pool2d_backward", (G2, I2 - 1, S2), {}, ValueError, r"indices must lie in \[0, 64\).*96 out-of-range values"),
+    ("adaptive_max_pool2d_backward", (G2, I2 + 64, S2), {}, ValueError, r"indices must lie in \[0, 64\)"),
+    ("max_pool2d_backward", (G2, I2, np.array(S2)), {}, TypeError, "input_shape must be a tuple or list of ints"),
+    ("max_pool2d_backward", (G2, I2, (2, 3, 8.0, 8)), {}, TypeError, "input_shape must be a tuple or list of ints"),
+    ("avg_pool2d_backward", (G2, (2, 3, True, 8), 2), {}, TypeError, "input_shape must be a tuple or list of ints"),
+    ("avg_pool2d_backward", (G2, 8, 2), {}, TypeError, "input_shape must be a tuple or list of ints"),
+    ("max_pool2d_backward", (G2, I2, (3, 8, 8)), {}, ValueError, "input_shape must have 4 entries"),
+    ("max_pool2d_backward", (G2, I2, (2, 3, 0, 8)), {}, ValueError, "input_shape must have non-zero channel and spatial sizes"),
+    ("adaptive_avg_pool2d_backward", (G2, (2, 3, -8, 8)), {}, ValueError, "input_shape must have non-zero"),
+    ("max_pool2d_backward", (G2, I2, (1, 3, 8, 8)), {}, ValueError, "input_shape .* must have the batch and channel sizes of grad_output"),
+    ("avg_pool2d_backward", (G2, (2, 4, 8, 8), 2), {}, ValueError, "must have the batch and channel sizes of grad_output"),
+    ("avg_pool2d_backward", (G2, (2, 8, 8, 3), 2), {"data_format": "channels_last"}, ValueError, "batch and channel sizes"),
+    # the forward's argument checks, for input_shape
+    ("avg_pool2d_backward", (G2, S2, 3), {"padding": 2}, ValueError, "padding must be at most half of kernel_size"),
+    ("avg_pool2d_backward", (G2, S2, 0), {}, ValueError, "kernel_size must be greater than zero"),
+    ("avg_pool2d_backward", (G2, S2, 2.0), {}, TypeError, "kernel_size must be an int"),
+    ("avg_pool2d_backward", (G2, S2, 9), {}, ValueError, "too small"),
+    ("avg_pool2d_backward", (G2, S2, 2), {"divisor_override": 0}, ValueError, "divisor_override must not be zero"),
+    ("avg_pool2d_backward", (G2, S2, 2), {"count_include_pad": 1}, TypeError, "count_include_pad must be a bool"),
+    ("avg_pool2d_backward", (G2, S2, 2), {"padding": "same", "ceil_mode": True}, ValueError, "ceil_mode=True cannot"),
+    # grad_output must have the forward output's shape
+    ("avg_pool2d_backward", (G2, S2, 3), {}, ValueError, r"grad_output has spatial shape \(4, 4\), but the forward output .* \(2, 2\)"),
+    ("avg_pool1d_backward", (G2[0, 0], (4, 7), 2), {}, ValueError, r"grad_output has spatial shape \(4,\), .* \(3,\)"),
+    # keyword-only extras
+    ("max_pool2d_backward", (G2, I2, S2), {"data_format": "NHWC"}, ValueError, "data_format must be"),
+    ("adaptive_avg_pool2d_backward", (G2, S2), {"num_threads": 0}, ValueError, "num_threads must be None or a positive int"),
+]
+
+
+@pytest.mark.parametrize("name,args,kwargs,exc,match", ERRORS, ids=[f"{e[0]}-{e[4][:30]}" for e in ERRORS])
+def test_bad_arguments_raise(name, args, kwargs, exc, match):
+    for module in (ndpool, reference):  # the reference raises the same errors
+        with pytest.raises(exc, match=match) as info:
+            getattr(module, name)(*args, **kwargs)
+        assert str(info.value).startswith(name + ":"), "messages start with the function name"
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("bad", [-1, 64, 2**40, -(2**63)])
+def test_out_of_range_indices_are_never_written(channels_last, bad):
+    g = np.ones((2, 20, 4, 4), np.float32)
+    idx = np.zeros(g.shape, np.int64)
+    idx[1, 17, 2, 3] = bad
+    if channels_last:
+        g, idx = (np.moveaxis(np.ascontiguousarray(np.moveaxis(a, 1, -1)), -1, 1) for a in (g, idx))
+    with pytest.raises(ValueError, match=r"max_pool2d_backward: indices must lie in \[0, 64\).*got 1 out-of-range value$"):
+        ndpool.max_pool2d_backward(g, idx, (2, 20, 8, 8))

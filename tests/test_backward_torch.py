@@ -1,0 +1,191 @@
+"""Backward functions against torch's autograd (CPU), run whenever torch is importable.
+
+Max, adaptive max and average backward match torch bit for bit, in every layout: they add the
+same shares in the same order.  Adaptive average matches bit for bit too, except in the two
+places where torch itself uses a different formula (see test_adaptive_avg_backward_matches_torch).
+"""
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings, strategies as st
+
+import ndpool
+
+from _backward_helpers import MEMORY, adaptive_configs, arrange, arrange_shape, bfunc, logical
+from _helpers import FLOAT_DTYPES, call_or_reject, func, pool_configs, random_values
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+# How torch holds its input: plain, or its own channels_last memory format (2-D/3-D only).
+TORCH_MEMORY = ["contiguous", "channels_last"]
+# ndpool's memory variants that keep the values (broadcast_batch repeats the first sample).
+SAME_VALUES = [m for m in MEMORY if m != "broadcast_batch"]
+
+
+@st.composite
+def setups(draw, n: int, nd: int):
+    """(torch memory, data_format, batched, grad memory, indices memory)."""
+    torch_memory = draw(st.sampled_from(TORCH_MEMORY if nd > 1 else TORCH_MEMORY[:1]))
+    data_format = draw(st.sampled_from(["channels_first", "channels_last"]))
+    batched = n != 1 or draw(st.booleans())
+    return torch_memory, data_format, batched, draw(st.sampled_from(SAME_VALUES)), draw(st.sampled_from(SAME_VALUES))
+
+
+def to_torch(a: np.ndarray, memory: str):
+    t = torch.from_numpy(a)
+    if memory == "channels_last":
+        t = t.contiguous(memory_format=torch.channels_last if a.ndim == 4 else torch.channels_last_3d)
+    return t
+
+
+def torch_input(x: np.ndarray, memory: str):
+    return to_torch(x, memory).requires_grad_()
+
+
+def torch_grad(y, x, gout: np.ndarray, memory: str) -> np.ndarray:
+    """torch's input gradient for upstream gradient gout, as a C-contiguous (N, C, ...) array.
+
+    gout has the memory format of x (and y), as in a network: torch picks its channels-last
+    backward kernels only when the upstream gradient is channels-last too."""
+    (g,) = torch.autograd.grad(y, x, to_torch(gout, memory))
+    return np.ascontiguousarray(g.numpy())
+
+
+def check(got: np.ndarray, want: np.ndarray, data_format: str, batched: bool, in_shape):
+    assert got.shape == arrange_shape(in_shape, data_format, batched)
+    got = np.ascontiguousarray(logical(got, data_format, batched))
+    assert got.dtype == want.dtype
+    assert got.tobytes() == want.tobytes()  # bitwise
+
+
+@settings(max_examples=300)
+@given(config=pool_configs("max", allow_same=False), dtype=st.sampled_from(FLOAT_DTYPES),
+       data=st.data(), seed=st.integers(0, 2**32 - 1))
+def test_max_backward_matches_torch(config, dtype, data, seed):
+    in_shape, kwargs = config
+    kwargs.pop("return_indices")
+    nd = len(in_shape) - 2
+    rng = np.random.default_rng(seed)
+    x = random_values(rng, in_shape, dtype)  # ties and NaNs: indices torch picks by its rules
+    call_or_reject(func("max", nd), x, **kwargs)  # torch writes out of bounds where ndpool rejects
+    torch_memory, data_format, batched, grad_memory, idx_memory = data.draw(setups(in_shape[0], nd))
+    xt = torch_input(x, torch_memory)
+    y, idx = func("max", nd, F)(xt, **kwargs, return_indices=True)
+    gout = rng.standard_normal(tuple(y.shape)).astype(dtype)
+    want = torch_grad(y, xt, gout, torch_memory)
+    g = arrange(gout, grad_memory, data_format, batched)[0]
+    i = arrange(idx.numpy(), idx_memory, data_format, batched)[0]
+    got = bfunc("max", nd, ndpool)(g, i, arrange_shape(in_shape, data_format, batched), data_format=data_format)
+    check(got, want, data_format, batched, in_shape)
+
+
+@settings(max_examples=300)
+@given(config=pool_configs("avg", allow_same=False), dtype=st.sampled_from(FLOAT_DTYPES),
+       data=st.data(), seed=st.integers(0, 2**32 - 1))
+def test_avg_backward_matches_torch(config, dtype, data, seed):
+    in_shape, kwargs = config
+    nd = len(in_shape) - 2
+    if nd == 1:
+        kwargs.pop("divisor_override", None)  # torch.avg_pool1d has none
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(in_shape).astype(dtype)
+    torch_memory, data_format, batched, grad_memory, _ = data.draw(setups(in_shape[0], nd))
+    xt = torch_input(x, torch_memory)
+    try:
+        y = func("avg", nd, F)(xt, **kwargs)
+    except RuntimeError as exc:
+        # avg_pool3d alone rejects inputs smaller than the kernel even when padding makes the
+        # windows valid; the reference tests cover those.
+        assert "smaller than kernel size" in str(exc)
+        assume(False)
+    gout = rng.standard_normal(tuple(y.shape)).astype(dtype)
+    want = torch_grad(y, xt, gout, torch_memory)
+    g = arrange(gout, grad_memory, data_format, batched)[0]
+    got = bfunc("avg", nd, ndpool)(g, arrange_shape(in_shape, data_format, batched), **kwargs,
+                                   data_format=data_format)
+    check(got, want, data_format, batched, in_shape)
+
+
+@settings(max_examples=200)
+@given(config=adaptive_configs(), dtype=st.sampled_from(FLOAT_DTYPES), data=st.data(),
+       seed=st.integers(0, 2**32 - 1))
+def test_adaptive_max_backward_matches_torch(config, dtype, data, seed):
+    in_shape, out_size = config
+    nd = len(out_size)
+    rng = np.random.default_rng(seed)
+    x = random_values(rng, in_shape, dtype)
+    torch_memory, data_format, batched, grad_memory, idx_memory = data.draw(setups(in_shape[0], nd))
+    xt = torch_input(x, torch_memory)
+    y, idx = getattr(F, f"adaptive_max_pool{nd}d")(xt, out_size, return_indices=True)
+    gout = rng.standard_normal(tuple(y.shape)).astype(dtype)
+    want = torch_grad(y, xt, gout, torch_memory)
+    g = arrange(gout, grad_memory, data_format, batched)[0]
+    i = arrange(idx.numpy(), idx_memory, data_format, batched)[0]
+    got = bfunc("adaptive_max", nd, ndpool)(g, i, arrange_shape(in_shape, data_format, batched),
+                                            data_format=data_format)
+    check(got, want, data_format, batched, in_shape)
+
+
+@settings(max_examples=200)
+@given(config=adaptive_configs(), dtype=st.sampled_from(FLOAT_DTYPES), data=st.data(),
+       seed=st.integers(0, 2**32 - 1))
+def test_adaptive_avg_backward_matches_torch(config, dtype, data, seed):
+    in_shape, out_size = config
+    nd = len(out_size)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(in_shape).astype(dtype)
+    torch_memory, data_format, batched, grad_memory, _ = data.draw(setups(in_shape[0], nd))
+    xt = torch_input(x, torch_memory)
+    y = getattr(F, f"adaptive_avg_pool{nd}d")(xt, out_size)
+    gout = rng.standard_normal(tuple(y.shape)).astype(dtype)
+    want = torch_grad(y, xt, gout, torch_memory)
+    g = arrange(gout, grad_memory, data_format, batched)[0]
+    got = bfunc("adaptive_avg", nd, ndpool)(g, arrange_shape(in_shape, data_format, batched),
+                                            data_format=data_format)
+    if (nd > 1 and out_size == (1,) * nd) or (nd == 2 and torch_memory == "channels_last"):
+        # Where torch divides once instead of by each bin size in turn, the results agree to
+        # rounding only: an output of all ones in 2-D/3-D is torch.mean, whose gradient is
+        # gout / (H*W) (or / (D*H*W)); torch's 2-D channels-last kernel divides by kh*kw in its
+        # vector lanes (SEMANTICS.md 7.1).  ndpool always uses the contiguous kernels'
+        # gout / kd / kh / kw, which does not depend on memory layout or vector width.
+        got = np.ascontiguousarray(logical(got, data_format, batched))
+        np.testing.assert_allclose(got, want, rtol=1e-6 if dtype == np.float32 else 1e-13, atol=0)
+    else:
+        check(got, want, data_format, batched, in_shape)
+
+
+# torch's channels-last kernels vectorise over channels (8 float32 or 4 float64 lanes, then a
+# scalar tail); 21 channels exercise both parts, and 40 several of ndpool's channel blocks.
+CL_CASES = [("max", dict(kernel_size=3, stride=2, padding=1)),
+            ("max", dict(kernel_size=2, stride=1, dilation=2)),
+            ("avg", dict(kernel_size=3, stride=1, padding=1, count_include_pad=False)),
+            ("avg", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, divisor_override=5)),
+            ("adaptive_max", dict(output_size=4)),
+            ("adaptive_avg", dict(output_size=4))]
+
+
+@pytest.mark.parametrize("nd", [2, 3])
+@pytest.mark.parametrize("channels", [21, 40])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_channels_last_memory_like_torch(nd, channels, dtype):
+    rng = np.random.default_rng(nd * channels)
+    x = rng.standard_normal((2, channels) + (9, 8, 7)[:nd]).astype(dtype)
+    xt = torch_input(x, "channels_last")
+    for op, kwargs in CL_CASES:
+        fn = func(op, nd, F)
+        if op.endswith("max"):
+            y, idx = fn(xt, **kwargs, return_indices=True)
+            args = (idx.numpy(),)
+        else:
+            y, args = fn(xt, **kwargs), ()
+        gout = to_torch(rng.standard_normal(tuple(y.shape)).astype(dtype), "channels_last")
+        (want,) = torch.autograd.grad(y, xt, gout)
+        assert not gout.is_contiguous()
+        got = bfunc(op, nd, ndpool)(gout.numpy(), *args, x.shape, **(kwargs if op == "avg" else {}))
+        # Same memory order as torch's channels-last gradient, without a copy of grad_output.
+        assert np.moveaxis(got, 1, -1).flags.c_contiguous
+        if op == "adaptive_avg" and nd == 2:  # torch's vector lanes divide once (see above)
+            np.testing.assert_allclose(got, want.numpy(), rtol=1e-6 if dtype == np.float32 else 1e-13, atol=0)
+        else:
+            assert got.tobytes() == want.numpy().tobytes(), op
