@@ -21,7 +21,7 @@ on the thread count.
 """
 
 from cython.parallel cimport prange
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
 
 from ndpool._common cimport adaptive_end, adaptive_start, lowest_value, pool_t, real_t
@@ -74,10 +74,12 @@ cdef inline void _max_row(const pool_t* src, pool_t* orow, const Py_ssize_t* ws,
         for iw in range(ws[ow], we[ow]):
             v = src[iw]
             # torch's rule: strictly greater wins (first max kept), any NaN wins (last NaN kept).
+            # Written as a plain max (maxss / cmov) plus a NaN test that real data rarely
+            # takes: a combined condition compiles to a branch that random data mispredicts.
+            m = v if v > m else m
             if pool_t is float or pool_t is double:
-                m = v if ((v > m) | (v != v)) else m
-            else:
-                m = v if v > m else m
+                if v != v:
+                    m = v
         orow[ow] = m
 
 
@@ -94,12 +96,13 @@ cdef inline void _max_row_idx(const pool_t* src, int64_t flat, pool_t* orow, int
         k = irow[ow]
         for iw in range(ws[ow], we[ow]):
             v = src[iw]
-            if pool_t is float or pool_t is double:
-                take = (v > m) | (v != v)
-            else:
-                take = v > m
+            take = v > m  # branch-free selects, a rare NaN branch: as _max_row
             m = v if take else m
             k = flat + iw if take else k
+            if pool_t is float or pool_t is double:
+                if v != v:
+                    m = v
+                    k = flat + iw
         orow[ow] = m
         irow[ow] = k
 
@@ -134,16 +137,35 @@ cdef inline void _max_span_idx(const pool_t* src, int64_t flat, pool_t* dst, int
                                Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
     cdef pool_t v, m
-    cdef bint take
-    for i in range(n):
-        v = src[i]
-        m = dst[i]
-        if pool_t is float or pool_t is double:
-            take = (v > m) | (v != v)
-        else:
-            take = v > m
-        dst[i] = v if take else m
-        idx[i] = flat if take else idx[i]
+    cdef int64_t take, k
+    cdef bint gt
+    if pool_t is double or pool_t is int64_t or pool_t is uint64_t:
+        # Baseline x86-64 (SSE2) cannot vectorise 64-bit compares into index masks: a scalar
+        # loop of plain max and index selects (branch-free), and a rare NaN branch.
+        for i in range(n):
+            v = src[i]
+            m = dst[i]
+            k = idx[i]
+            gt = v > m
+            m = v if gt else m
+            k = flat if gt else k
+            if pool_t is double:
+                if v != v:
+                    m = v
+                    k = flat
+            dst[i] = m
+            idx[i] = k
+    else:
+        for i in range(n):
+            v = src[i]
+            m = dst[i]
+            if pool_t is float:
+                take = -<int64_t>((v > m) | (v != v))
+            else:
+                take = -<int64_t>(v > m)
+            dst[i] = v if take else m
+            # A bit mask rather than a conditional store: this form vectorises.
+            idx[i] = (flat & take) | (idx[i] & ~take)
 
 
 cdef inline void _sum_span(const real_t* src, real_t* dst, Py_ssize_t n) noexcept nogil:
