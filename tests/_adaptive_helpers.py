@@ -25,5 +25,5 @@ def adaptive_configs(draw, nd: int | None = None, max_size: int = 12):
         output_size = list(entries)
     else:
         output_size = entries
-    shape = (draw(st.integers(0, 2)), draw(st.integers(1, 5))) + spatial
+    shape = (draw(st.integers(0, 2)), draw(st.integers(1, 10))) + spatial  # C > 8: full channel blocks
     return shape, output_size, resolved

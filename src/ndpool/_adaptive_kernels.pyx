@@ -30,6 +30,10 @@ from ndpool._common cimport adaptive_end, adaptive_start, lowest_value, pool_t, 
 # split so that a few long signals still keep every thread busy.
 cdef enum:
     W_BLOCK = 512
+# Channels-first rows narrower than this give too few independent running values to hide
+# the latency of each update; such rows are computed PLANES channels at a time.
+cdef enum:
+    PLANES = 8
 
 
 cdef struct Bins:
@@ -255,6 +259,64 @@ cdef void _avg_cf_item(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
         orow[ow] = r / <real_t>(we[ow] - ws[ow])
 
 
+cdef inline void _sum_planes(const real_t* src, const Py_ssize_t* off, Py_ssize_t i0,
+                             Py_ssize_t i1, real_t* acc) noexcept nogil:
+    """acc[p] += src[off[p] + i] for i in [i0, i1), in turn; PLANES independent sums."""
+    cdef Py_ssize_t i, p
+    for i in range(i0, i1):
+        for p in range(PLANES):
+            acc[p] = acc[p] + src[off[p] + i]
+
+
+cdef void _avg_cf_planes(const real_t* plane, Py_ssize_t sC, Py_ssize_t sD, Py_ssize_t sH,
+                         real_t* orow, Py_ssize_t oC, Py_ssize_t P, Py_ssize_t od, Py_ssize_t oh,
+                         const Bins* b) noexcept nogil:
+    """Outputs out[n, c:c+P, od, oh, :] of a row narrower than PLANES, for P <= PLANES
+    channels sC apart in x and oC apart in out.
+
+    The channels' sums run side by side in registers, each in scan order; lanes past P
+    repeat the last channel and are dropped."""
+    cdef Py_ssize_t d0 = b.start[0][od], d1 = b.end[0][od]
+    cdef Py_ssize_t h0 = b.start[1][oh], h1 = b.end[1][oh]
+    cdef Py_ssize_t OW = b.size_out[2], id_, ih, ow, p
+    cdef const Py_ssize_t* ws = b.start[2]
+    cdef const Py_ssize_t* we = b.end[2]
+    cdef Py_ssize_t off[PLANES]
+    cdef real_t acc[PLANES]
+    cdef real_t sums[PLANES * PLANES]  # [ow][p]
+    cdef real_t kd = <real_t>(d1 - d0), kh = <real_t>(h1 - h0), r
+    for p in range(PLANES):
+        off[p] = (p if p < P else P - 1) * sC
+    if OW == 1:  # one bin: its sums stay in registers from the first row to the last
+        for p in range(PLANES):
+            acc[p] = 0
+        for id_ in range(d0, d1):
+            for ih in range(h0, h1):
+                _sum_planes(plane + id_ * sD + ih * sH, off, ws[0], we[0], acc)
+        for p in range(PLANES):
+            sums[p] = acc[p]
+    else:  # row by row, so that each input row is read in one sweep
+        for p in range(OW * PLANES):
+            sums[p] = 0
+        for id_ in range(d0, d1):
+            for ih in range(h0, h1):
+                for ow in range(OW):
+                    for p in range(PLANES):
+                        acc[p] = sums[ow * PLANES + p]
+                    _sum_planes(plane + id_ * sD + ih * sH, off, ws[ow], we[ow], acc)
+                    for p in range(PLANES):
+                        sums[ow * PLANES + p] = acc[p]
+    # True divisions, one per axis in order, as torch; dividing by 1 is exact and skipped.
+    for ow in range(OW):
+        for p in range(P):
+            r = sums[ow * PLANES + p]
+            if kd != 1:
+                r = r / kd
+            if kh != 1:
+                r = r / kh
+            orow[p * oC + ow] = r / <real_t>(we[ow] - ws[ow])
+
+
 cdef void _avg_cl_item(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
                        Py_ssize_t C, real_t* opix, Py_ssize_t od, Py_ssize_t oh, Py_ssize_t ow,
                        const Bins* b) noexcept nogil:
@@ -362,11 +424,25 @@ def adaptive_avg_pool(const real_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out
     cdef Py_ssize_t OD = b.size_out[0], OH = b.size_out[1], OW = b.size_out[2]
     cdef Py_ssize_t xs0 = x.strides[0] // isz, xs1 = x.strides[1] // isz
     cdef Py_ssize_t xs2 = x.strides[2] // isz, xs3 = x.strides[3] // isz
-    cdef Py_ssize_t C, nblk, n_items, item, r, n, c, od, oh, ow, blk, w0, w1
+    cdef Py_ssize_t C, nblk, ncb, n_items, item, r, n, c, od, oh, ow, blk, w0, w1
     try:
         _check_unit_inner(x.strides[4], isz, x.shape[4])
         xp = &x[0, 0, 0, 0, 0]
-        if not channels_last:
+        if not channels_last and OW < PLANES:
+            C = x.shape[1]
+            ncb = (C + PLANES - 1) // PLANES
+            n_items = N * ncb * OD * OH
+            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
+                oh = item % OH
+                r = item // OH
+                od = r % OD
+                r = r // OD
+                c = (r % ncb) * PLANES
+                n = r // ncb
+                _avg_cf_planes(xp + n * xs0 + c * xs1, xs1, xs2, xs3,
+                               op + (((n * C + c) * OD + od) * OH + oh) * OW, OD * OH * OW,
+                               PLANES if c + PLANES <= C else C - c, od, oh, &b)
+        elif not channels_last:
             C = x.shape[1]
             nblk = (OW + W_BLOCK - 1) // W_BLOCK
             n_items = N * C * OD * OH * nblk
