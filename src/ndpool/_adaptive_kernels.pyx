@@ -9,7 +9,9 @@ The layouts are those of ``ndpool._kernels``:
   output positions along W for one ``(n, c, od, oh)``.  Its outputs share their D and H
   bins, so the item walks each input row ``(id, ih)`` of those bins once, every output
   reading its own (contiguous) W bin.  Consecutive outputs are independent dependency
-  chains, which the CPU overlaps.
+  chains, which the CPU overlaps.  Average rows narrower than PLANES outputs (global
+  pooling above all) offer too few chains, so there one item sums PLANES channels side
+  by side instead.
 * channels-last ``(N, D, H, W, C)`` with unit-stride C.  One work item is one output
   pixel; the innermost loop walks channels and vectorises.
 
@@ -30,8 +32,10 @@ from ndpool._common cimport adaptive_end, adaptive_start, lowest_value, pool_t, 
 # split so that a few long signals still keep every thread busy.
 cdef enum:
     W_BLOCK = 512
-# Channels-first rows narrower than this give too few independent running values to hide
-# the latency of each update; such rows are computed PLANES channels at a time.
+# Channels-first average rows narrower than this give too few independent sums to hide
+# the latency of each addition; such rows are computed PLANES channels at a time.
+# (Max rows keep one channel per item: there the NaN test stops the compiler from
+# keeping PLANES running maxima in registers, and the gain vanishes.)
 cdef enum:
     PLANES = 8
 
