@@ -100,14 +100,16 @@ def test_max_rule_and_indices_by_hand():
 
 
 def test_average_divides_per_axis():
-    # Bins of 3 along H and W: sum / 3 / 3, which rounds differently from sum / 9 for some sums.
-    x = np.full((1, 1, 3, 3), 0.1, dtype=np.float32)
-    x[0, 0, 0, 0] = 0.7
-    got = ndpool.adaptive_avg_pool2d(x, 1)[0, 0, 0, 0]
-    total = np.float32(0)
-    for v in x.ravel():
-        total = np.float32(total + v)
-    assert got == np.float32(np.float32(total / np.float32(3)) / np.float32(3))
+    # One 3x3 bin summing to 0.7f: sum / 3 / 3 and sum / 9 round differently in float32.
+    x = np.zeros((1, 2, 3, 3), dtype=np.float32)
+    x[:, :, 0, 0] = 0.7
+    three, nine = np.float32(3), np.float32(9)
+    want = np.float32(np.float32(np.float32(0.7) / three) / three)
+    assert want != np.float32(0.7) / nine
+    cl_memory = np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 1, -1)), -1, 1)  # channels-last kernel
+    for module in (ndpool, reference):
+        for arr in (x, cl_memory):
+            np.testing.assert_array_equal(module.adaptive_avg_pool2d(arr, 1), np.full((1, 2, 1, 1), want))
 
 
 @pytest.mark.parametrize("nd", [1, 2, 3])
@@ -170,10 +172,10 @@ X3 = np.zeros((2, 3, 4, 4, 4), np.float32)
 ERROR_CASES = [
     ("adaptive_max_pool2d", X2, (-1,), {}, ValueError, "output_size must be non-negative"),
     ("adaptive_avg_pool3d", X3, ((2, -1, None),), {}, ValueError, "output_size must be non-negative"),
-    ("adaptive_avg_pool2d", X2, ((2, 2, 2),), {}, ValueError, "output_size must be an int or a tuple of 2 ints or None"),
-    ("adaptive_max_pool2d", X2, ((2,),), {}, ValueError, "output_size must be an int or a tuple of 2"),
-    ("adaptive_max_pool1d", X1, ((2, 2),), {}, ValueError, "output_size must be an int or a tuple of 1 int or None"),
-    ("adaptive_avg_pool3d", X3, ([],), {}, ValueError, "output_size must be an int or a tuple of 3"),
+    ("adaptive_avg_pool2d", X2, ((2, 2, 2),), {}, ValueError, "output_size must be an int or a tuple of 2 values, each an int or None"),
+    ("adaptive_max_pool2d", X2, ((2,),), {}, ValueError, "output_size must be an int or a tuple of 2 values"),
+    ("adaptive_max_pool1d", X1, ((2, 2),), {}, ValueError, "output_size must be an int or a tuple of 1 value, an int or None"),
+    ("adaptive_avg_pool3d", X3, ([],), {}, ValueError, "output_size must be an int or a tuple of 3 values"),
     ("adaptive_max_pool2d", X2, (2.0,), {}, TypeError, "output_size must be an int"),
     ("adaptive_avg_pool2d", X2, ((2, 2.5),), {}, TypeError, "output_size must be an int"),
     ("adaptive_avg_pool1d", X1, (True,), {}, TypeError, "output_size must be an int"),

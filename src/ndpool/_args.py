@@ -169,7 +169,7 @@ def window_geometry(
 
 @dataclass(frozen=True)
 class AdaptiveAxis:
-    """One spatial dimension of adaptive pooling: bins are :func:`adaptive_bounds` (size_in, size_out)."""
+    """One spatial dimension of adaptive pooling; its bins are ``adaptive_bounds(size_in, size_out)``."""
 
     size_in: int
     size_out: int
@@ -184,9 +184,11 @@ def adaptive_output_size(fn: str, spatial: tuple[int, ...], output_size) -> tupl
         output_size = output_size.tolist()
     if isinstance(output_size, (tuple, list)):
         if len(output_size) != nd:
-            want = "an int or a tuple of 1 int or None" if nd == 1 else f"an int or a tuple of {nd} ints or None"
-            raise ValueError(f"{fn}: output_size must be {want}, got {len(output_size)} values {tuple(output_size)!r}")
-        sizes = tuple(size if v is None else _as_int("output_size", fn, v) for v, size in zip(output_size, spatial))
+            entries = "1 value, an int or None" if nd == 1 else f"{nd} values, each an int or None"
+            raise ValueError(f"{fn}: output_size must be an int or a tuple of {entries}, "
+                             f"got {len(output_size)} values {tuple(output_size)!r}")
+        sizes = tuple(size if v is None else _as_int("output_size", fn, v)
+                      for v, size in zip(output_size, spatial))
     else:
         sizes = (_as_int("output_size", fn, output_size),) * nd
     if any(v < 0 for v in sizes):
