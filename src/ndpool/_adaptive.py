@@ -26,7 +26,7 @@ def _sizes_array(axes: tuple[AdaptiveAxis, ...]) -> np.ndarray:
 
 @lru_cache(maxsize=1024)
 def _reads_per_line(axis: AdaptiveAxis) -> int:
-    """Input elements all bins of one axis read together (bins may overlap)."""
+    """Input reads of all bins of one axis together (overlapping bins read some twice)."""
     start, end = adaptive_bounds(axis.size_in, axis.size_out)
     return int((end - start).sum())
 
@@ -42,6 +42,7 @@ def _threads(call: AdaptiveCall, out_shape: tuple[int, ...]) -> int:
 
 
 def _prepare(fn, nd, input, output_size, data_format, num_threads, dtype_map):
+    """Validate; return the call, the kernel's input and layout, and the 5-D output shape."""
     call = validate_adaptive_call(fn, nd, input, output_size, data_format, num_threads)
     x5 = dtype_map(to_ncdhw(call.x, nd, call.channels_last, call.batched))
     xk, cl_kernel = kernel_input(x5, call.channels_last)
@@ -97,7 +98,7 @@ _SHAPES = {
 }
 
 _DOC = """\
-{nd}-D adaptive {op} pooling, as ``torch.nn.functional.adaptive_{op}_pool{nd}d``.
+{nd}-D adaptive {name} pooling, as ``torch.nn.functional.adaptive_{op}_pool{nd}d``.
 
 Output position ``o`` of an axis with ``I`` inputs and ``O`` outputs pools the bin
 ``[floor(o * I / O), ceil((o + 1) * I / O))``.  Bins may overlap, and ``O`` may exceed ``I``.
@@ -108,7 +109,7 @@ input : array_like
     {cf} with ``data_format="channels_first"`` (the default; NumPy arrays of this
     shape whose memory is channels-last are read in place), or {cl} with
     ``data_format="channels_last"``.  Any strides; the input is never modified.
-output_size : int or tuple of {nd} ints or None
+output_size : int or tuple of {nd} (int or None)
     Output size {out}: one int for every axis, or one entry per axis, where ``None``
     keeps that axis's input size.  A size of 0 gives an empty output.
 {extra}data_format : {{"channels_first", "channels_last"}}, keyword-only
@@ -158,7 +159,8 @@ def _doc(op: str, nd: int) -> str:
         extra, returns = _MAX_EXTRA.format(flat=flat), _MAX_RETURNS
     else:
         extra, returns = "", _AVG_RETURNS
-    return _DOC.format(nd=nd, op=op, cf=cf, cl=cl, out=out, extra=extra, returns=returns)
+    name = "max" if op == "max" else "average"
+    return _DOC.format(nd=nd, op=op, name=name, cf=cf, cl=cl, out=out, extra=extra, returns=returns)
 
 
 def adaptive_max_pool1d(input, output_size, return_indices=False, *, data_format="channels_first",
