@@ -7,6 +7,14 @@ rules); ``ndpool.reference`` holds plain-NumPy versions of the same functions.
 from ._build_info import BUILD_INFO as _BUILD_INFO
 from ._kernels import max_threads as _max_threads, openmp_enabled as _openmp_enabled
 from ._pooling import avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d
+from ._adaptive import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_avg_pool3d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    adaptive_max_pool3d,
+)
 from ._backward import (
     adaptive_avg_pool1d_backward,
     adaptive_avg_pool2d_backward,
@@ -25,11 +33,17 @@ from ._backward import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "adaptive_avg_pool1d",
     "adaptive_avg_pool1d_backward",
+    "adaptive_avg_pool2d",
     "adaptive_avg_pool2d_backward",
+    "adaptive_avg_pool3d",
     "adaptive_avg_pool3d_backward",
+    "adaptive_max_pool1d",
     "adaptive_max_pool1d_backward",
+    "adaptive_max_pool2d",
     "adaptive_max_pool2d_backward",
+    "adaptive_max_pool3d",
     "adaptive_max_pool3d_backward",
     "avg_pool1d",
     "avg_pool1d_backward",

@@ -1,1 +1,200 @@
-"""Placeholder: being written."""
+"""Public adaptive max and average pooling functions (torch.nn.functional names and arguments)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from . import _adaptive_kernels, _kernels
+from ._args import AdaptiveAxis, AdaptiveCall, adaptive_bounds, validate_adaptive_call
+from ._layout import empty_output, from_ncdhw, kernel_input, to_ncdhw
+from ._pooling import SERIAL_WORK
+
+_UNIT_AXIS = AdaptiveAxis(1, 1)
+
+
+@lru_cache(maxsize=1024)
+def _sizes_array(axes: tuple[AdaptiveAxis, ...]) -> np.ndarray:
+    """The kernels' (3, 2) int64 table: (size_in, size_out) rows for D, H, W, missing
+    leading axes of size 1."""
+    rows = [_UNIT_AXIS] * (3 - len(axes)) + list(axes)
+    table = np.array([[a.size_in, a.size_out] for a in rows], dtype=np.int64)
+    table.flags.writeable = False
+    return table
+
+
+@lru_cache(maxsize=1024)
+def _reads_per_line(axis: AdaptiveAxis) -> int:
+    """Input reads of all bins of one axis together (overlapping bins read some twice)."""
+    start, end = adaptive_bounds(axis.size_in, axis.size_out)
+    return int((end - start).sum())
+
+
+def _threads(call: AdaptiveCall, out_shape: tuple[int, ...]) -> int:
+    """One thread below SERIAL_WORK input reads, else the requested or default count."""
+    work = out_shape[0] * out_shape[1]  # (n, c) planes
+    for a in call.axes:
+        work *= _reads_per_line(a)
+    if work < SERIAL_WORK:
+        return 1
+    return call.num_threads if call.num_threads is not None else _kernels.max_threads()
+
+
+def _prepare(fn, nd, input, output_size, data_format, num_threads, dtype_map):
+    """Validate; return the call, the kernel's input and layout, and the 5-D output shape."""
+    call = validate_adaptive_call(fn, nd, input, output_size, data_format, num_threads)
+    x5 = dtype_map(to_ncdhw(call.x, nd, call.channels_last, call.batched))
+    xk, cl_kernel = kernel_input(x5, call.channels_last)
+    out_shape = x5.shape[:2] + (1,) * (3 - nd) + tuple(a.size_out for a in call.axes)
+    return call, xk, cl_kernel, out_shape
+
+
+def _as_max_input(x5: np.ndarray) -> np.ndarray:
+    return x5.view(np.uint8) if x5.dtype == np.bool_ else x5  # max over {0, 1} is logical or
+
+
+def _as_avg_input(x5: np.ndarray) -> np.ndarray:
+    # NumPy's convention: the mean of integers (and bools) is float64.
+    return x5.astype(np.float64) if x5.dtype.kind in "biu" else x5
+
+
+def _adaptive_max(fn, nd, input, output_size, return_indices, data_format, num_threads):
+    call, xk, cl_kernel, out_shape = _prepare(fn, nd, input, output_size, data_format,
+                                           num_threads, _as_max_input)
+    out_k, out5 = empty_output(out_shape, xk.dtype, cl_kernel)
+    idx_k = idx5 = None
+    if return_indices:
+        idx_k, idx5 = empty_output(out_shape, np.int64, cl_kernel)
+    if out_k.size:
+        _adaptive_kernels.adaptive_max_pool(xk, out_k, idx_k, _sizes_array(call.axes), cl_kernel,
+                                            _threads(call, out_shape))
+    if call.x.dtype == np.bool_:
+        out5 = out5.view(np.bool_)
+    out = from_ncdhw(out5, nd, call.channels_last, call.batched)
+    if return_indices:
+        return out, from_ncdhw(idx5, nd, call.channels_last, call.batched)
+    return out
+
+
+def _adaptive_avg(fn, nd, input, output_size, data_format, num_threads):
+    call, xk, cl_kernel, out_shape = _prepare(fn, nd, input, output_size, data_format,
+                                           num_threads, _as_avg_input)
+    out_k, out5 = empty_output(out_shape, xk.dtype, cl_kernel)
+    if out_k.size:
+        _adaptive_kernels.adaptive_avg_pool(xk, out_k, _sizes_array(call.axes), cl_kernel,
+                                            _threads(call, out_shape))
+    return from_ncdhw(out5, nd, call.channels_last, call.batched)
+
+
+# ---------------------------------------------------------------------------------------
+# Public functions and their docstrings
+
+_SHAPES = {
+    1: ("(N, C, L) or (C, L)", "(N, L, C) or (L, C)", "L_out", "w"),
+    2: ("(N, C, H, W) or (C, H, W)", "(N, H, W, C) or (H, W, C)", "(H_out, W_out)", "h * W + w"),
+    3: ("(N, C, D, H, W) or (C, D, H, W)", "(N, D, H, W, C) or (D, H, W, C)", "(D_out, H_out, W_out)",
+        "(d * H + h) * W + w"),
+}
+
+_DOC = """\
+{nd}-D adaptive {name} pooling, as ``torch.nn.functional.adaptive_{op}_pool{nd}d``.
+
+Output position ``o`` of an axis with ``I`` inputs and ``O`` outputs pools the bin
+``[floor(o * I / O), ceil((o + 1) * I / O))``.  Bins may overlap, and ``O`` may exceed ``I``.
+
+Parameters
+----------
+input : array_like
+    {cf} with ``data_format="channels_first"`` (the default; NumPy arrays of this
+    shape whose memory is channels-last are read in place), or {cl} with
+    ``data_format="channels_last"``.  Any strides; the input is never modified.
+output_size : int or tuple of {nd} (int or None)
+    Output size {out}: one int for every axis, or one entry per axis, where ``None``
+    keeps that axis's input size.  A size of 0 gives an empty output.
+{extra}data_format : {{"channels_first", "channels_last"}}, keyword-only
+    Whether channels come before or after the spatial axes.
+num_threads : int, keyword-only, optional
+    Threads to use; defaults to OpenMP's limit (``OMP_NUM_THREADS``, threadpoolctl).
+    Small inputs always run on one thread.  Results do not depend on it.
+
+Returns
+-------
+{returns}
+
+Raises
+------
+ValueError, TypeError
+    For invalid arguments; the message names the argument and the rule.
+"""
+
+_MAX_EXTRA = """\
+return_indices : bool
+    Also return the int64 position of each maximum, flattened within its
+    (n, c) plane of the input (``{flat}``).
+"""
+
+_MAX_RETURNS = """\
+out : ndarray
+    Same dtype as the input (bool and integer types included) and the same memory layout.
+    NaN propagates: a bin with a NaN gives NaN (the index of its last NaN); ties give
+    the first maximum in scan order.
+indices : ndarray of int64
+    Only with ``return_indices=True``; same shape and layout as ``out``."""
+
+_AVG_RETURNS = """\
+out : ndarray
+    float32 for float32 input, float64 otherwise: integer and bool inputs are averaged in
+    float64 (NumPy's convention; torch rejects them).  Same memory layout as the input.
+    Each bin is summed in scan order (d, h, w), then divided by its size along each axis
+    in turn, ``sum / kd / kh / kw``: torch's arithmetic, bit for bit, except where torch
+    takes other paths (an output of size 1 on every axis uses ``torch.mean``, and 2-D
+    channels-last tensors divide once by ``kh * kw`` in vector lanes), which round
+    differently."""
+
+
+def _doc(op: str, nd: int) -> str:
+    cf, cl, out, flat = _SHAPES[nd]
+    if op == "max":
+        extra, returns = _MAX_EXTRA.format(flat=flat), _MAX_RETURNS
+    else:
+        extra, returns = "", _AVG_RETURNS
+    name = "max" if op == "max" else "average"
+    return _DOC.format(nd=nd, op=op, name=name, cf=cf, cl=cl, out=out, extra=extra, returns=returns)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False, *, data_format="channels_first",
+                        num_threads=None):
+    return _adaptive_max("adaptive_max_pool1d", 1, input, output_size, return_indices, data_format,
+                         num_threads)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False, *, data_format="channels_first",
+                        num_threads=None):
+    return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices, data_format,
+                         num_threads)
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False, *, data_format="channels_first",
+                        num_threads=None):
+    return _adaptive_max("adaptive_max_pool3d", 3, input, output_size, return_indices, data_format,
+                         num_threads)
+
+
+def adaptive_avg_pool1d(input, output_size, *, data_format="channels_first", num_threads=None):
+    return _adaptive_avg("adaptive_avg_pool1d", 1, input, output_size, data_format, num_threads)
+
+
+def adaptive_avg_pool2d(input, output_size, *, data_format="channels_first", num_threads=None):
+    return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size, data_format, num_threads)
+
+
+def adaptive_avg_pool3d(input, output_size, *, data_format="channels_first", num_threads=None):
+    return _adaptive_avg("adaptive_avg_pool3d", 3, input, output_size, data_format, num_threads)
+
+
+for _nd, _fn in enumerate((adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d), start=1):
+    _fn.__doc__ = _doc("max", _nd)
+for _nd, _fn in enumerate((adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d), start=1):
+    _fn.__doc__ = _doc("avg", _nd)
+del _nd, _fn

@@ -1,2 +1,478 @@
 # cython: language_level=3
-"""Placeholder: being written."""
+"""Private adaptive pooling kernels.  Arguments are trusted: ``ndpool._adaptive`` validates them.
+
+Output o of an axis with In inputs and Out outputs reads the bin
+[floor(o*In/Out), ceil((o+1)*In/Out)).  Bins may overlap, and repeat when Out > In.
+The layouts are those of ``ndpool._kernels``:
+
+* channels-first ``(N, C, D, H, W)`` with unit-stride W.  One work item is a block of
+  output positions along W for one ``(n, c, od, oh)``.  Its outputs share their D and H
+  bins, so the item walks each input row ``(id, ih)`` of those bins once, every output
+  reading its own (contiguous) W bin.  Consecutive outputs are independent dependency
+  chains, which the CPU overlaps.  Average rows narrower than PLANES outputs (global
+  pooling above all) offer too few chains, so there one item sums PLANES channels side
+  by side instead.
+* channels-last ``(N, D, H, W, C)`` with unit-stride C.  One work item is one output
+  pixel; the innermost loop walks channels and vectorises.
+
+Each output sees its bin in torch's scan order (d, then h, then w): max keeps torch's
+rule (first maximum, last NaN), and average sums in that order in the input's float type,
+then divides by the bin sizes one after another, ``sum / kd / kh / kw`` (torch's
+contiguous arithmetic).  Every output is computed by one thread, so results do not depend
+on the thread count.
+"""
+
+from cython.parallel cimport prange
+from libc.stdint cimport int64_t, uint64_t
+from libc.stdlib cimport free, malloc
+
+from ndpool._common cimport adaptive_end, adaptive_start, lowest_value, pool_t, real_t
+
+# Output positions per channels-first work item, as in ndpool._kernels: a long row is
+# split so that a few long signals still keep every thread busy.
+cdef enum:
+    W_BLOCK = 512
+# Channels-first average rows narrower than this give too few independent sums to hide
+# the latency of each addition; such rows are computed PLANES channels at a time.
+# (Max rows keep one channel per item: there the NaN test stops the compiler from
+# keeping PLANES running maxima in registers, and the gain vanishes.)
+cdef enum:
+    PLANES = 8
+
+
+cdef struct Bins:
+    # Bin bounds of the D, H, W axes: output o of axis a reads [start[a][o], end[a][o]).
+    Py_ssize_t size_in[3]
+    Py_ssize_t size_out[3]
+    Py_ssize_t* start[3]
+    Py_ssize_t* end[3]
+
+
+cdef Py_ssize_t* _make_bins(const int64_t[:, ::1] sizes, Bins* b) except NULL:
+    """Fill b from the (3, 2) table of (size_in, size_out) rows; returns the buffer to free."""
+    cdef Py_ssize_t a, o, total = 0
+    for a in range(3):
+        b.size_in[a] = sizes[a, 0]
+        b.size_out[a] = sizes[a, 1]
+        total += 2 * b.size_out[a]
+    cdef Py_ssize_t* buf = <Py_ssize_t*>malloc(total * sizeof(Py_ssize_t))
+    if buf == NULL:
+        raise MemoryError()
+    cdef Py_ssize_t* p = buf
+    for a in range(3):
+        b.start[a] = p
+        b.end[a] = p + b.size_out[a]
+        p += 2 * b.size_out[a]
+        for o in range(b.size_out[a]):
+            b.start[a][o] = adaptive_start(o, b.size_in[a], b.size_out[a])
+            b.end[a][o] = adaptive_end(o, b.size_in[a], b.size_out[a])
+    return buf
+
+
+# ---------------------------------------------------------------------------------------
+# Channels-first rows: outputs ow in [w0, w1) fold one input row `src` (unit stride) into
+# their running values, each over its own W bin [ws[ow], we[ow]).
+
+cdef inline void _max_row(const pool_t* src, pool_t* orow, const Py_ssize_t* ws,
+                          const Py_ssize_t* we, Py_ssize_t w0, Py_ssize_t w1) noexcept nogil:
+    cdef Py_ssize_t ow, iw
+    cdef pool_t v, m
+    for ow in range(w0, w1):
+        m = orow[ow]
+        for iw in range(ws[ow], we[ow]):
+            v = src[iw]
+            # torch's rule: strictly greater wins (first max kept), any NaN wins (last NaN kept).
+            # Written as a plain max (maxss / cmov) plus a NaN test that real data rarely
+            # takes: a combined condition compiles to a branch that random data mispredicts.
+            m = v if v > m else m
+            if pool_t is float or pool_t is double:
+                if v != v:
+                    m = v
+        orow[ow] = m
+
+
+cdef inline void _max_row_idx(const pool_t* src, int64_t flat, pool_t* orow, int64_t* irow,
+                              const Py_ssize_t* ws, const Py_ssize_t* we, Py_ssize_t w0,
+                              Py_ssize_t w1) noexcept nogil:
+    """As _max_row, also tracking indices; `flat` is the flat index of src[0] in its plane."""
+    cdef Py_ssize_t ow, iw
+    cdef pool_t v, m
+    cdef int64_t k
+    cdef bint take
+    for ow in range(w0, w1):
+        m = orow[ow]
+        k = irow[ow]
+        for iw in range(ws[ow], we[ow]):
+            v = src[iw]
+            take = v > m  # branch-free selects, a rare NaN branch: as _max_row
+            m = v if take else m
+            k = flat + iw if take else k
+            if pool_t is float or pool_t is double:
+                if v != v:
+                    m = v
+                    k = flat + iw
+        orow[ow] = m
+        irow[ow] = k
+
+
+cdef inline void _sum_row(const real_t* src, real_t* orow, const Py_ssize_t* ws,
+                          const Py_ssize_t* we, Py_ssize_t w0, Py_ssize_t w1) noexcept nogil:
+    cdef Py_ssize_t ow, iw
+    cdef real_t s
+    for ow in range(w0, w1):
+        s = orow[ow]
+        for iw in range(ws[ow], we[ow]):
+            s = s + src[iw]
+        orow[ow] = s
+
+
+# ---------------------------------------------------------------------------------------
+# Channels-last spans: one input pixel's C channels (unit stride) into an output pixel.
+
+cdef inline void _max_span(const pool_t* src, pool_t* dst, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef pool_t v, m
+    for i in range(n):
+        v = src[i]
+        m = dst[i]
+        if pool_t is float or pool_t is double:
+            dst[i] = v if ((v > m) | (v != v)) else m
+        else:
+            dst[i] = v if v > m else m
+
+
+cdef inline void _max_span_idx(const pool_t* src, int64_t flat, pool_t* dst, int64_t* idx,
+                               Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef pool_t v, m
+    cdef int64_t take, k
+    cdef bint gt
+    if pool_t is double or pool_t is int64_t or pool_t is uint64_t:
+        # Baseline x86-64 (SSE2) cannot vectorise 64-bit compares into index masks: a scalar
+        # loop of plain max and index selects (branch-free), and a rare NaN branch.
+        for i in range(n):
+            v = src[i]
+            m = dst[i]
+            k = idx[i]
+            gt = v > m
+            m = v if gt else m
+            k = flat if gt else k
+            if pool_t is double:
+                if v != v:
+                    m = v
+                    k = flat
+            dst[i] = m
+            idx[i] = k
+    else:
+        for i in range(n):
+            v = src[i]
+            m = dst[i]
+            if pool_t is float:
+                take = -<int64_t>((v > m) | (v != v))
+            else:
+                take = -<int64_t>(v > m)
+            dst[i] = v if take else m
+            # A bit mask rather than a conditional store: this form vectorises.
+            idx[i] = (flat & take) | (idx[i] & ~take)
+
+
+cdef inline void _sum_span(const real_t* src, real_t* dst, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        dst[i] = dst[i] + src[i]
+
+
+# ---------------------------------------------------------------------------------------
+# Work items.  `plane` points at x[n, c, 0, 0, 0] (channels-first) or x[n, 0, 0, 0, 0]
+# (channels-last); `s*` are element strides.
+
+cdef void _max_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t* orow,
+                       int64_t* irow, Py_ssize_t od, Py_ssize_t oh, Py_ssize_t w0,
+                       Py_ssize_t w1, const Bins* b) noexcept nogil:
+    """Outputs out[n, c, od, oh, w0:w1]; indices too when irow is not NULL."""
+    cdef Py_ssize_t d0 = b.start[0][od], d1 = b.end[0][od]
+    cdef Py_ssize_t h0 = b.start[1][oh], h1 = b.end[1][oh]
+    cdef Py_ssize_t H = b.size_in[1], W = b.size_in[2], id_, ih, ow
+    cdef const Py_ssize_t* ws = b.start[2]
+    cdef const Py_ssize_t* we = b.end[2]
+    cdef pool_t lowest = lowest_value(<pool_t>0)
+    for ow in range(w0, w1):
+        orow[ow] = lowest
+    if irow == NULL:
+        for id_ in range(d0, d1):
+            for ih in range(h0, h1):
+                _max_row(plane + id_ * sD + ih * sH, orow, ws, we, w0, w1)
+    else:
+        # If no element beats the start value, torch reports the bin's first element.
+        for ow in range(w0, w1):
+            irow[ow] = (d0 * H + h0) * W + ws[ow]
+        for id_ in range(d0, d1):
+            for ih in range(h0, h1):
+                _max_row_idx(plane + id_ * sD + ih * sH, (id_ * H + ih) * W, orow, irow,
+                             ws, we, w0, w1)
+
+
+cdef void _max_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
+                       Py_ssize_t C, pool_t* opix, int64_t* ipix, Py_ssize_t od, Py_ssize_t oh,
+                       Py_ssize_t ow, const Bins* b) noexcept nogil:
+    """Outputs out[n, od, oh, ow, :]; indices too when ipix is not NULL."""
+    cdef Py_ssize_t d0 = b.start[0][od], d1 = b.end[0][od]
+    cdef Py_ssize_t h0 = b.start[1][oh], h1 = b.end[1][oh]
+    cdef Py_ssize_t w0 = b.start[2][ow], w1 = b.end[2][ow]
+    cdef Py_ssize_t H = b.size_in[1], W = b.size_in[2], id_, ih, iw, c
+    cdef pool_t lowest = lowest_value(<pool_t>0)
+    for c in range(C):
+        opix[c] = lowest
+    if ipix == NULL:
+        for id_ in range(d0, d1):
+            for ih in range(h0, h1):
+                for iw in range(w0, w1):
+                    _max_span(plane + id_ * sD + ih * sH + iw * sW, opix, C)
+    else:
+        for c in range(C):
+            ipix[c] = (d0 * H + h0) * W + w0
+        for id_ in range(d0, d1):
+            for ih in range(h0, h1):
+                for iw in range(w0, w1):
+                    _max_span_idx(plane + id_ * sD + ih * sH + iw * sW, (id_ * H + ih) * W + iw,
+                                  opix, ipix, C)
+
+
+cdef void _avg_cf_item(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t* orow,
+                       Py_ssize_t od, Py_ssize_t oh, Py_ssize_t w0, Py_ssize_t w1,
+                       const Bins* b) noexcept nogil:
+    """Outputs out[n, c, od, oh, w0:w1]."""
+    cdef Py_ssize_t d0 = b.start[0][od], d1 = b.end[0][od]
+    cdef Py_ssize_t h0 = b.start[1][oh], h1 = b.end[1][oh]
+    cdef Py_ssize_t id_, ih, ow
+    cdef const Py_ssize_t* ws = b.start[2]
+    cdef const Py_ssize_t* we = b.end[2]
+    cdef real_t kd = <real_t>(d1 - d0), kh = <real_t>(h1 - h0), r
+    for ow in range(w0, w1):
+        orow[ow] = 0
+    for id_ in range(d0, d1):
+        for ih in range(h0, h1):
+            _sum_row(plane + id_ * sD + ih * sH, orow, ws, we, w0, w1)
+    # True divisions, one per axis in order, as torch; dividing by 1 is exact and skipped.
+    for ow in range(w0, w1):
+        r = orow[ow]
+        if kd != 1:
+            r = r / kd
+        if kh != 1:
+            r = r / kh
+        orow[ow] = r / <real_t>(we[ow] - ws[ow])
+
+
+cdef inline void _sum_planes(const real_t* src, const Py_ssize_t* off, Py_ssize_t i0,
+                             Py_ssize_t i1, real_t* acc) noexcept nogil:
+    """acc[p] += src[off[p] + i] for i in [i0, i1), in turn; PLANES independent sums."""
+    cdef Py_ssize_t i, p
+    for i in range(i0, i1):
+        for p in range(PLANES):
+            acc[p] = acc[p] + src[off[p] + i]
+
+
+cdef void _avg_cf_planes(const real_t* plane, Py_ssize_t sC, Py_ssize_t sD, Py_ssize_t sH,
+                         real_t* orow, Py_ssize_t oC, Py_ssize_t P, Py_ssize_t od, Py_ssize_t oh,
+                         const Bins* b) noexcept nogil:
+    """Outputs out[n, c:c+P, od, oh, :] of a row narrower than PLANES, for P <= PLANES
+    channels sC apart in x and oC apart in out.
+
+    The channels' sums run side by side in registers, each in scan order; lanes past P
+    repeat the last channel and are dropped."""
+    cdef Py_ssize_t d0 = b.start[0][od], d1 = b.end[0][od]
+    cdef Py_ssize_t h0 = b.start[1][oh], h1 = b.end[1][oh]
+    cdef Py_ssize_t OW = b.size_out[2], id_, ih, ow, p
+    cdef const Py_ssize_t* ws = b.start[2]
+    cdef const Py_ssize_t* we = b.end[2]
+    cdef Py_ssize_t off[PLANES]
+    cdef real_t acc[PLANES]
+    cdef real_t sums[PLANES * PLANES]  # [ow][p]
+    cdef real_t kd = <real_t>(d1 - d0), kh = <real_t>(h1 - h0), r
+    for p in range(PLANES):
+        off[p] = (p if p < P else P - 1) * sC
+    if OW == 1:  # one bin: its sums stay in registers from the first row to the last
+        for p in range(PLANES):
+            acc[p] = 0
+        for id_ in range(d0, d1):
+            for ih in range(h0, h1):
+                _sum_planes(plane + id_ * sD + ih * sH, off, ws[0], we[0], acc)
+        for p in range(PLANES):
+            sums[p] = acc[p]
+    else:  # row by row, so that each input row is read in one sweep
+        for p in range(OW * PLANES):
+            sums[p] = 0
+        for id_ in range(d0, d1):
+            for ih in range(h0, h1):
+                for ow in range(OW):
+                    for p in range(PLANES):
+                        acc[p] = sums[ow * PLANES + p]
+                    _sum_planes(plane + id_ * sD + ih * sH, off, ws[ow], we[ow], acc)
+                    for p in range(PLANES):
+                        sums[ow * PLANES + p] = acc[p]
+    # True divisions, one per axis in order, as torch; dividing by 1 is exact and skipped.
+    for ow in range(OW):
+        for p in range(P):
+            r = sums[ow * PLANES + p]
+            if kd != 1:
+                r = r / kd
+            if kh != 1:
+                r = r / kh
+            orow[p * oC + ow] = r / <real_t>(we[ow] - ws[ow])
+
+
+cdef void _avg_cl_item(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
+                       Py_ssize_t C, real_t* opix, Py_ssize_t od, Py_ssize_t oh, Py_ssize_t ow,
+                       const Bins* b) noexcept nogil:
+    """Outputs out[n, od, oh, ow, :]."""
+    cdef Py_ssize_t d0 = b.start[0][od], d1 = b.end[0][od]
+    cdef Py_ssize_t h0 = b.start[1][oh], h1 = b.end[1][oh]
+    cdef Py_ssize_t w0 = b.start[2][ow], w1 = b.end[2][ow]
+    cdef Py_ssize_t id_, ih, iw, c
+    cdef real_t kd = <real_t>(d1 - d0), kh = <real_t>(h1 - h0), kw = <real_t>(w1 - w0)
+    for c in range(C):
+        opix[c] = 0
+    for id_ in range(d0, d1):
+        for ih in range(h0, h1):
+            for iw in range(w0, w1):
+                _sum_span(plane + id_ * sD + ih * sH + iw * sW, opix, C)
+    if kd != 1:
+        for c in range(C):
+            opix[c] = opix[c] / kd
+    if kh != 1:
+        for c in range(C):
+            opix[c] = opix[c] / kh
+    for c in range(C):
+        opix[c] = opix[c] / kw
+
+
+# ---------------------------------------------------------------------------------------
+# Entry points
+
+cdef void _check_unit_inner(Py_ssize_t stride, int itemsize, Py_ssize_t size) except *:
+    # The rows and spans read the last axis as contiguous memory; the Python layer guarantees it.
+    if stride != itemsize and size > 1:
+        raise ValueError("kernel input must have a unit-stride last axis")
+
+
+def adaptive_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out,
+                      int64_t[:, :, :, :, ::1] indices, const int64_t[:, ::1] sizes,
+                      bint channels_last, int num_threads):
+    """Adaptive max pooling of x into out (and indices, unless None).
+
+    x may have any strides but a unit-stride last axis; out and indices are C-contiguous
+    in the same axis order.  sizes rows are the D, H, W axes: (size_in, size_out).  All
+    sizes are non-zero.
+    """
+    cdef Bins b
+    cdef Py_ssize_t* buf = _make_bins(sizes, &b)
+    cdef int isz = sizeof(pool_t)
+    cdef const pool_t* xp
+    cdef pool_t* op = &out[0, 0, 0, 0, 0]
+    cdef int64_t* ip = NULL
+    cdef bint with_idx = indices is not None
+    cdef Py_ssize_t N = x.shape[0]
+    cdef Py_ssize_t OD = b.size_out[0], OH = b.size_out[1], OW = b.size_out[2]
+    cdef Py_ssize_t xs0 = x.strides[0] // isz, xs1 = x.strides[1] // isz
+    cdef Py_ssize_t xs2 = x.strides[2] // isz, xs3 = x.strides[3] // isz
+    cdef Py_ssize_t C, nblk, n_items, item, r, n, c, od, oh, ow, blk, w0, w1, orow, ocell
+    try:
+        _check_unit_inner(x.strides[4], isz, x.shape[4])
+        xp = &x[0, 0, 0, 0, 0]
+        if with_idx:
+            ip = &indices[0, 0, 0, 0, 0]
+        if not channels_last:
+            C = x.shape[1]
+            nblk = (OW + W_BLOCK - 1) // W_BLOCK
+            n_items = N * C * OD * OH * nblk
+            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
+                blk = item % nblk
+                r = item // nblk
+                oh = r % OH
+                r = r // OH
+                od = r % OD
+                r = r // OD
+                c = r % C
+                n = r // C
+                w0 = blk * W_BLOCK
+                w1 = w0 + W_BLOCK if w0 + W_BLOCK < OW else OW
+                orow = (((n * C + c) * OD + od) * OH + oh) * OW
+                _max_cf_item(xp + n * xs0 + c * xs1, xs2, xs3, op + orow,
+                             ip + orow if with_idx else NULL, od, oh, w0, w1, &b)
+        else:
+            C = x.shape[4]
+            n_items = N * OD * OH * OW
+            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
+                ow = item % OW
+                r = item // OW
+                oh = r % OH
+                r = r // OH
+                od = r % OD
+                n = r // OD
+                ocell = item * C
+                _max_cl_item(xp + n * xs0, xs1, xs2, xs3, C, op + ocell,
+                             ip + ocell if with_idx else NULL, od, oh, ow, &b)
+    finally:
+        free(buf)
+
+
+def adaptive_avg_pool(const real_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out,
+                      const int64_t[:, ::1] sizes, bint channels_last, int num_threads):
+    """Adaptive average pooling of x into out (same layout); arguments as adaptive_max_pool."""
+    cdef Bins b
+    cdef Py_ssize_t* buf = _make_bins(sizes, &b)
+    cdef int isz = sizeof(real_t)
+    cdef const real_t* xp
+    cdef real_t* op = &out[0, 0, 0, 0, 0]
+    cdef Py_ssize_t N = x.shape[0]
+    cdef Py_ssize_t OD = b.size_out[0], OH = b.size_out[1], OW = b.size_out[2]
+    cdef Py_ssize_t xs0 = x.strides[0] // isz, xs1 = x.strides[1] // isz
+    cdef Py_ssize_t xs2 = x.strides[2] // isz, xs3 = x.strides[3] // isz
+    cdef Py_ssize_t C, nblk, ncb, n_items, item, r, n, c, od, oh, ow, blk, w0, w1
+    try:
+        _check_unit_inner(x.strides[4], isz, x.shape[4])
+        xp = &x[0, 0, 0, 0, 0]
+        if not channels_last and OW < PLANES:
+            C = x.shape[1]
+            ncb = (C + PLANES - 1) // PLANES
+            n_items = N * ncb * OD * OH
+            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
+                oh = item % OH
+                r = item // OH
+                od = r % OD
+                r = r // OD
+                c = (r % ncb) * PLANES
+                n = r // ncb
+                _avg_cf_planes(xp + n * xs0 + c * xs1, xs1, xs2, xs3,
+                               op + (((n * C + c) * OD + od) * OH + oh) * OW, OD * OH * OW,
+                               PLANES if c + PLANES <= C else C - c, od, oh, &b)
+        elif not channels_last:
+            C = x.shape[1]
+            nblk = (OW + W_BLOCK - 1) // W_BLOCK
+            n_items = N * C * OD * OH * nblk
+            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
+                blk = item % nblk
+                r = item // nblk
+                oh = r % OH
+                r = r // OH
+                od = r % OD
+                r = r // OD
+                c = r % C
+                n = r // C
+                w0 = blk * W_BLOCK
+                w1 = w0 + W_BLOCK if w0 + W_BLOCK < OW else OW
+                _avg_cf_item(xp + n * xs0 + c * xs1, xs2, xs3,
+                             op + (((n * C + c) * OD + od) * OH + oh) * OW, od, oh, w0, w1, &b)
+        else:
+            C = x.shape[4]
+            n_items = N * OD * OH * OW
+            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
+                ow = item % OW
+                r = item // OW
+                oh = r % OH
+                r = r // OH
+                od = r % OD
+                n = r // OD
+                _avg_cl_item(xp + n * xs0, xs1, xs2, xs3, C, op + item * C, od, oh, ow, &b)
+    finally:
+        free(buf)

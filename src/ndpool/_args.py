@@ -167,6 +167,64 @@ def window_geometry(
     return tuple(axes)
 
 
+@dataclass(frozen=True)
+class AdaptiveAxis:
+    """One spatial dimension of adaptive pooling; its bins are ``adaptive_bounds(size_in, size_out)``."""
+
+    size_in: int
+    size_out: int
+
+
+def adaptive_output_size(fn: str, spatial: tuple[int, ...], output_size) -> tuple[int, ...]:
+    """``output_size`` as one int per spatial axis: an int for every axis, or a tuple/list of
+    ``nd`` entries, each an int or None (None keeps that axis's input size).  0 is allowed and
+    gives an empty output, as in torch."""
+    nd = len(spatial)
+    if isinstance(output_size, np.ndarray):
+        output_size = output_size.tolist()
+    if isinstance(output_size, (tuple, list)):
+        if len(output_size) != nd:
+            entries = "1 value, an int or None" if nd == 1 else f"{nd} values, each an int or None"
+            raise ValueError(f"{fn}: output_size must be an int or a tuple of {entries}, "
+                             f"got {len(output_size)} values {tuple(output_size)!r}")
+        sizes = tuple(size if v is None else _as_int("output_size", fn, v)
+                      for v, size in zip(output_size, spatial))
+    else:
+        sizes = (_as_int("output_size", fn, output_size),) * nd
+    if any(v < 0 for v in sizes):
+        raise ValueError(f"{fn}: output_size must be non-negative, got {sizes}")
+    if any(v > INT32_MAX for v in sizes):
+        raise ValueError(f"{fn}: output_size must fit in a 32-bit int, got {sizes}")
+    return sizes
+
+
+@dataclass(frozen=True)
+class AdaptiveCall:
+    """A validated adaptive pooling call: native-byte-order input, one AdaptiveAxis per
+    spatial dimension and the call's options."""
+
+    x: np.ndarray
+    batched: bool
+    channels_last: bool
+    num_threads: int | None
+    axes: tuple[AdaptiveAxis, ...]
+
+
+def validate_adaptive_call(fn, nd, input, output_size, data_format, num_threads) -> AdaptiveCall:
+    """Everything the adaptive functions check, in the order of :func:`validate_call`, for both
+    ndpool and ndpool.reference."""
+    channels_last = check_data_format(fn, data_format)
+    requested = check_num_threads(fn, num_threads)
+    x, batched = check_input(fn, input, nd, channels_last)
+    check_dtype(fn, x.dtype)
+    if not x.dtype.isnative:
+        x = x.astype(x.dtype.newbyteorder("="))
+    spatial = x.shape[-nd - 1 : -1] if channels_last else x.shape[-nd:]
+    sizes = adaptive_output_size(fn, spatial, output_size)
+    axes = tuple(AdaptiveAxis(i, o) for i, o in zip(spatial, sizes))
+    return AdaptiveCall(x, batched, channels_last, requested, axes)
+
+
 def canonical_sizes(fn: str, name: str, value):
     """Exact ints, or tuples of them (from any sequence); None and strings pass through.
 

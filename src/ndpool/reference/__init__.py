@@ -5,6 +5,14 @@ finds its windows independently of the compiled kernels.  Written to be read fir
 """
 
 from ._window import avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d
+from ._adaptive import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_avg_pool3d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    adaptive_max_pool3d,
+)
 from ._backward import (
     adaptive_avg_pool1d_backward,
     adaptive_avg_pool2d_backward,
@@ -21,11 +29,17 @@ from ._backward import (
 )
 
 __all__ = [
+    "adaptive_avg_pool1d",
     "adaptive_avg_pool1d_backward",
+    "adaptive_avg_pool2d",
     "adaptive_avg_pool2d_backward",
+    "adaptive_avg_pool3d",
     "adaptive_avg_pool3d_backward",
+    "adaptive_max_pool1d",
     "adaptive_max_pool1d_backward",
+    "adaptive_max_pool2d",
     "adaptive_max_pool2d_backward",
+    "adaptive_max_pool3d",
     "adaptive_max_pool3d_backward",
     "avg_pool1d",
     "avg_pool1d_backward",

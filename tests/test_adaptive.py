@@ -1,0 +1,279 @@
+"""Adaptive pooling: ndpool equals its plain-NumPy reference in every dtype and layout; output_size
+forms, empty outputs, errors, and thread counts.  (Comparisons with torch: test_adaptive_torch.py.)"""
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import ndpool
+from ndpool import _adaptive, _layout, reference
+from ndpool._args import validate_adaptive_call
+
+from _adaptive_helpers import adaptive_configs
+from _helpers import FLOAT_DTYPES, INT_DTYPES, LAYOUTS, MAX_DTYPES, random_values, with_layout
+
+
+def adaptive(op: str, nd: int, module=ndpool):
+    return getattr(module, f"adaptive_{op}_pool{nd}d")
+
+
+def _bytes(result) -> bytes:
+    return b"".join(np.ascontiguousarray(a).tobytes() for a in (result if isinstance(result, tuple) else (result,)))
+
+
+@given(
+    config=adaptive_configs(),
+    dtype=st.sampled_from(MAX_DTYPES),
+    layout=st.sampled_from(LAYOUTS),
+    return_indices=st.booleans(),
+    threads=st.sampled_from([None, 1, 2]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_adaptive_max_matches_reference(config, dtype, layout, return_indices, threads, seed):
+    shape, output_size, resolved = config
+    nd = len(shape) - 2
+    x = random_values(np.random.default_rng(seed), shape, dtype)
+    passed, logical, data_format, back = with_layout(x, layout)
+    before = passed.tobytes()
+    got = adaptive("max", nd)(passed, output_size, return_indices, data_format=data_format,
+                              num_threads=threads)
+    want = adaptive("max", nd, reference)(logical, output_size, return_indices)
+    got, want = (got, want) if return_indices else ((got,), (want,))
+    assert [w.dtype for w in want] == [np.dtype(dtype), np.dtype(np.int64)][: len(want)]
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype
+        assert back(g).shape == w.shape == shape[:2] + resolved
+        # Bitwise: NaN payloads and the sign of zero too.
+        assert back(g).tobytes() == np.ascontiguousarray(w).tobytes()
+    assert passed.tobytes() == before
+
+
+@given(
+    config=adaptive_configs(),
+    dtype=st.sampled_from(FLOAT_DTYPES + INT_DTYPES + [np.bool_]),
+    layout=st.sampled_from(LAYOUTS),
+    threads=st.sampled_from([None, 1, 2]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_adaptive_avg_matches_reference(config, dtype, layout, threads, seed):
+    shape, output_size, resolved = config
+    nd = len(shape) - 2
+    x = random_values(np.random.default_rng(seed), shape, dtype)
+    passed, logical, data_format, back = with_layout(x, layout)
+    before = passed.tobytes()
+    got = adaptive("avg", nd)(passed, output_size, data_format=data_format, num_threads=threads)
+    want = adaptive("avg", nd, reference)(logical, output_size)
+    assert got.dtype == want.dtype == (np.float32 if dtype == np.float32 else np.float64)
+    assert back(got).shape == want.shape == shape[:2] + resolved
+    # Both sum each bin in scan order and divide by kd, kh, kw in turn: exactly equal.
+    np.testing.assert_array_equal(back(got), want)
+    assert passed.tobytes() == before
+
+
+def test_overlapping_and_repeated_bins():
+    # SEMANTICS.md 5.1: In=3, Out=7.
+    x = np.array([[[0.0, 1.0, 2.0]]])
+    for module in (ndpool, reference):
+        np.testing.assert_array_equal(module.adaptive_avg_pool1d(x, 7), [[[0, 0, 0.5, 1, 1.5, 2, 2]]])
+        values, indices = module.adaptive_max_pool1d(x, 7, return_indices=True)
+        np.testing.assert_array_equal(values, [[[0, 0, 1, 1, 2, 2, 2]]])
+        np.testing.assert_array_equal(indices, [[[0, 0, 1, 1, 2, 2, 2]]])
+
+
+def test_max_rule_and_indices_by_hand():
+    # 3x3 into 2x2: bins [0, 2) and [1, 3) along each axis overlap on the middle row/column.
+    nan = np.nan
+    x = np.array([[[1.0, 5.0, 5.0],
+                   [nan, 2.0, 5.0],
+                   [nan, 0.0, 3.0]]])
+    for module in (ndpool, reference):
+        values, indices = module.adaptive_max_pool2d(x, 2, return_indices=True)
+        # (0,0): a NaN after a larger value still wins.  (0,1): ties at 5 keep the first.
+        # (1,0): two NaNs, the last wins.  (1,1): the one 5.
+        np.testing.assert_array_equal(indices, [[[3, 1], [6, 5]]])
+        np.testing.assert_array_equal(values, [[[nan, 5.0], [nan, 5.0]]])
+    zeros = np.array([[[-0.0, 0.0]]])
+    assert np.signbit(ndpool.adaptive_max_pool1d(zeros, 1)).all()  # first max kept: -0.0
+    ints = np.full((1, 1, 4), np.iinfo(np.int16).min, dtype=np.int16)
+    values, indices = ndpool.adaptive_max_pool1d(ints, 2, return_indices=True)
+    np.testing.assert_array_equal(indices, [[[0, 2]]])  # all at the start value: first element
+
+
+def test_average_divides_per_axis():
+    # One 3x3 bin summing to 0.7f: sum / 3 / 3 and sum / 9 round differently in float32.
+    x = np.zeros((1, 2, 3, 3), dtype=np.float32)
+    x[:, :, 0, 0] = 0.7
+    three, nine = np.float32(3), np.float32(9)
+    want = np.float32(np.float32(np.float32(0.7) / three) / three)
+    assert want != np.float32(0.7) / nine
+    cl_memory = np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 1, -1)), -1, 1)  # channels-last kernel
+    for module in (ndpool, reference):
+        for arr in (x, cl_memory):
+            np.testing.assert_array_equal(module.adaptive_avg_pool2d(arr, 1), np.full((1, 2, 1, 1), want))
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_output_size_forms_agree(nd):
+    x = random_values(np.random.default_rng(nd), (2, 3) + (5, 7, 6)[:nd], np.float64)
+    spatial = x.shape[2:]
+    forms = [3, (3,) * nd, [3] * nd, np.int64(3), np.array([3] * nd), tuple(np.int32(3) for _ in range(nd))]
+    results = [adaptive("max", nd)(x, f) for f in forms] + [adaptive("avg", nd)(x, f) for f in forms]
+    for r in results[1 : len(forms)]:
+        np.testing.assert_array_equal(r, results[0])
+    for r in results[len(forms) + 1 :]:
+        np.testing.assert_array_equal(r, results[len(forms)])
+    # None keeps the input size of its axis.
+    for axis in range(nd):
+        entries = [3] * nd
+        entries[axis] = None
+        for op in ("max", "avg"):
+            out = adaptive(op, nd)(x, tuple(entries))
+            resolved = list(entries)
+            resolved[axis] = spatial[axis]
+            assert out.shape == x.shape[:2] + tuple(resolved)
+            np.testing.assert_array_equal(out, adaptive(op, nd)(x, tuple(resolved)))
+    # Out = In everywhere is the identity; bins of one element.
+    np.testing.assert_array_equal(adaptive("avg", nd)(x, (None,) * nd), x)
+    values, indices = adaptive("max", nd)(x, list(spatial), return_indices=True)
+    np.testing.assert_array_equal(values, x)
+    np.testing.assert_array_equal(indices, np.broadcast_to(np.arange(np.prod(spatial)).reshape(spatial), x.shape))
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+def test_zero_sizes_give_empty_outputs(nd, data_format):
+    spatial = (4, 5, 6)[:nd]
+
+    def make(n):
+        shape = (n, 3) + spatial
+        x = np.ones(shape, np.float32)
+        return np.moveaxis(x, 1, -1) if data_format == "channels_last" else x
+
+    def logical(out):
+        return np.moveaxis(out, -1, 1) if data_format == "channels_last" else out
+
+    cases = [(make(2), 0, (2, 3) + (0,) * nd),
+             (make(2), (0,) + (2,) * (nd - 1), (2, 3, 0) + (2,) * (nd - 1)),
+             (make(2), (2,) * (nd - 1) + (0,), (2, 3) + (2,) * (nd - 1) + (0,)),
+             (make(0), 2, (0, 3) + (2,) * nd)]
+    for module in (ndpool, reference):
+        for x, output_size, want in cases:
+            values, indices = adaptive("max", nd, module)(x, output_size, True, data_format=data_format)
+            avg = adaptive("avg", nd, module)(x, output_size, data_format=data_format)
+            assert logical(values).shape == logical(indices).shape == logical(avg).shape == want
+            assert values.dtype == np.float32 and indices.dtype == np.int64 and avg.dtype == np.float32
+
+
+X1 = np.zeros((2, 3, 8), np.float32)
+X2 = np.zeros((2, 3, 8, 8), np.float32)
+X3 = np.zeros((2, 3, 4, 4, 4), np.float32)
+
+# (function, input, args, kwargs, exception, message pattern)
+ERROR_CASES = [
+    ("adaptive_max_pool2d", X2, (-1,), {}, ValueError, "output_size must be non-negative"),
+    ("adaptive_avg_pool3d", X3, ((2, -1, None),), {}, ValueError, "output_size must be non-negative"),
+    ("adaptive_avg_pool2d", X2, ((2, 2, 2),), {}, ValueError, "output_size must be an int or a tuple of 2 values, each an int or None"),
+    ("adaptive_max_pool2d", X2, ((2,),), {}, ValueError, "output_size must be an int or a tuple of 2 values"),
+    ("adaptive_max_pool1d", X1, ((2, 2),), {}, ValueError, "output_size must be an int or a tuple of 1 value, an int or None"),
+    ("adaptive_avg_pool3d", X3, ([],), {}, ValueError, "output_size must be an int or a tuple of 3 values"),
+    ("adaptive_max_pool2d", X2, (2.0,), {}, TypeError, "output_size must be an int"),
+    ("adaptive_avg_pool2d", X2, ((2, 2.5),), {}, TypeError, "output_size must be an int"),
+    ("adaptive_avg_pool1d", X1, (True,), {}, TypeError, "output_size must be an int"),
+    ("adaptive_max_pool3d", X3, ((2, np.bool_(True), 2),), {}, TypeError, "output_size must be an int"),
+    ("adaptive_max_pool2d", X2, ("2",), {}, TypeError, "output_size must be an int"),
+    ("adaptive_avg_pool2d", X2, (None,), {}, TypeError, "output_size must be an int"),
+    ("adaptive_max_pool2d", X2, (2**31,), {}, ValueError, "output_size must fit in a 32-bit int"),
+    ("adaptive_avg_pool2d", np.zeros((8, 8)), (2,), {}, ValueError, r"input must be 3-D or 4-D \(N, C, H, W\)"),
+    ("adaptive_max_pool1d", np.zeros(8, np.float32), (2,), {"data_format": "channels_last"}, ValueError,
+     r"input must be 2-D or 3-D \(N, L, C\)"),
+    ("adaptive_max_pool2d", np.zeros((2, 0, 8, 8)), (2,), {}, ValueError, "non-zero channel and spatial sizes"),
+    ("adaptive_avg_pool3d", np.zeros((1, 2, 3, 0, 3)), (2,), {}, ValueError, "non-zero channel and spatial sizes"),
+    ("adaptive_max_pool2d", X2.astype(np.float16), (2,), {}, TypeError, "float16 is not supported"),
+    ("adaptive_avg_pool1d", X1.astype(np.complex64), (2,), {}, TypeError, "complex64 is not supported"),
+    ("adaptive_max_pool2d", X2, (2,), {"data_format": "NHWC"}, ValueError, "data_format must be"),
+    ("adaptive_avg_pool2d", X2, (2,), {"num_threads": 0}, ValueError, "num_threads must be None or a positive int"),
+    ("adaptive_max_pool3d", X3, (2,), {"num_threads": 2.0}, TypeError, "num_threads must be None or a positive int"),
+]
+
+
+@pytest.mark.parametrize("name,x,args,kwargs,exc,match", ERROR_CASES,
+                         ids=[f"{c[0]}-{c[5][:40]}" for c in ERROR_CASES])
+def test_bad_arguments_raise(name, x, args, kwargs, exc, match):
+    with pytest.raises(exc, match=match) as fast:
+        getattr(ndpool, name)(x, *args, **kwargs)
+    assert str(fast.value).startswith(name + ":"), "messages start with the function name"
+    with pytest.raises(exc) as ref:
+        getattr(reference, name)(x, *args, **kwargs)
+    assert str(ref.value) == str(fast.value), "the reference raises the same message"
+
+
+def _serial_cutoff_passed(fn, nd, x, output_size) -> bool:
+    call = validate_adaptive_call(fn, nd, x, output_size, "channels_first", 3)
+    return _adaptive._threads(call, x.shape[:2] + (1,) * (3 - nd) + tuple(a.size_out for a in call.axes)) == 3
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
+def test_thread_count_does_not_change_bits(nd, channels_last, dtype):
+    rng = np.random.default_rng(nd)
+    x = random_values(rng, (3, 8) + ((2000,), (40, 37), (40, 37, 12))[nd - 1], dtype)
+    if channels_last:
+        x = np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 1, -1)), -1, 1)
+    output_size = (7, 5, 9)[:nd]
+    assert _serial_cutoff_passed(f"adaptive_max_pool{nd}d", nd, x, output_size)
+    for op, extra in (("max", (True,)), ("avg", ())):
+        runs = [_bytes(adaptive(op, nd)(x, output_size, *extra, num_threads=t)) for t in (1, 2, 3)]
+        assert runs[0] == runs[1] == runs[2]
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last_memory", "outer_strided", "readonly",
+                                    "broadcast_batch", "data_format_channels_last"])
+def test_readable_layouts_are_not_copied(layout, monkeypatch):
+    monkeypatch.setattr(_layout, "copy_to_layout", lambda *a: pytest.fail("input was copied"))
+    x = random_values(np.random.default_rng(0), (2, 4, 9, 11), np.float64)
+    passed, logical, data_format, back = with_layout(x, layout)
+    values, indices = ndpool.adaptive_max_pool2d(passed, (4, 5), True, data_format=data_format)
+    avg = ndpool.adaptive_avg_pool2d(passed, (4, 5), data_format=data_format)
+    monkeypatch.undo()
+    want_values, want_indices = ndpool.adaptive_max_pool2d(np.ascontiguousarray(logical), (4, 5), True)
+    assert back(values).tobytes() == want_values.tobytes()
+    np.testing.assert_array_equal(back(indices), want_indices)
+    np.testing.assert_array_equal(back(avg), ndpool.adaptive_avg_pool2d(np.ascontiguousarray(logical), (4, 5)))
+
+
+def test_output_memory_follows_input_memory():
+    x = random_values(np.random.default_rng(1), (2, 6, 8, 9), np.float32)
+    assert ndpool.adaptive_avg_pool2d(x, 3).flags.c_contiguous
+    nhwc_mem = np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 1, -1)), -1, 1)
+    out, idx = ndpool.adaptive_max_pool2d(nhwc_mem, 3, return_indices=True)
+    assert np.moveaxis(out, 1, -1).flags.c_contiguous and np.moveaxis(idx, 1, -1).flags.c_contiguous
+    keras = ndpool.adaptive_avg_pool2d(np.ascontiguousarray(np.moveaxis(x, 1, -1)), (2, 3),
+                                       data_format="channels_last")
+    assert keras.shape == (2, 2, 3, 6) and keras.flags.c_contiguous
+
+
+def test_array_likes_big_endian_and_unbatched():
+    nested = [[[1.0, 5.0, 2.0, 0.0]]]
+    np.testing.assert_array_equal(ndpool.adaptive_max_pool1d(nested, 2), [[[5.0, 2.0]]])
+    np.testing.assert_array_equal(ndpool.adaptive_avg_pool1d(nested[0], 2), [[3.0, 1.0]])
+    x = random_values(np.random.default_rng(2), (2, 3, 5, 6), np.float64)
+    be = x.astype(">f8")
+    np.testing.assert_array_equal(ndpool.adaptive_avg_pool2d(be, 4), ndpool.adaptive_avg_pool2d(x, 4))
+    np.testing.assert_array_equal(ndpool.adaptive_max_pool2d(x[0], 4), ndpool.adaptive_max_pool2d(x, 4)[0])
+    assert be.dtype.byteorder == ">"
+
+
+def test_bool_and_integer_dtypes():
+    rng = np.random.default_rng(4)
+    mask = rng.random((1, 2, 8, 8)) < 0.2
+    out = ndpool.adaptive_max_pool2d(mask, 4)
+    assert out.dtype == np.bool_
+    np.testing.assert_array_equal(out, mask.reshape(1, 2, 4, 2, 4, 2).any(axis=(3, 5)))
+    img = rng.integers(0, 256, (1, 3, 8, 8)).astype(np.uint8)
+    assert ndpool.adaptive_max_pool2d(img, 3).dtype == np.uint8
+    mean = ndpool.adaptive_avg_pool2d(img, 4)
+    assert mean.dtype == np.float64
+    np.testing.assert_allclose(mean, img.reshape(1, 3, 4, 2, 4, 2).mean(axis=(3, 5)))
+    big = np.array([[[2**62, 2**62 + 1, -(2**63)]]], dtype=np.int64)
+    np.testing.assert_array_equal(ndpool.adaptive_max_pool1d(big, 2), [[[2**62 + 1, 2**62 + 1]]])
