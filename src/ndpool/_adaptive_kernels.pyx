@@ -23,10 +23,11 @@ on the thread count.
 """
 
 from cython.parallel cimport prange
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 
 from ndpool._common cimport adaptive_end, adaptive_start, lowest_value, pool_t, real_t
+from ndpool._spans cimport check_unit_inner, max_span, max_span_idx, sum_span
 
 # Output positions per channels-first work item, as in ndpool._kernels: a long row is
 # split so that a few long signals still keep every thread busy.
@@ -127,62 +128,6 @@ cdef inline void _sum_row(const real_t* src, real_t* orow, const Py_ssize_t* ws,
 
 
 # ---------------------------------------------------------------------------------------
-# Channels-last spans: one input pixel's C channels (unit stride) into an output pixel.
-
-cdef inline void _max_span(const pool_t* src, pool_t* dst, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef pool_t v, m
-    for i in range(n):
-        v = src[i]
-        m = dst[i]
-        if pool_t is float or pool_t is double:
-            dst[i] = v if ((v > m) | (v != v)) else m
-        else:
-            dst[i] = v if v > m else m
-
-
-cdef inline void _max_span_idx(const pool_t* src, int64_t flat, pool_t* dst, int64_t* idx,
-                               Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef pool_t v, m
-    cdef int64_t take, k
-    cdef bint gt
-    if pool_t is double or pool_t is int64_t or pool_t is uint64_t:
-        # Baseline x86-64 (SSE2) cannot vectorise 64-bit compares into index masks: a scalar
-        # loop of plain max and index selects (branch-free), and a rare NaN branch.
-        for i in range(n):
-            v = src[i]
-            m = dst[i]
-            k = idx[i]
-            gt = v > m
-            m = v if gt else m
-            k = flat if gt else k
-            if pool_t is double:
-                if v != v:
-                    m = v
-                    k = flat
-            dst[i] = m
-            idx[i] = k
-    else:
-        for i in range(n):
-            v = src[i]
-            m = dst[i]
-            if pool_t is float:
-                take = -<int64_t>((v > m) | (v != v))
-            else:
-                take = -<int64_t>(v > m)
-            dst[i] = v if take else m
-            # A bit mask rather than a conditional store: this form vectorises.
-            idx[i] = (flat & take) | (idx[i] & ~take)
-
-
-cdef inline void _sum_span(const real_t* src, real_t* dst, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        dst[i] = dst[i] + src[i]
-
-
-# ---------------------------------------------------------------------------------------
 # Work items.  `plane` points at x[n, c, 0, 0, 0] (channels-first) or x[n, 0, 0, 0, 0]
 # (channels-last); `s*` are element strides.
 
@@ -227,15 +172,15 @@ cdef void _max_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
         for id_ in range(d0, d1):
             for ih in range(h0, h1):
                 for iw in range(w0, w1):
-                    _max_span(plane + id_ * sD + ih * sH + iw * sW, opix, C)
+                    max_span(plane + id_ * sD + ih * sH + iw * sW, 1, opix, C)
     else:
         for c in range(C):
             ipix[c] = (d0 * H + h0) * W + w0
         for id_ in range(d0, d1):
             for ih in range(h0, h1):
                 for iw in range(w0, w1):
-                    _max_span_idx(plane + id_ * sD + ih * sH + iw * sW, (id_ * H + ih) * W + iw,
-                                  opix, ipix, C)
+                    max_span_idx(plane + id_ * sD + ih * sH + iw * sW, 1, opix, ipix, C,
+                                 (id_ * H + ih) * W + iw, 0)
 
 
 cdef void _avg_cf_item(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t* orow,
@@ -335,7 +280,7 @@ cdef void _avg_cl_item(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
     for id_ in range(d0, d1):
         for ih in range(h0, h1):
             for iw in range(w0, w1):
-                _sum_span(plane + id_ * sD + ih * sH + iw * sW, opix, C)
+                sum_span(plane + id_ * sD + ih * sH + iw * sW, 1, opix, C)
     if kd != 1:
         for c in range(C):
             opix[c] = opix[c] / kd
@@ -348,12 +293,6 @@ cdef void _avg_cl_item(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
 
 # ---------------------------------------------------------------------------------------
 # Entry points
-
-cdef void _check_unit_inner(Py_ssize_t stride, int itemsize, Py_ssize_t size) except *:
-    # The rows and spans read the last axis as contiguous memory; the Python layer guarantees it.
-    if stride != itemsize and size > 1:
-        raise ValueError("kernel input must have a unit-stride last axis")
-
 
 def adaptive_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out,
                       int64_t[:, :, :, :, ::1] indices, const int64_t[:, ::1] sizes,
@@ -377,7 +316,7 @@ def adaptive_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out
     cdef Py_ssize_t xs2 = x.strides[2] // isz, xs3 = x.strides[3] // isz
     cdef Py_ssize_t C, nblk, n_items, item, r, n, c, od, oh, ow, blk, w0, w1, orow, ocell
     try:
-        _check_unit_inner(x.strides[4], isz, x.shape[4])
+        check_unit_inner(x.strides[4], isz, x.shape[4])
         xp = &x[0, 0, 0, 0, 0]
         if with_idx:
             ip = &indices[0, 0, 0, 0, 0]
@@ -430,7 +369,7 @@ def adaptive_avg_pool(const real_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out
     cdef Py_ssize_t xs2 = x.strides[2] // isz, xs3 = x.strides[3] // isz
     cdef Py_ssize_t C, nblk, ncb, n_items, item, r, n, c, od, oh, ow, blk, w0, w1
     try:
-        _check_unit_inner(x.strides[4], isz, x.shape[4])
+        check_unit_inner(x.strides[4], isz, x.shape[4])
         xp = &x[0, 0, 0, 0, 0]
         if not channels_last and OW < PLANES:
             C = x.shape[1]

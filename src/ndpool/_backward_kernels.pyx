@@ -23,6 +23,7 @@ from libc.string cimport memset
 
 from ndpool._common cimport (Axis, real_t, read_geometry, divisor_factor, out_range, tap_range,
                              adaptive_start, adaptive_end)
+from ndpool._spans cimport check_unit_inner
 
 cdef enum:
     # Channels-last units split a sample's channels in multiples of this (a 64-byte line of
@@ -32,12 +33,6 @@ cdef enum:
     CH_CHUNK = 64
     # Outputs per channels-first row block (the shares of one block sit on the stack).
     W_BLOCK = 512
-
-
-cdef void _check_unit_inner(Py_ssize_t stride, int itemsize, Py_ssize_t size) except *:
-    # The loops read the last axis as contiguous memory; the Python layer guarantees it.
-    if stride != itemsize and size > 1:
-        raise ValueError("kernel input must have a unit-stride last axis")
 
 
 cdef Py_ssize_t _channel_block(Py_ssize_t N, Py_ssize_t C, int num_threads) noexcept nogil:
@@ -245,8 +240,8 @@ def max_backward(const real_t[:, :, :, :, :] grad, const int64_t[:, :, :, :, :] 
     Returns how many indices fell outside [0, plane size); those were skipped.
     """
     cdef int gsz = sizeof(real_t), isz = sizeof(int64_t)
-    _check_unit_inner(grad.strides[4], gsz, grad.shape[4])
-    _check_unit_inner(indices.strides[4], isz, indices.shape[4])
+    check_unit_inner(grad.strides[4], gsz, grad.shape[4])
+    check_unit_inner(indices.strides[4], isz, indices.shape[4])
     cdef const real_t* gp = &grad[0, 0, 0, 0, 0]
     cdef const int64_t* ip = &indices[0, 0, 0, 0, 0]
     cdef real_t* op = &out[0, 0, 0, 0, 0]
@@ -284,7 +279,7 @@ def avg_backward(const real_t[:, :, :, :, :] grad, real_t[:, :, :, :, ::1] out,
     cdef Axis ax[3]
     read_geometry(&geometry[0, 0], ax)
     cdef int gsz = sizeof(real_t)
-    _check_unit_inner(grad.strides[4], gsz, grad.shape[4])
+    check_unit_inner(grad.strides[4], gsz, grad.shape[4])
     cdef const real_t* gp = &grad[0, 0, 0, 0, 0]
     cdef real_t* op = &out[0, 0, 0, 0, 0]
     cdef Py_ssize_t g0 = grad.strides[0] // gsz, g1 = grad.strides[1] // gsz
@@ -314,7 +309,7 @@ def adaptive_avg_backward(const real_t[:, :, :, :, :] grad, real_t[:, :, :, :, :
                           bint channels_last, int num_threads):
     """Adaptive average pooling backward; the bins follow from the two arrays' shapes."""
     cdef int gsz = sizeof(real_t)
-    _check_unit_inner(grad.strides[4], gsz, grad.shape[4])
+    check_unit_inner(grad.strides[4], gsz, grad.shape[4])
     cdef const real_t* gp = &grad[0, 0, 0, 0, 0]
     cdef real_t* op = &out[0, 0, 0, 0, 0]
     cdef Py_ssize_t g0 = grad.strides[0] // gsz, g1 = grad.strides[1] // gsz

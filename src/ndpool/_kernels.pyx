@@ -18,6 +18,8 @@ from libc.stdint cimport int64_t
 
 from ndpool._common cimport (Axis, pool_t, real_t, read_geometry, divisor_factor, first_pos,
                              lowest_value, out_range, tap_range)
+from ndpool._spans cimport (check_unit_inner, max_span, max_span_any, max_span_idx, sum_span,
+                            sum_span_any)
 from ndpool._openmp cimport NDPOOL_OPENMP, omp_get_max_threads
 
 # Output positions per channels-first work item: long rows are split so that a single
@@ -34,63 +36,6 @@ def openmp_enabled():
 def max_threads():
     """OpenMP's current thread limit (honours OMP_NUM_THREADS and threadpoolctl)."""
     return omp_get_max_threads()
-
-
-# ---------------------------------------------------------------------------------------
-# Spans: the innermost loops, over n elements src[i*step] -> dst[i].  Branch-free so the
-# compiler vectorises them; literal steps are inlined for the common strides.
-
-cdef inline void _max_span(const pool_t* src, Py_ssize_t step, pool_t* dst, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef pool_t v, m
-    for i in range(n):
-        v = src[i * step]
-        m = dst[i]
-        # torch's rule: strictly greater wins (first max kept), any NaN wins (last NaN kept).
-        if pool_t is float or pool_t is double:
-            dst[i] = v if ((v > m) | (v != v)) else m
-        else:
-            dst[i] = v if v > m else m
-
-
-cdef inline void _max_span_any(const pool_t* src, Py_ssize_t step, pool_t* dst, Py_ssize_t n) noexcept nogil:
-    if step == 1:
-        _max_span(src, 1, dst, n)
-    elif step == 2:
-        _max_span(src, 2, dst, n)
-    else:
-        _max_span(src, step, dst, n)
-
-
-cdef inline void _max_span_idx(const pool_t* src, Py_ssize_t step, pool_t* dst, int64_t* idx,
-                               Py_ssize_t n, int64_t flat, int64_t flat_step) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef pool_t v, m
-    cdef bint take
-    for i in range(n):
-        v = src[i * step]
-        m = dst[i]
-        if pool_t is float or pool_t is double:
-            take = (v > m) | (v != v)
-        else:
-            take = v > m
-        dst[i] = v if take else m
-        idx[i] = flat + i * flat_step if take else idx[i]
-
-
-cdef inline void _sum_span(const real_t* src, Py_ssize_t step, real_t* dst, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        dst[i] += src[i * step]
-
-
-cdef inline void _sum_span_any(const real_t* src, Py_ssize_t step, real_t* dst, Py_ssize_t n) noexcept nogil:
-    if step == 1:
-        _sum_span(src, 1, dst, n)
-    elif step == 2:
-        _sum_span(src, 2, dst, n)
-    else:
-        _sum_span(src, step, dst, n)
 
 
 # ---------------------------------------------------------------------------------------
@@ -126,9 +71,9 @@ cdef void _max_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t
                 if r1 == r0:
                     continue
                 if irow == NULL:
-                    _max_span_any(src + r0 * aw.stride + off, aw.stride, orow + r0, r1 - r0)
+                    max_span_any(src + r0 * aw.stride + off, aw.stride, orow + r0, r1 - r0)
                 else:
-                    _max_span_idx(src + r0 * aw.stride + off, aw.stride, orow + r0, irow + r0, r1 - r0,
+                    max_span_idx(src + r0 * aw.stride + off, aw.stride, orow + r0, irow + r0, r1 - r0,
                                   (id_ * ax[1].size_in + ih) * aw.size_in + r0 * aw.stride + off, aw.stride)
 
 
@@ -156,9 +101,9 @@ cdef void _max_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
             for kw in range(kw0, kw1):
                 iw = ow * ax[2].stride - ax[2].pad_lo + kw * ax[2].dilation
                 if ipix == NULL:
-                    _max_span(plane + id_ * sD + ih * sH + iw * sW, 1, opix, C)
+                    max_span(plane + id_ * sD + ih * sH + iw * sW, 1, opix, C)
                 else:
-                    _max_span_idx(plane + id_ * sD + ih * sH + iw * sW, 1, opix, ipix, C,
+                    max_span_idx(plane + id_ * sD + ih * sH + iw * sW, 1, opix, ipix, C,
                                   (id_ * ax[1].size_in + ih) * ax[2].size_in + iw, 0)
 
 
@@ -181,7 +126,7 @@ cdef void _avg_cf_item(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
                 off = kw - aw.pad_lo
                 out_range(aw, off, w0, w1, &r0, &r1)
                 if r1 > r0:
-                    _sum_span_any(src + r0 * aw.stride + off, aw.stride, orow + r0, r1 - r0)
+                    sum_span_any(src + r0 * aw.stride + off, aw.stride, orow + r0, r1 - r0)
     # One true division by an integer divisor, as torch does (not a multiply by 1/div).
     if divisor_override != 0:
         for i in range(w0, w1):
@@ -209,7 +154,7 @@ cdef void _avg_cl_item(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
             ih = oh * ax[1].stride - ax[1].pad_lo + kh
             for kw in range(kw0, kw1):
                 iw = ow * ax[2].stride - ax[2].pad_lo + kw
-                _sum_span(plane + id_ * sD + ih * sH + iw * sW, 1, opix, C)
+                sum_span(plane + id_ * sD + ih * sH + iw * sW, 1, opix, C)
     if divisor_override != 0:
         div = divisor_override
     else:
@@ -224,12 +169,6 @@ cdef void _avg_cl_item(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
 # ---------------------------------------------------------------------------------------
 # Entry points
 
-cdef void _check_unit_inner(Py_ssize_t stride, int itemsize, Py_ssize_t size) except *:
-    # The spans read the last axis as contiguous memory; the Python layer guarantees it.
-    if stride != itemsize and size > 1:
-        raise ValueError("kernel input must have a unit-stride last axis")
-
-
 def max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out,
              int64_t[:, :, :, :, ::1] indices, const int64_t[:, ::1] geometry,
              bint channels_last, int num_threads):
@@ -242,7 +181,7 @@ def max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out,
     cdef Axis ax[3]
     read_geometry(&geometry[0, 0], ax)
     cdef int isz = sizeof(pool_t)
-    _check_unit_inner(x.strides[4], isz, x.shape[4])
+    check_unit_inner(x.strides[4], isz, x.shape[4])
     cdef const pool_t* xp = &x[0, 0, 0, 0, 0]
     cdef pool_t* op = &out[0, 0, 0, 0, 0]
     cdef int64_t* ip = NULL
@@ -294,7 +233,7 @@ def avg_pool(const real_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out,
     cdef Axis ax[3]
     read_geometry(&geometry[0, 0], ax)
     cdef int isz = sizeof(real_t)
-    _check_unit_inner(x.strides[4], isz, x.shape[4])
+    check_unit_inner(x.strides[4], isz, x.shape[4])
     cdef const real_t* xp = &x[0, 0, 0, 0, 0]
     cdef real_t* op = &out[0, 0, 0, 0, 0]
     cdef Py_ssize_t N = x.shape[0]
