@@ -7,6 +7,7 @@ from hypothesis import given, strategies as st
 
 import ndpool
 from ndpool import _adaptive, _layout, reference
+from ndpool._threading import threads_for
 from ndpool._args import validate_adaptive_call
 
 from _adaptive_helpers import adaptive_configs
@@ -209,7 +210,8 @@ def test_bad_arguments_raise(name, x, args, kwargs, exc, match):
 
 def _serial_cutoff_passed(fn, nd, x, output_size) -> bool:
     call = validate_adaptive_call(fn, nd, x, output_size, "channels_first", 3)
-    return _adaptive._threads(call, x.shape[:2] + (1,) * (3 - nd) + tuple(a.size_out for a in call.axes)) == 3
+    out_shape = x.shape[:2] + (1,) * (3 - nd) + tuple(a.size_out for a in call.axes)
+    return threads_for(3, _adaptive._work(call, out_shape)) == 3
 
 
 @pytest.mark.parametrize("nd", [1, 2, 3])

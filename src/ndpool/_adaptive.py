@@ -6,10 +6,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import _adaptive_kernels, _kernels
-from ._args import AdaptiveAxis, AdaptiveCall, adaptive_bounds, validate_adaptive_call
+from . import _adaptive_kernels
+from ._args import AdaptiveAxis, Call, adaptive_bounds, validate_adaptive_call
 from ._layout import empty_output, from_ncdhw, kernel_input, to_ncdhw
-from ._pooling import SERIAL_WORK
+from ._threading import threads_for
 
 _UNIT_AXIS = AdaptiveAxis(1, 1)
 
@@ -31,14 +31,12 @@ def _reads_per_line(axis: AdaptiveAxis) -> int:
     return int((end - start).sum())
 
 
-def _threads(call: AdaptiveCall, out_shape: tuple[int, ...]) -> int:
-    """One thread below SERIAL_WORK input reads, else the requested or default count."""
-    work = out_shape[0] * out_shape[1]  # (n, c) planes
+def _work(call: Call, out_shape: tuple[int, ...]) -> int:
+    """Input reads of a call: (n, c) planes times the reads of all bins of a plane."""
+    work = out_shape[0] * out_shape[1]
     for a in call.axes:
         work *= _reads_per_line(a)
-    if work < SERIAL_WORK:
-        return 1
-    return call.num_threads if call.num_threads is not None else _kernels.max_threads()
+    return work
 
 
 def _prepare(fn, nd, input, output_size, data_format, num_threads, dtype_map):
@@ -68,7 +66,7 @@ def _adaptive_max(fn, nd, input, output_size, return_indices, data_format, num_t
         idx_k, idx5 = empty_output(out_shape, np.int64, cl_kernel)
     if out_k.size:
         _adaptive_kernels.adaptive_max_pool(xk, out_k, idx_k, _sizes_array(call.axes), cl_kernel,
-                                            _threads(call, out_shape))
+                                            threads_for(call.num_threads, _work(call, out_shape)))
     if call.x.dtype == np.bool_:
         out5 = out5.view(np.bool_)
     out = from_ncdhw(out5, nd, call.channels_last, call.batched)
@@ -83,7 +81,7 @@ def _adaptive_avg(fn, nd, input, output_size, data_format, num_threads):
     out_k, out5 = empty_output(out_shape, xk.dtype, cl_kernel)
     if out_k.size:
         _adaptive_kernels.adaptive_avg_pool(xk, out_k, _sizes_array(call.axes), cl_kernel,
-                                            _threads(call, out_shape))
+                                            threads_for(call.num_threads, _work(call, out_shape)))
     return from_ncdhw(out5, nd, call.channels_last, call.batched)
 
 

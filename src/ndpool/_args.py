@@ -40,6 +40,22 @@ def _as_int(name: str, fn: str, value) -> int:
     return operator.index(value)
 
 
+_UNIT_AXIS = Axis(1, 1, 1, 1, 1, 0, 0)
+
+
+@lru_cache(maxsize=1024)
+def axes_table(axes: tuple[Axis, ...]) -> np.ndarray:
+    """The kernels' read-only (3, 7) int64 geometry table: D, H, W rows, missing leading
+    axes of size 1 (see _common.pxd read_geometry)."""
+    rows = [_UNIT_AXIS] * (3 - len(axes)) + list(axes)
+    table = np.array(
+        [[a.size_in, a.size_out, a.kernel, a.stride, a.dilation, a.pad_lo, a.pad_hi] for a in rows],
+        dtype=np.int64,
+    )
+    table.flags.writeable = False
+    return table
+
+
 def int_tuple(fn: str, name: str, value, nd: int) -> tuple[int, ...]:
     """An int, or a tuple/list of 1 or ``nd`` ints, broadcast to ``nd`` ints."""
     if isinstance(value, (tuple, list)):
@@ -198,33 +214,6 @@ def adaptive_output_size(fn: str, spatial: tuple[int, ...], output_size) -> tupl
     return sizes
 
 
-@dataclass(frozen=True)
-class AdaptiveCall:
-    """A validated adaptive pooling call: native-byte-order input, one AdaptiveAxis per
-    spatial dimension and the call's options."""
-
-    x: np.ndarray
-    batched: bool
-    channels_last: bool
-    num_threads: int | None
-    axes: tuple[AdaptiveAxis, ...]
-
-
-def validate_adaptive_call(fn, nd, input, output_size, data_format, num_threads) -> AdaptiveCall:
-    """Everything the adaptive functions check, in the order of :func:`validate_call`, for both
-    ndpool and ndpool.reference."""
-    channels_last = check_data_format(fn, data_format)
-    requested = check_num_threads(fn, num_threads)
-    x, batched = check_input(fn, input, nd, channels_last)
-    check_dtype(fn, x.dtype)
-    if not x.dtype.isnative:
-        x = x.astype(x.dtype.newbyteorder("="))
-    spatial = x.shape[-nd - 1 : -1] if channels_last else x.shape[-nd:]
-    sizes = adaptive_output_size(fn, spatial, output_size)
-    axes = tuple(AdaptiveAxis(i, o) for i, o in zip(spatial, sizes))
-    return AdaptiveCall(x, batched, channels_last, requested, axes)
-
-
 def canonical_sizes(fn: str, name: str, value):
     """Exact ints, or tuples of them (from any sequence); None and strings pass through.
 
@@ -270,13 +259,22 @@ def check_divisor(fn: str, divisor_override) -> int:
     return int(divisor_override)
 
 
+def layout_name(nd: int, channels_last: bool) -> str:
+    """How an ``nd``-spatial array of the given data format is shaped, for messages."""
+    spatial = _SPATIAL_NAMES[nd][1:-1].rstrip(",")
+    return f"(N, {spatial}, C) or ({spatial}, C)" if channels_last else f"(N, C, {spatial}) or (C, {spatial})"
+
+
+def spatial_shape(shape: tuple[int, ...], nd: int, channels_last: bool) -> tuple[int, ...]:
+    return tuple(shape[-nd - 1 : -1] if channels_last else shape[-nd:])
+
+
 def check_input(fn: str, x, nd: int, channels_last: bool) -> tuple[np.ndarray, bool]:
     """Return the input as an ndarray and whether it is batched; checks rank and sizes."""
     x = np.asarray(x)
     if x.ndim not in (nd + 1, nd + 2):
-        spatial = _SPATIAL_NAMES[nd][1:-1].rstrip(",")
-        layout = (f"(N, {spatial}, C) or ({spatial}, C)" if channels_last else f"(N, C, {spatial}) or (C, {spatial})")
-        raise ValueError(f"{fn}: input must be {nd + 1}-D or {nd + 2}-D {layout}, got an array of shape {x.shape}")
+        raise ValueError(f"{fn}: input must be {nd + 1}-D or {nd + 2}-D {layout_name(nd, channels_last)}, "
+                         f"got an array of shape {x.shape}")
     batched = x.ndim == nd + 2
     non_batch = x.shape[1:] if batched else x.shape
     if 0 in non_batch:
@@ -294,36 +292,57 @@ def check_dtype(fn: str, dtype: np.dtype) -> None:
 
 @dataclass(frozen=True)
 class Call:
-    """A validated call: native-byte-order input, its geometry and the call's options."""
+    """A validated forward call: native-byte-order input, its geometry (one Axis, or one
+    AdaptiveAxis, per spatial dimension) and the call's options."""
 
     x: np.ndarray
     batched: bool
     channels_last: bool
     num_threads: int | None
-    axes: tuple[Axis, ...]
+    axes: tuple
 
 
-def validate_call(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode, data_format,
-                  num_threads) -> Call:
-    """Everything the max and average functions check, in one order, for both ndpool and
-    ndpool.reference (so that they raise identical errors)."""
+def _validate_input(fn, nd, input, data_format, num_threads):
+    """The checks every forward function starts with, in one order."""
     channels_last = check_data_format(fn, data_format)
     requested = check_num_threads(fn, num_threads)
     x, batched = check_input(fn, input, nd, channels_last)
     check_dtype(fn, x.dtype)
     if not x.dtype.isnative:
         x = x.astype(x.dtype.newbyteorder("="))
-    spatial = x.shape[-nd - 1 : -1] if channels_last else x.shape[-nd:]
-    axes = window_geometry(
+    return x, batched, channels_last, requested
+
+
+def window_axes(fn, spatial, kernel_size, stride, padding, dilation, ceil_mode) -> tuple[Axis, ...]:
+    """:func:`window_geometry` for raw user arguments (canonicalised first, see there)."""
+    return window_geometry(
         fn,
-        spatial,
+        tuple(spatial),
         canonical_sizes(fn, "kernel_size", kernel_size),
         canonical_sizes(fn, "stride", stride),
         canonical_sizes(fn, "padding", padding),
         canonical_sizes(fn, "dilation", dilation),
         ceil_mode,
     )
+
+
+def validate_call(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode, data_format,
+                  num_threads) -> Call:
+    """Everything the max and average functions check, in one order, for both ndpool and
+    ndpool.reference (so that they raise identical errors)."""
+    x, batched, channels_last, requested = _validate_input(fn, nd, input, data_format, num_threads)
+    axes = window_axes(fn, spatial_shape(x.shape, nd, channels_last), kernel_size, stride, padding,
+                       dilation, ceil_mode)
     return Call(x, batched, channels_last, requested, axes)
+
+
+def validate_adaptive_call(fn, nd, input, output_size, data_format, num_threads) -> Call:
+    """Everything the adaptive functions check, for both ndpool and ndpool.reference."""
+    x, batched, channels_last, requested = _validate_input(fn, nd, input, data_format, num_threads)
+    spatial = spatial_shape(x.shape, nd, channels_last)
+    sizes = adaptive_output_size(fn, spatial, output_size)
+    return Call(x, batched, channels_last, requested,
+                tuple(AdaptiveAxis(i, o) for i, o in zip(spatial, sizes)))
 
 
 def avg_options(fn, padding, count_include_pad, divisor_override) -> tuple[bool, int]:
@@ -340,16 +359,11 @@ def avg_options(fn, padding, count_include_pad, divisor_override) -> tuple[bool,
 # Backward (input-gradient) functions
 
 
-def _layout_name(nd: int, channels_last: bool) -> str:
-    spatial = _SPATIAL_NAMES[nd][1:-1].rstrip(",")
-    return f"(N, {spatial}, C) or ({spatial}, C)" if channels_last else f"(N, C, {spatial}) or (C, {spatial})"
-
-
 def check_grad_output(fn: str, grad_output, nd: int, channels_last: bool) -> tuple[np.ndarray, bool]:
     """grad_output as a native-byte-order float32/float64 array, and whether it is batched."""
     g = np.asarray(grad_output)
     if g.ndim not in (nd + 1, nd + 2):
-        raise ValueError(f"{fn}: grad_output must be {nd + 1}-D or {nd + 2}-D {_layout_name(nd, channels_last)}, "
+        raise ValueError(f"{fn}: grad_output must be {nd + 1}-D or {nd + 2}-D {layout_name(nd, channels_last)}, "
                          f"got an array of shape {g.shape}")
     if g.dtype.kind != "f" or g.dtype.itemsize not in (4, 8):
         raise TypeError(f"{fn}: grad_output dtype {g.dtype} is not supported (expected float32 or float64)")
@@ -368,7 +382,7 @@ def check_input_shape(fn: str, input_shape, grad_shape: tuple[int, ...], nd: int
     shape = tuple(operator.index(v) for v in input_shape)
     if len(shape) != len(grad_shape):
         raise ValueError(f"{fn}: input_shape must have {len(grad_shape)} entries, like grad_output "
-                         f"{_layout_name(nd, channels_last)}, got {shape}")
+                         f"{layout_name(nd, channels_last)}, got {shape}")
     batched = len(shape) == nd + 2
     if any(v <= 0 for v in (shape[1:] if batched else shape)):
         raise ValueError(f"{fn}: input_shape must have non-zero channel and spatial sizes, got {shape}")
@@ -411,8 +425,7 @@ class BackwardCall:
 
     @property
     def spatial_out(self) -> tuple[int, ...]:
-        nd = len(self.spatial_in)
-        return self.grad.shape[-nd - 1 : -1] if self.channels_last else self.grad.shape[-nd:]
+        return spatial_shape(self.grad.shape, len(self.spatial_in), self.channels_last)
 
 
 def validate_backward(fn, nd, grad_output, input_shape, indices, data_format, num_threads,
@@ -423,22 +436,14 @@ def validate_backward(fn, nd, grad_output, input_shape, indices, data_format, nu
     grad, batched = check_grad_output(fn, grad_output, nd, channels_last)
     shape = check_input_shape(fn, input_shape, grad.shape, nd, channels_last)
     idx = check_indices(fn, indices, grad.shape) if with_indices else None
-    spatial = shape[-nd - 1 : -1] if channels_last else shape[-nd:]
-    return BackwardCall(grad, idx, shape, spatial, batched, channels_last, requested)
+    return BackwardCall(grad, idx, shape, spatial_shape(shape, nd, channels_last), batched,
+                        channels_last, requested)
 
 
 def avg_backward_geometry(fn, call: BackwardCall, kernel_size, stride, padding, ceil_mode) -> tuple[Axis, ...]:
     """The forward's window geometry for input_shape (the same checks as the forward), then
     the check that grad_output has the forward output's shape."""
-    axes = window_geometry(
-        fn,
-        call.spatial_in,
-        canonical_sizes(fn, "kernel_size", kernel_size),
-        canonical_sizes(fn, "stride", stride),
-        canonical_sizes(fn, "padding", padding),
-        1,
-        ceil_mode,
-    )
+    axes = window_axes(fn, call.spatial_in, kernel_size, stride, padding, 1, ceil_mode)
     want = tuple(a.size_out for a in axes)
     if call.spatial_out != want:
         raise ValueError(f"{fn}: grad_output has spatial shape {call.spatial_out}, but the forward "

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import _backward_kernels
-from ._args import avg_backward_geometry, avg_options, index_range_error, validate_backward
+from ._args import avg_backward_geometry, avg_options, axes_table, index_range_error, validate_backward
 from ._layout import empty_output, from_ncdhw, kernel_input, kernel_layout, to_ncdhw
-from ._pooling import _geometry_array, _threads
+from ._threading import threads_for
 
 
 def _prepare(call, nd: int):
@@ -29,7 +29,7 @@ def _prepare(call, nd: int):
 
 
 def _work(call, cells_per_output: int) -> int:
-    """Cells a call reads or writes, for the serial cut-off of _pooling._threads."""
+    """Cells a call reads or writes, for the serial cut-off of threads_for."""
     return call.grad.size * cells_per_output + int(np.prod(call.input_shape))
 
 
@@ -40,7 +40,7 @@ def _max_backward(fn, nd, grad_output, indices, input_shape, data_format, num_th
     if gk.size:
         idx_k = kernel_layout(to_ncdhw(call.indices, nd, call.channels_last, call.batched), cl_kernel)
         bad = _backward_kernels.max_backward(gk, idx_k, out_k, cl_kernel,
-                                             _threads(call.num_threads, _work(call, 1), ()))
+                                             threads_for(call.num_threads, _work(call, 1)))
         if bad:
             raise index_range_error(fn, bad, int(np.prod(call.spatial_in)))
     return from_ncdhw(out5, nd, call.channels_last, call.batched)
@@ -55,8 +55,8 @@ def _avg_backward(fn, nd, grad_output, input_shape, kernel_size, stride, padding
     gk, cl_kernel, out_k, out5 = _prepare(call, nd)
     if gk.size:
         window = int(np.prod([a.kernel for a in axes]))
-        _backward_kernels.avg_backward(gk, out_k, _geometry_array(axes), count_include_pad, divisor,
-                                       cl_kernel, _threads(call.num_threads, _work(call, window), ()))
+        _backward_kernels.avg_backward(gk, out_k, axes_table(axes), count_include_pad, divisor,
+                                       cl_kernel, threads_for(call.num_threads, _work(call, window)))
     return from_ncdhw(out5, nd, call.channels_last, call.batched)
 
 
@@ -68,7 +68,7 @@ def _adaptive_avg_backward(fn, nd, grad_output, input_shape, data_format, num_th
         # A bin spans about ceil(In / Out) cells per axis.
         bin_cells = int(np.prod([-(-i // o) for i, o in zip(call.spatial_in, call.spatial_out)]))
         _backward_kernels.adaptive_avg_backward(gk, out_k, cl_kernel,
-                                                _threads(call.num_threads, _work(call, bin_cells), ()))
+                                                threads_for(call.num_threads, _work(call, bin_cells)))
     return from_ncdhw(out5, nd, call.channels_last, call.batched)
 
 

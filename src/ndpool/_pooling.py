@@ -2,41 +2,12 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
 from . import _kernels
-from ._args import Axis, avg_options, validate_call
+from ._args import Axis, avg_options, axes_table, validate_call
 from ._layout import empty_output, from_ncdhw, kernel_input, to_ncdhw
-
-# Below this many window reads a call runs on one thread: waking a thread team costs
-# more than the work.
-SERIAL_WORK = 1 << 15
-
-_UNIT_AXIS = Axis(1, 1, 1, 1, 1, 0, 0)
-
-
-@lru_cache(maxsize=1024)
-def _geometry_array(axes: tuple[Axis, ...]) -> np.ndarray:
-    """The kernels' (3, 7) int64 table: D, H, W rows, missing leading axes of size 1."""
-    rows = [_UNIT_AXIS] * (3 - len(axes)) + list(axes)
-    table = np.array(
-        [[a.size_in, a.size_out, a.kernel, a.stride, a.dilation, a.pad_lo, a.pad_hi] for a in rows],
-        dtype=np.int64,
-    )
-    table.flags.writeable = False
-    return table
-
-
-def _threads(requested: int | None, out_size: int, axes: tuple[Axis, ...]) -> int:
-    work = out_size
-    for a in axes:
-        work *= a.kernel
-    if work < SERIAL_WORK:
-        return 1
-    return requested if requested is not None else _kernels.max_threads()
-
+from ._threading import threads_for
 
 def _max_pool(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
               data_format, num_threads):
@@ -53,8 +24,8 @@ def _max_pool(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode, 
     if return_indices:
         idx_k, idx5 = empty_output(out_shape, np.int64, cl_kernel)
     if out_k.size:
-        _kernels.max_pool(xk, out_k, idx_k, _geometry_array(call.axes), cl_kernel,
-                          _threads(call.num_threads, out_k.size, call.axes))
+        _kernels.max_pool(xk, out_k, idx_k, axes_table(call.axes), cl_kernel,
+                          threads_for(call.num_threads, _work(out_k.size, call.axes)))
     if is_bool:
         out5 = out5.view(np.bool_)
     out = from_ncdhw(out5, nd, call.channels_last, call.batched)
@@ -74,9 +45,16 @@ def _avg_pool(fn, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
     xk, cl_kernel = kernel_input(x5, call.channels_last)
     out_k, out5 = empty_output(_out_shape(x5, call.axes), x5.dtype, cl_kernel)
     if out_k.size:
-        _kernels.avg_pool(xk, out_k, _geometry_array(call.axes), count_include_pad, divisor,
-                          cl_kernel, _threads(call.num_threads, out_k.size, call.axes))
+        _kernels.avg_pool(xk, out_k, axes_table(call.axes), count_include_pad, divisor,
+                          cl_kernel, threads_for(call.num_threads, _work(out_k.size, call.axes)))
     return from_ncdhw(out5, nd, call.channels_last, call.batched)
+
+
+def _work(out_size: int, axes: tuple[Axis, ...]) -> int:
+    """Window reads of a call: outputs times window size."""
+    for a in axes:
+        out_size *= a.kernel
+    return out_size
 
 
 def _out_shape(x5: np.ndarray, axes: tuple[Axis, ...]) -> tuple[int, ...]:
