@@ -8,6 +8,7 @@ import numpy as np
 
 from . import _adaptive_kernels
 from ._args import AdaptiveAxis, Call, adaptive_bounds, validate_adaptive_call
+from ._docs import FLAT_INDEX, OPTIONS, RAISES, input_param
 from ._layout import empty_output, from_ncdhw, kernel_input, to_ncdhw
 from ._threading import threads_for
 
@@ -88,12 +89,7 @@ def _adaptive_avg(fn, nd, input, output_size, data_format, num_threads):
 # ---------------------------------------------------------------------------------------
 # Public functions and their docstrings
 
-_SHAPES = {
-    1: ("(N, C, L) or (C, L)", "(N, L, C) or (L, C)", "L_out", "w"),
-    2: ("(N, C, H, W) or (C, H, W)", "(N, H, W, C) or (H, W, C)", "(H_out, W_out)", "h * W + w"),
-    3: ("(N, C, D, H, W) or (C, D, H, W)", "(N, D, H, W, C) or (D, H, W, C)", "(D_out, H_out, W_out)",
-        "(d * H + h) * W + w"),
-}
+_OUT_NAMES = {1: "L_out", 2: "(H_out, W_out)", 3: "(D_out, H_out, W_out)"}
 
 _DOC = """\
 {nd}-D adaptive {name} pooling, as ``torch.nn.functional.adaptive_{op}_pool{nd}d``.
@@ -103,27 +99,17 @@ Output position ``o`` of an axis with ``I`` inputs and ``O`` outputs pools the b
 
 Parameters
 ----------
-input : array_like
-    {cf} with ``data_format="channels_first"`` (the default; NumPy arrays of this
-    shape whose memory is channels-last are read in place), or {cl} with
-    ``data_format="channels_last"``.  Any strides; the input is never modified.
+{input}
 output_size : int or tuple of {nd} (int or None)
     Output size {out}: one int for every axis, or one entry per axis, where ``None``
     keeps that axis's input size.  A size of 0 gives an empty output.
-{extra}data_format : {{"channels_first", "channels_last"}}, keyword-only
-    Whether channels come before or after the spatial axes.
-num_threads : int, keyword-only, optional
-    Threads to use; defaults to OpenMP's limit (``OMP_NUM_THREADS``, threadpoolctl).
-    Small inputs always run on one thread.  Results do not depend on it.
+{extra}{options}
 
 Returns
 -------
 {returns}
 
-Raises
-------
-ValueError, TypeError
-    For invalid arguments; the message names the argument and the rule.
+{raises}
 """
 
 _MAX_EXTRA = """\
@@ -152,13 +138,13 @@ out : ndarray
 
 
 def _doc(op: str, nd: int) -> str:
-    cf, cl, out, flat = _SHAPES[nd]
     if op == "max":
-        extra, returns = _MAX_EXTRA.format(flat=flat), _MAX_RETURNS
+        extra, returns = _MAX_EXTRA.format(flat=FLAT_INDEX[nd]), _MAX_RETURNS
     else:
         extra, returns = "", _AVG_RETURNS
     name = "max" if op == "max" else "average"
-    return _DOC.format(nd=nd, op=op, name=name, cf=cf, cl=cl, out=out, extra=extra, returns=returns)
+    return _DOC.format(nd=nd, op=op, name=name, input=input_param(nd), out=_OUT_NAMES[nd], extra=extra,
+                       options=OPTIONS, returns=returns, raises=RAISES)
 
 
 def adaptive_max_pool1d(input, output_size, return_indices=False, *, data_format="channels_first",

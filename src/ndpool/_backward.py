@@ -11,6 +11,7 @@ import numpy as np
 
 from . import _backward_kernels
 from ._args import avg_backward_geometry, avg_options, axes_table, index_range_error, validate_backward
+from ._docs import OPTIONS, RAISES, SHAPES
 from ._layout import empty_output, from_ncdhw, kernel_input, kernel_layout, to_ncdhw
 from ._threading import threads_for
 
@@ -75,12 +76,6 @@ def _adaptive_avg_backward(fn, nd, grad_output, input_shape, data_format, num_th
 # ---------------------------------------------------------------------------------------
 # Docstrings
 
-_SHAPES = {
-    1: ("(N, C, L) or (C, L)", "(N, L, C) or (L, C)"),
-    2: ("(N, C, H, W) or (C, H, W)", "(N, H, W, C) or (H, W, C)"),
-    3: ("(N, C, D, H, W) or (C, D, H, W)", "(N, D, H, W, C) or (D, H, W, C)"),
-}
-
 _GRAD = """\
 grad_output : array_like
     Gradient of the loss with respect to the forward's output, float32 or float64:
@@ -102,23 +97,12 @@ kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
     The forward's arguments, with the same meaning and checks as in
     :func:`ndpool.avg_pool{nd}d` (``padding`` may be ``"same"`` or ``"valid"``)."""
 
-_TAIL = """\
-data_format : {"channels_first", "channels_last"}, keyword-only
-    Whether channels come before or after the spatial axes.
-num_threads : int, keyword-only, optional
-    Threads to use; defaults to OpenMP's limit (``OMP_NUM_THREADS``, threadpoolctl).
-    Small inputs always run on one thread.  Results do not depend on it.
-
+_RETURNS = """\
 Returns
 -------
 grad_input : ndarray
     Of shape ``input_shape`` and grad_output's dtype.  Channels-last memory when
-    grad_output's memory is channels-last, as in torch.
-
-Raises
-------
-ValueError, TypeError
-    For invalid arguments; the message names the argument and the rule.{extra}"""
+    grad_output's memory is channels-last, as in torch."""
 
 # What each op computes (SEMANTICS.md 7.1), and how close it is to torch.
 _RULES = {
@@ -140,7 +124,7 @@ takes a mean there) and the vector lanes of torch's 2-D channels-last kernel."""
 
 
 def _doc(op: str, nd: int, params: list[str]) -> str:
-    cf, cl = _SHAPES[nd]
+    cf, cl = SHAPES[nd]
     with_indices = op.endswith("max")
     return (
         f"Gradient of :func:`ndpool.{op}_pool{nd}d` with respect to its input.\n\n"
@@ -148,7 +132,8 @@ def _doc(op: str, nd: int, params: list[str]) -> str:
         "Parameters\n----------\n"
         + "\n".join(p.format(cf=cf, cl=cl, nd=nd) for p in params)
         + "\n"
-        + _TAIL.replace("{extra}", "\n    Indices outside the input plane raise ValueError." if with_indices else "")
+        + f"{OPTIONS}\n\n{_RETURNS}\n\n{RAISES}"
+        + ("\n    Indices outside the input plane raise ValueError." if with_indices else "")
         + "\n"
     )
 

@@ -6,8 +6,10 @@ import numpy as np
 
 from . import _kernels
 from ._args import Axis, avg_options, axes_table, validate_call
+from ._docs import OPTIONS, RAISES, input_param
 from ._layout import empty_output, from_ncdhw, kernel_input, to_ncdhw
 from ._threading import threads_for
+
 
 def _max_pool(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
               data_format, num_threads):
@@ -61,17 +63,7 @@ def _out_shape(x5: np.ndarray, axes: tuple[Axis, ...]) -> tuple[int, ...]:
     return x5.shape[:2] + (1,) * (3 - len(axes)) + tuple(a.size_out for a in axes)
 
 
-_SHAPES = {
-    1: ("(N, C, L) or (C, L)", "(N, L, C) or (L, C)"),
-    2: ("(N, C, H, W) or (C, H, W)", "(N, H, W, C) or (H, W, C)"),
-    3: ("(N, C, D, H, W) or (C, D, H, W)", "(N, D, H, W, C) or (D, H, W, C)"),
-}
-
-_COMMON_PARAMS = """\
-input : array_like
-    {cf} with ``data_format="channels_first"`` (the default; NumPy arrays of this
-    shape whose memory is channels-last are read in place), or {cl} with
-    ``data_format="channels_last"``.  Any strides; the input is never modified.
+_WINDOW_PARAMS = """\
 kernel_size : int or tuple of {nd} ints
     Window size.
 stride : int or tuple of {nd} ints, optional
@@ -81,27 +73,11 @@ padding : int, tuple of {nd} ints, "valid" or "same"
     read).  ``"valid"`` means 0; ``"same"`` follows Keras/TensorFlow: output size
     ``ceil(size / stride)``, the odd padding cell on the right, padded cells ignored."""
 
-_COMMON_TAIL = """\
-data_format : {{"channels_first", "channels_last"}}, keyword-only
-    Whether channels come before or after the spatial axes.
-num_threads : int, keyword-only, optional
-    Threads to use; defaults to OpenMP's limit (``OMP_NUM_THREADS``, threadpoolctl).
-    Small inputs always run on one thread.  Results do not depend on it."""
-
-
 def _doc(op: str, nd: int, params: str, returns: str) -> str:
-    cf, cl = _SHAPES[nd]
     return (
         f"{nd}-D {op} pooling, as ``torch.nn.functional.{op}_pool{nd}d``.\n\n"
-        "Parameters\n----------\n"
-        + _COMMON_PARAMS.format(cf=cf, cl=cl, nd=nd)
-        + "\n"
-        + params
-        + "\n"
-        + _COMMON_TAIL.format()
-        + "\n\nReturns\n-------\n"
-        + returns
-        + "\n\nRaises\n------\nValueError, TypeError\n    For invalid arguments; the message names the argument and the rule.\n"
+        f"Parameters\n----------\n{input_param(nd)}\n{_WINDOW_PARAMS.format(nd=nd)}\n{params}\n"
+        f"{OPTIONS}\n\nReturns\n-------\n{returns}\n\n{RAISES}\n"
     )
 
 
