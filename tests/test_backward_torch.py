@@ -189,3 +189,36 @@ def test_channels_last_memory_like_torch(nd, channels, dtype):
             np.testing.assert_allclose(got, want.numpy(), rtol=1e-6 if dtype == np.float32 else 1e-13, atol=0)
         else:
             assert got.tobytes() == want.numpy().tobytes(), op
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_forward_then_backward_equals_autograd(nd, channels_last):
+    """The whole round trip a training step makes, with ndpool's own indices."""
+    rng = np.random.default_rng(nd)
+    shape = (2, 5) + (9, 8, 7)[:nd]
+    x = random_values(rng, shape, np.float64)
+    if channels_last:
+        x = np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 1, -1)), -1, 1)
+    cases = [
+        ("max", dict(kernel_size=3, stride=2, padding=1), True),
+        ("adaptive_max", dict(output_size=4), True),
+        ("avg", dict(kernel_size=3, stride=2, padding=1, count_include_pad=False), False),
+        ("adaptive_avg", dict(output_size=(5,) + (None,) * (nd - 1)), False),
+    ]
+    for op, kwargs, with_indices in cases:
+        t = torch.from_numpy(x).requires_grad_()
+        want_out = getattr(F, f"{op}_pool{nd}d")(t, **kwargs)
+        grad_out = rng.standard_normal(tuple(want_out.shape))
+        (want_grad,) = torch.autograd.grad(want_out, t, torch.from_numpy(grad_out))
+        forward = getattr(ndpool, f"{op}_pool{nd}d")
+        backward = getattr(ndpool, f"{op}_pool{nd}d_backward")
+        if with_indices:
+            out, idx = forward(x, **kwargs, return_indices=True)
+            grad = backward(grad_out, idx, x.shape)
+        else:
+            out = forward(x, **kwargs)
+            window = {k: v for k, v in kwargs.items() if k != "output_size"}
+            grad = backward(grad_out, x.shape, **window)
+        np.testing.assert_array_equal(out, want_out.detach().numpy())
+        np.testing.assert_array_equal(grad, want_grad.numpy())
