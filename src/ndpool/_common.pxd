@@ -117,3 +117,46 @@ cdef inline Py_ssize_t adaptive_start(Py_ssize_t o, Py_ssize_t size_in, Py_ssize
 cdef inline Py_ssize_t adaptive_end(Py_ssize_t o, Py_ssize_t size_in, Py_ssize_t size_out) noexcept nogil:
     """One past the last input position of adaptive bin o: ceil((o + 1) * In / Out)."""
     return ((o + 1) * size_in + size_out - 1) // size_out
+
+
+# Work items of the forward kernels.  A channels-first item is one output row
+# (n, c, od, oh) and a block [w0, w1) of its outputs; `offset` is out[n, c, od, oh, 0]
+# in the C-contiguous output.  A channels-last item is one output pixel (n, od, oh, ow).
+cdef struct RowBlock:
+    Py_ssize_t n, c, od, oh, w0, w1, offset
+
+cdef struct Pixel:
+    Py_ssize_t n, od, oh, ow
+
+
+cdef inline Py_ssize_t row_blocks(Py_ssize_t OW, Py_ssize_t block) noexcept nogil:
+    """Blocks per output row."""
+    return (OW + block - 1) // block
+
+
+cdef inline RowBlock row_block(Py_ssize_t item, Py_ssize_t C, Py_ssize_t OD, Py_ssize_t OH,
+                               Py_ssize_t OW, Py_ssize_t block) noexcept nogil:
+    cdef RowBlock b
+    cdef Py_ssize_t nblk = row_blocks(OW, block)
+    cdef Py_ssize_t r = item // nblk
+    b.w0 = (item % nblk) * block
+    b.w1 = b.w0 + block if b.w0 + block < OW else OW
+    b.oh = r % OH
+    r = r // OH
+    b.od = r % OD
+    r = r // OD
+    b.c = r % C
+    b.n = r // C
+    b.offset = (((b.n * C + b.c) * OD + b.od) * OH + b.oh) * OW
+    return b
+
+
+cdef inline Pixel pixel(Py_ssize_t item, Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW) noexcept nogil:
+    cdef Pixel p
+    p.ow = item % OW
+    item = item // OW
+    p.oh = item % OH
+    item = item // OH
+    p.od = item % OD
+    p.n = item // OD
+    return p

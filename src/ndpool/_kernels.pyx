@@ -16,8 +16,9 @@ so ties, NaN and float sums come out exactly as in torch.  Other strides are fre
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 
-from ndpool._common cimport (Axis, pool_t, real_t, read_geometry, divisor_factor, first_pos,
-                             lowest_value, out_range, tap_range)
+from ndpool._common cimport (Axis, Pixel, RowBlock, pool_t, real_t, divisor_factor, first_pos,
+                             lowest_value, out_range, pixel, read_geometry, row_block,
+                             row_blocks, tap_range)
 from ndpool._spans cimport (check_unit_inner, max_span, max_span_any, max_span_idx, sum_span,
                             sum_span_any)
 from ndpool._openmp cimport NDPOOL_OPENMP, omp_get_max_threads
@@ -192,38 +193,26 @@ def max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out,
     cdef Py_ssize_t OD = ax[0].size_out, OH = ax[1].size_out, OW = ax[2].size_out
     cdef Py_ssize_t xs0 = x.strides[0] // isz, xs1 = x.strides[1] // isz
     cdef Py_ssize_t xs2 = x.strides[2] // isz, xs3 = x.strides[3] // isz
-    cdef Py_ssize_t C, nblk, n_items, item, r, n, c, od, oh, ow, blk, w0, w1, orow, ocell
+    cdef Py_ssize_t C, nblk, n_items, item, ocell
+    cdef RowBlock rb
+    cdef Pixel px
     if not channels_last:
         C = x.shape[1]
-        nblk = (OW + W_BLOCK - 1) // W_BLOCK
+        nblk = row_blocks(OW, W_BLOCK)
         n_items = N * C * OD * OH * nblk
         for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
-            blk = item % nblk
-            r = item // nblk
-            oh = r % OH
-            r = r // OH
-            od = r % OD
-            r = r // OD
-            c = r % C
-            n = r // C
-            w0 = blk * W_BLOCK
-            w1 = w0 + W_BLOCK if w0 + W_BLOCK < OW else OW
-            orow = (((n * C + c) * OD + od) * OH + oh) * OW
-            _max_cf_item(xp + n * xs0 + c * xs1, xs2, xs3, op + orow,
-                         ip + orow if with_idx else NULL, od, oh, w0, w1, ax)
+            rb = row_block(item, C, OD, OH, OW, W_BLOCK)
+            rb.offset = (((rb.n * C + rb.c) * OD + rb.od) * OH + rb.oh) * OW
+            _max_cf_item(xp + rb.n * xs0 + rb.c * xs1, xs2, xs3, op + rb.offset,
+                         ip + rb.offset if with_idx else NULL, rb.od, rb.oh, rb.w0, rb.w1, ax)
     else:
         C = x.shape[4]
         n_items = N * OD * OH * OW
         for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
-            ow = item % OW
-            r = item // OW
-            oh = r % OH
-            r = r // OH
-            od = r % OD
-            n = r // OD
+            px = pixel(item, OD, OH, OW)
             ocell = item * C
-            _max_cl_item(xp + n * xs0, xs1, xs2, xs3, C, op + ocell,
-                         ip + ocell if with_idx else NULL, od, oh, ow, ax)
+            _max_cl_item(xp + px.n * xs0, xs1, xs2, xs3, C, op + ocell,
+                         ip + ocell if with_idx else NULL, px.od, px.oh, px.ow, ax)
 
 
 def avg_pool(const real_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out,
@@ -240,34 +229,21 @@ def avg_pool(const real_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out,
     cdef Py_ssize_t OD = ax[0].size_out, OH = ax[1].size_out, OW = ax[2].size_out
     cdef Py_ssize_t xs0 = x.strides[0] // isz, xs1 = x.strides[1] // isz
     cdef Py_ssize_t xs2 = x.strides[2] // isz, xs3 = x.strides[3] // isz
-    cdef Py_ssize_t C, nblk, n_items, item, r, n, c, od, oh, ow, blk, w0, w1
+    cdef Py_ssize_t C, nblk, n_items, item
+    cdef RowBlock rb
+    cdef Pixel px
     if not channels_last:
         C = x.shape[1]
-        nblk = (OW + W_BLOCK - 1) // W_BLOCK
+        nblk = row_blocks(OW, W_BLOCK)
         n_items = N * C * OD * OH * nblk
         for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
-            blk = item % nblk
-            r = item // nblk
-            oh = r % OH
-            r = r // OH
-            od = r % OD
-            r = r // OD
-            c = r % C
-            n = r // C
-            w0 = blk * W_BLOCK
-            w1 = w0 + W_BLOCK if w0 + W_BLOCK < OW else OW
-            _avg_cf_item(xp + n * xs0 + c * xs1, xs2, xs3,
-                         op + (((n * C + c) * OD + od) * OH + oh) * OW,
-                         od, oh, w0, w1, ax, count_include_pad, divisor_override)
+            rb = row_block(item, C, OD, OH, OW, W_BLOCK)
+            _avg_cf_item(xp + rb.n * xs0 + rb.c * xs1, xs2, xs3, op + rb.offset,
+                         rb.od, rb.oh, rb.w0, rb.w1, ax, count_include_pad, divisor_override)
     else:
         C = x.shape[4]
         n_items = N * OD * OH * OW
         for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
-            ow = item % OW
-            r = item // OW
-            oh = r % OH
-            r = r // OH
-            od = r % OD
-            n = r // OD
-            _avg_cl_item(xp + n * xs0, xs1, xs2, xs3, C, op + item * C,
-                         od, oh, ow, ax, count_include_pad, divisor_override)
+            px = pixel(item, OD, OH, OW)
+            _avg_cl_item(xp + px.n * xs0, xs1, xs2, xs3, C, op + item * C,
+                         px.od, px.oh, px.ow, ax, count_include_pad, divisor_override)
