@@ -53,5 +53,8 @@ html_static_path = ["_static"]
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
+    "header_links_before_dropdown": 4,
 }
+# The left sidebar only where a section has pages to list (the API reference).
+html_sidebars = {"*": [], "api": ["sidebar-nav-bs"], "generated/*": ["sidebar-nav-bs"]}
 html_show_sourcelink = False
