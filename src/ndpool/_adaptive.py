@@ -8,7 +8,7 @@ import numpy as np
 
 from . import _adaptive_kernels
 from ._args import AdaptiveAxis, Call, adaptive_bounds, validate_adaptive_call
-from ._docs import FLAT_INDEX, OPTIONS, RAISES, input_param
+from ._docs import FLAT_INDEX, OPTIONS, RAISES, examples, input_param
 from ._layout import empty_output, from_ncdhw, kernel_input, to_ncdhw
 from ._threading import threads_for
 
@@ -110,7 +110,7 @@ Returns
 {returns}
 
 {raises}
-"""
+{examples}"""
 
 _MAX_EXTRA = """\
 return_indices : bool
@@ -144,7 +144,8 @@ def _doc(op: str, nd: int) -> str:
         extra, returns = "", _AVG_RETURNS
     name = "max" if op == "max" else "average"
     return _DOC.format(nd=nd, op=op, name=name, input=input_param(nd), out=_OUT_NAMES[nd], extra=extra,
-                       options=OPTIONS, returns=returns, raises=RAISES)
+                       options=OPTIONS, returns=returns, raises=RAISES,
+                       examples=examples(f"adaptive_{op}_pool{nd}d"))
 
 
 def adaptive_max_pool1d(input, output_size, return_indices=False, *, data_format="channels_first",

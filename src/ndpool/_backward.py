@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _backward_kernels
 from ._args import avg_backward_geometry, avg_options, axes_table, index_range_error, validate_backward
-from ._docs import OPTIONS, RAISES, SHAPES
+from ._docs import OPTIONS, RAISES, SHAPES, examples
 from ._layout import empty_output, from_ncdhw, kernel_input, kernel_layout, to_ncdhw
 from ._threading import threads_for
 
@@ -135,6 +135,7 @@ def _doc(op: str, nd: int, params: list[str]) -> str:
         + f"{OPTIONS}\n\n{_RETURNS}\n\n{RAISES}"
         + ("\n    Indices outside the input plane raise ValueError." if with_indices else "")
         + "\n"
+        + examples(f"{op}_pool{nd}d_backward")
     )
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from . import _kernels
 from ._args import Axis, avg_options, axes_table, validate_call
-from ._docs import OPTIONS, RAISES, input_param
+from ._docs import OPTIONS, RAISES, examples, input_param
 from ._layout import empty_output, from_ncdhw, kernel_input, to_ncdhw
 from ._threading import threads_for
 
@@ -77,7 +77,7 @@ def _doc(op: str, nd: int, params: str, returns: str) -> str:
     return (
         f"{nd}-D {op} pooling, as ``torch.nn.functional.{op}_pool{nd}d``.\n\n"
         f"Parameters\n----------\n{input_param(nd)}\n{_WINDOW_PARAMS.format(nd=nd)}\n{params}\n"
-        f"{OPTIONS}\n\nReturns\n-------\n{returns}\n\n{RAISES}\n"
+        f"{OPTIONS}\n\nReturns\n-------\n{returns}\n\n{RAISES}\n{examples(f'{op}_pool{nd}d')}"
     )
 
 
