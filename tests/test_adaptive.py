@@ -72,7 +72,7 @@ def test_adaptive_avg_matches_reference(config, dtype, layout, threads, seed):
 
 
 def test_overlapping_and_repeated_bins():
-    # SEMANTICS.md 5.1: In=3, Out=7.
+    # docs/semantics.md (adaptive bins): In=3, Out=7.
     x = np.array([[[0.0, 1.0, 2.0]]])
     for module in (ndpool, reference):
         np.testing.assert_array_equal(module.adaptive_avg_pool1d(x, 7), [[[0, 0, 0.5, 1, 1.5, 2, 2]]])

@@ -4,7 +4,7 @@ Max pooling matches bit for bit, values and indices.  Average pooling matches bi
 wherever torch sums each bin and divides by kd, kh, kw in turn (contiguous tensors); torch's
 two other paths round differently and are compared with a tight tolerance: an output of
 size 1 on every axis goes through ``torch.mean``, and 2-D channels-last tensors divide
-once by ``kh * kw`` in vector lanes (SEMANTICS.md 5.2, 5.3).
+once by ``kh * kw`` in vector lanes (docs/semantics.md, Adaptive pooling).
 """
 
 import numpy as np

@@ -147,7 +147,7 @@ def test_adaptive_avg_backward_matches_torch(config, dtype, data, seed):
         # Where torch divides once instead of by each bin size in turn, the results agree to
         # rounding only: an output of all ones in 2-D/3-D is torch.mean, whose gradient is
         # gout / (H*W) (or / (D*H*W)); torch's 2-D channels-last kernel divides by kh*kw in its
-        # vector lanes (SEMANTICS.md 7.1).  ndpool always uses the contiguous kernels'
+        # vector lanes (docs/semantics.md, Gradients).  ndpool always uses the contiguous kernels'
         # gout / kd / kh / kw, which does not depend on memory layout or vector width.
         got = np.ascontiguousarray(logical(got, data_format, batched))
         np.testing.assert_allclose(got, want, rtol=1e-6 if dtype == np.float32 else 1e-13, atol=0)

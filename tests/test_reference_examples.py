@@ -1,6 +1,6 @@
 """Hand-checkable examples for ndpool.reference, the NumPy oracle the other tests trust.
 
-Expected values come from SEMANTICS.md (sections 3, 4 and 9) and are worked out by hand;
+Expected values follow docs/semantics.md and are worked out by hand;
 one differential test also checks the reference against torch where torch is installed.
 """
 
@@ -101,7 +101,7 @@ def test_max_non_native_byte_order_and_input_untouched():
 
 
 # ---------------------------------------------------------------------------------------------
-# Average pooling (SEMANTICS.md 4.1)
+# Average pooling (docs/semantics.md)
 
 
 def test_avg_window_clipped_at_right_padding():
@@ -149,7 +149,7 @@ def test_avg_dtypes():
 
 
 # ---------------------------------------------------------------------------------------------
-# padding="same" (SEMANTICS.md 9)
+# padding="same" (docs/semantics.md, Beyond torch)
 
 
 def test_same_padding_one_cell_on_the_right():

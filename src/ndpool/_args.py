@@ -3,7 +3,7 @@
 Every public function funnels its arguments through here and gets back plain ints
 (one :class:`Axis` per spatial dimension) that the kernels can trust.  Errors name the
 function, the argument and the rule, following torch.nn.functional where it has a rule
-(see SEMANTICS.md in the shared docs for the exact torch behaviour).
+(docs/semantics.md records torch's behaviour and where ndpool differs).
 """
 
 from __future__ import annotations

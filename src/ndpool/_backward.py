@@ -2,7 +2,7 @@
 
 Each takes the gradient of the loss with respect to the forward's output (``grad_output``)
 and returns the gradient with respect to the forward's input, with torch's CPU formulas and
-accumulation order (SEMANTICS.md 7.1), so results are bit-identical to torch's autograd.
+accumulation order (docs/semantics.md, Gradients), so results are bit-identical to torch's autograd.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ grad_input : ndarray
     Of shape ``input_shape`` and grad_output's dtype.  Channels-last memory when
     grad_output's memory is channels-last, as in torch."""
 
-# What each op computes (SEMANTICS.md 7.1), and how close it is to torch.
+# What each op computes (docs/semantics.md, Gradients), and how close it is to torch.
 _RULES = {
     "max": """\
 torch's input gradient, bit for bit: the result starts at zero and ``grad_output`` is

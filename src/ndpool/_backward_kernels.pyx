@@ -12,7 +12,7 @@ validates them.
 
 A unit first zero-fills the part of ``out`` it owns (so the thread that writes it touches it
 first), then scans its outputs in row-major order and adds each output's share to its input
-cells, as torch does (SEMANTICS.md 7.1).  Every cell therefore receives its contributions in
+cells, as torch does (docs/semantics.md, Gradients).  Every cell therefore receives its contributions in
 output order, and no two units write the same memory: results do not depend on the thread
 count, and no atomics are needed.
 """

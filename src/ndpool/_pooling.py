@@ -75,7 +75,7 @@ padding : int, tuple of {nd} ints, "valid" or "same"
 
 def _doc(op: str, nd: int, params: str, returns: str) -> str:
     return (
-        f"{nd}-D {op} pooling, as ``torch.nn.functional.{op}_pool{nd}d``.\n\n"
+        f"{nd}-D {'max' if op == 'max' else 'average'} pooling, as ``torch.nn.functional.{op}_pool{nd}d``.\n\n"
         f"Parameters\n----------\n{input_param(nd)}\n{_WINDOW_PARAMS.format(nd=nd)}\n{params}\n"
         f"{OPTIONS}\n\nReturns\n-------\n{returns}\n\n{RAISES}\n{examples(f'{op}_pool{nd}d')}"
     )

@@ -267,8 +267,8 @@ def print_header(args, copy_gbs: float) -> None:
         print(f"  numpy     : ndpool.reference not usable ({why}); numpy column shows n/a")
     print(f"  copy roofline: {copy_gbs:.1f} GB/s (np.copyto of 256 MiB float32, "
           "read+write bytes, one thread)")
-    print(f"  timing    : min of {args.repeats} after 1 warm-up; numpy skipped when one call "
-          f"would take > {args.slow:g} s")
+    print(f"  timing    : min of {args.repeats} after 1 warm-up; numpy skipped when a call, "
+          f"estimated from 1/8 of the batch, would take > {0.6 * args.slow:g} s")
     print()
 
 

@@ -6,7 +6,7 @@ bins are gathered independently of the kernels: along each axis, output o pools
 axis differ in length, so each is gathered padded to the longest one, with a mask of the taps
 that are real bin elements; the taps of all axes are merged into one trailing axis in
 row-major scan order (d, then h, then w) and reduced there.  The rules are those of
-SEMANTICS.md section 5.
+docs/semantics.md (Adaptive pooling).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Plain-NumPy versions of the backward functions: the test oracle for ndpool's kernels.
 
 Same arguments and errors as :mod:`ndpool` (validation is shared through :mod:`ndpool._args`),
-but the gradient is built independently of the fast code, following SEMANTICS.md 7.1:
+but the gradient is built independently of the fast code, following docs/semantics.md (Gradients):
 
 * max and adaptive max: ``np.add.at`` at the forward's indices, which adds in the order of
   the index array, i.e. each plane's outputs in row-major order;

@@ -4,7 +4,7 @@ They take the same arguments and raise the same errors as :mod:`ndpool` (validat
 through :mod:`ndpool._args`), but find their windows independently of the fast code: every
 output's window is gathered with fancy indexing into a trailing "tap" axis, in row-major scan
 order (d, then h, then w), and reduced there.  Written to be read; speed only matters enough
-for property tests on small arrays.  The rules are those of SEMANTICS.md sections 3, 4 and 9.
+for property tests on small arrays.  The rules are those of docs/semantics.md.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def _max_pool(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode, 
 
 
 def _divisors(axes, count_include_pad, divisor_override):
-    """Per-output divisor, shape (O1, .., Ond), as SEMANTICS.md 4.1 and section 8 define it."""
+    """Per-output divisor, shape (O1, .., Ond), as docs/semantics.md defines it."""
     divisor = np.ones((), dtype=np.int64)
     for a in axes:
         start = np.arange(a.size_out) * a.stride - a.pad_lo
