@@ -4,6 +4,8 @@ Functions follow ``torch.nn.functional`` (names, arguments, output shapes, indic
 rules); ``ndpool.reference`` holds plain-NumPy versions of the same functions.
 """
 
+from typing import Any as _Any
+
 from ._build_info import BUILD_INFO as _BUILD_INFO
 from ._kernels import max_threads as _max_threads, openmp_enabled as _openmp_enabled
 from ._pooling import avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d
@@ -61,6 +63,6 @@ __all__ = [
 ]
 
 
-def build_info() -> dict:
+def build_info() -> dict[str, _Any]:
     """How the kernels were compiled, and the thread limit they would use now."""
     return dict(_BUILD_INFO, openmp=_openmp_enabled(), max_threads=_max_threads())

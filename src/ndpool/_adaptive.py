@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any, Literal, overload
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import _adaptive_kernels
 from ._args import AdaptiveAxis, Call, adaptive_bounds, validate_adaptive_call
 from ._docs import FLAT_INDEX, OPTIONS, RAISES, examples, input_param
 from ._layout import empty_output, from_ncdhw, kernel_input, to_ncdhw
 from ._threading import threads_for
+from ._typing import DataFormat, OutputSize
 
 _UNIT_AXIS = AdaptiveAxis(1, 1)
 
@@ -148,33 +151,93 @@ def _doc(op: str, nd: int) -> str:
                        examples=examples(f"adaptive_{op}_pool{nd}d"))
 
 
-def adaptive_max_pool1d(input, output_size, return_indices=False, *, data_format="channels_first",
-                        num_threads=None):
+@overload
+def adaptive_max_pool1d(
+    input: ArrayLike, output_size: OutputSize, return_indices: Literal[False] = ..., *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> NDArray[Any]: ...
+@overload
+def adaptive_max_pool1d(
+    input: ArrayLike, output_size: OutputSize, return_indices: Literal[True], *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> tuple[NDArray[Any], NDArray[np.int64]]: ...
+@overload
+def adaptive_max_pool1d(
+    input: ArrayLike, output_size: OutputSize, return_indices: bool = ..., *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64]]: ...
+def adaptive_max_pool1d(
+    input: ArrayLike, output_size: OutputSize, return_indices: bool = False, *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64]]:
     return _adaptive_max("adaptive_max_pool1d", 1, input, output_size, return_indices, data_format,
                          num_threads)
 
 
-def adaptive_max_pool2d(input, output_size, return_indices=False, *, data_format="channels_first",
-                        num_threads=None):
+@overload
+def adaptive_max_pool2d(
+    input: ArrayLike, output_size: OutputSize, return_indices: Literal[False] = ..., *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> NDArray[Any]: ...
+@overload
+def adaptive_max_pool2d(
+    input: ArrayLike, output_size: OutputSize, return_indices: Literal[True], *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> tuple[NDArray[Any], NDArray[np.int64]]: ...
+@overload
+def adaptive_max_pool2d(
+    input: ArrayLike, output_size: OutputSize, return_indices: bool = ..., *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64]]: ...
+def adaptive_max_pool2d(
+    input: ArrayLike, output_size: OutputSize, return_indices: bool = False, *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64]]:
     return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices, data_format,
                          num_threads)
 
 
-def adaptive_max_pool3d(input, output_size, return_indices=False, *, data_format="channels_first",
-                        num_threads=None):
+@overload
+def adaptive_max_pool3d(
+    input: ArrayLike, output_size: OutputSize, return_indices: Literal[False] = ..., *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> NDArray[Any]: ...
+@overload
+def adaptive_max_pool3d(
+    input: ArrayLike, output_size: OutputSize, return_indices: Literal[True], *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> tuple[NDArray[Any], NDArray[np.int64]]: ...
+@overload
+def adaptive_max_pool3d(
+    input: ArrayLike, output_size: OutputSize, return_indices: bool = ..., *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64]]: ...
+def adaptive_max_pool3d(
+    input: ArrayLike, output_size: OutputSize, return_indices: bool = False, *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64]]:
     return _adaptive_max("adaptive_max_pool3d", 3, input, output_size, return_indices, data_format,
                          num_threads)
 
 
-def adaptive_avg_pool1d(input, output_size, *, data_format="channels_first", num_threads=None):
+def adaptive_avg_pool1d(
+    input: ArrayLike, output_size: OutputSize, *, data_format: DataFormat = "channels_first",
+    num_threads: int | None = None,
+) -> NDArray[Any]:
     return _adaptive_avg("adaptive_avg_pool1d", 1, input, output_size, data_format, num_threads)
 
 
-def adaptive_avg_pool2d(input, output_size, *, data_format="channels_first", num_threads=None):
+def adaptive_avg_pool2d(
+    input: ArrayLike, output_size: OutputSize, *, data_format: DataFormat = "channels_first",
+    num_threads: int | None = None,
+) -> NDArray[Any]:
     return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size, data_format, num_threads)
 
 
-def adaptive_avg_pool3d(input, output_size, *, data_format="channels_first", num_threads=None):
+def adaptive_avg_pool3d(
+    input: ArrayLike, output_size: OutputSize, *, data_format: DataFormat = "channels_first",
+    num_threads: int | None = None,
+) -> NDArray[Any]:
     return _adaptive_avg("adaptive_avg_pool3d", 3, input, output_size, data_format, num_threads)
 
 

@@ -7,13 +7,18 @@ accumulation order (docs/semantics.md, Gradients), so results are bit-identical 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import _backward_kernels
 from ._args import avg_backward_geometry, avg_options, axes_table, index_range_error, validate_backward
 from ._docs import OPTIONS, RAISES, SHAPES, examples
 from ._layout import empty_output, from_ncdhw, kernel_input, kernel_layout, to_ncdhw
 from ._threading import threads_for
+from ._typing import DataFormat, Padding, Size
 
 
 def _prepare(call, nd: int):
@@ -143,80 +148,107 @@ def _doc(op: str, nd: int, params: list[str]) -> str:
 # Public functions
 
 
-def max_pool1d_backward(grad_output, indices, input_shape, *, data_format="channels_first",
-                        num_threads=None):
+def max_pool1d_backward(
+    grad_output: ArrayLike, indices: ArrayLike, input_shape: Sequence[int], *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     return _max_backward("max_pool1d_backward", 1, grad_output, indices, input_shape, data_format,
                          num_threads)
 
 
-def max_pool2d_backward(grad_output, indices, input_shape, *, data_format="channels_first",
-                        num_threads=None):
+def max_pool2d_backward(
+    grad_output: ArrayLike, indices: ArrayLike, input_shape: Sequence[int], *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     return _max_backward("max_pool2d_backward", 2, grad_output, indices, input_shape, data_format,
                          num_threads)
 
 
-def max_pool3d_backward(grad_output, indices, input_shape, *, data_format="channels_first",
-                        num_threads=None):
+def max_pool3d_backward(
+    grad_output: ArrayLike, indices: ArrayLike, input_shape: Sequence[int], *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     return _max_backward("max_pool3d_backward", 3, grad_output, indices, input_shape, data_format,
                          num_threads)
 
 
-def adaptive_max_pool1d_backward(grad_output, indices, input_shape, *, data_format="channels_first",
-                                 num_threads=None):
+def adaptive_max_pool1d_backward(
+    grad_output: ArrayLike, indices: ArrayLike, input_shape: Sequence[int], *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     return _max_backward("adaptive_max_pool1d_backward", 1, grad_output, indices, input_shape,
                          data_format, num_threads)
 
 
-def adaptive_max_pool2d_backward(grad_output, indices, input_shape, *, data_format="channels_first",
-                                 num_threads=None):
+def adaptive_max_pool2d_backward(
+    grad_output: ArrayLike, indices: ArrayLike, input_shape: Sequence[int], *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     return _max_backward("adaptive_max_pool2d_backward", 2, grad_output, indices, input_shape,
                          data_format, num_threads)
 
 
-def adaptive_max_pool3d_backward(grad_output, indices, input_shape, *, data_format="channels_first",
-                                 num_threads=None):
+def adaptive_max_pool3d_backward(
+    grad_output: ArrayLike, indices: ArrayLike, input_shape: Sequence[int], *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     return _max_backward("adaptive_max_pool3d_backward", 3, grad_output, indices, input_shape,
                          data_format, num_threads)
 
 
-def avg_pool1d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0, ceil_mode=False,
-                        count_include_pad=True, divisor_override=None, *, data_format="channels_first",
-                        num_threads=None):
+def avg_pool1d_backward(
+    grad_output: ArrayLike, input_shape: Sequence[int], kernel_size: Size,
+    stride: Size | None = None, padding: Padding = 0, ceil_mode: bool = False,
+    count_include_pad: bool = True, divisor_override: int | None = None, *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     return _avg_backward("avg_pool1d_backward", 1, grad_output, input_shape, kernel_size, stride,
                          padding, ceil_mode, count_include_pad, divisor_override, data_format,
                          num_threads)
 
 
-def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0, ceil_mode=False,
-                        count_include_pad=True, divisor_override=None, *, data_format="channels_first",
-                        num_threads=None):
+def avg_pool2d_backward(
+    grad_output: ArrayLike, input_shape: Sequence[int], kernel_size: Size,
+    stride: Size | None = None, padding: Padding = 0, ceil_mode: bool = False,
+    count_include_pad: bool = True, divisor_override: int | None = None, *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     return _avg_backward("avg_pool2d_backward", 2, grad_output, input_shape, kernel_size, stride,
                          padding, ceil_mode, count_include_pad, divisor_override, data_format,
                          num_threads)
 
 
-def avg_pool3d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0, ceil_mode=False,
-                        count_include_pad=True, divisor_override=None, *, data_format="channels_first",
-                        num_threads=None):
+def avg_pool3d_backward(
+    grad_output: ArrayLike, input_shape: Sequence[int], kernel_size: Size,
+    stride: Size | None = None, padding: Padding = 0, ceil_mode: bool = False,
+    count_include_pad: bool = True, divisor_override: int | None = None, *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     return _avg_backward("avg_pool3d_backward", 3, grad_output, input_shape, kernel_size, stride,
                          padding, ceil_mode, count_include_pad, divisor_override, data_format,
                          num_threads)
 
 
-def adaptive_avg_pool1d_backward(grad_output, input_shape, *, data_format="channels_first",
-                                 num_threads=None):
+def adaptive_avg_pool1d_backward(
+    grad_output: ArrayLike, input_shape: Sequence[int], *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     return _adaptive_avg_backward("adaptive_avg_pool1d_backward", 1, grad_output, input_shape,
                                   data_format, num_threads)
 
 
-def adaptive_avg_pool2d_backward(grad_output, input_shape, *, data_format="channels_first",
-                                 num_threads=None):
+def adaptive_avg_pool2d_backward(
+    grad_output: ArrayLike, input_shape: Sequence[int], *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     return _adaptive_avg_backward("adaptive_avg_pool2d_backward", 2, grad_output, input_shape,
                                   data_format, num_threads)
 
 
-def adaptive_avg_pool3d_backward(grad_output, input_shape, *, data_format="channels_first",
-                                 num_threads=None):
+def adaptive_avg_pool3d_backward(
+    grad_output: ArrayLike, input_shape: Sequence[int], *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     return _adaptive_avg_backward("adaptive_avg_pool3d_backward", 3, grad_output, input_shape,
                                   data_format, num_threads)
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal, overload
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import _kernels
 from ._args import Axis, avg_options, axes_table, validate_call
 from ._docs import OPTIONS, RAISES, examples, input_param
 from ._layout import empty_output, from_ncdhw, kernel_input, to_ncdhw
 from ._threading import threads_for
+from ._typing import DataFormat, Padding, Size
 
 
 def _max_pool(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
@@ -115,38 +119,128 @@ out : ndarray
     layout as the input."""
 
 
-def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False, *, data_format="channels_first", num_threads=None):
+@overload
+def max_pool1d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = ..., padding: Padding = ...,
+    dilation: Size = ..., ceil_mode: bool = ..., return_indices: Literal[False] = ..., *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> NDArray[Any]: ...
+@overload
+def max_pool1d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None, padding: Padding, dilation: Size,
+    ceil_mode: bool, return_indices: Literal[True], *, data_format: DataFormat = ...,
+    num_threads: int | None = ...,
+) -> tuple[NDArray[Any], NDArray[np.int64]]: ...
+@overload
+def max_pool1d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = ..., padding: Padding = ...,
+    dilation: Size = ..., ceil_mode: bool = ..., *, return_indices: Literal[True],
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> tuple[NDArray[Any], NDArray[np.int64]]: ...
+@overload
+def max_pool1d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = ..., padding: Padding = ...,
+    dilation: Size = ..., ceil_mode: bool = ..., return_indices: bool = ..., *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64]]: ...
+def max_pool1d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = None, padding: Padding = 0,
+    dilation: Size = 1, ceil_mode: bool = False, return_indices: bool = False, *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64]]:
     return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode,
                      return_indices, data_format, num_threads)
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False, *, data_format="channels_first", num_threads=None):
+@overload
+def max_pool2d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = ..., padding: Padding = ...,
+    dilation: Size = ..., ceil_mode: bool = ..., return_indices: Literal[False] = ..., *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> NDArray[Any]: ...
+@overload
+def max_pool2d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None, padding: Padding, dilation: Size,
+    ceil_mode: bool, return_indices: Literal[True], *, data_format: DataFormat = ...,
+    num_threads: int | None = ...,
+) -> tuple[NDArray[Any], NDArray[np.int64]]: ...
+@overload
+def max_pool2d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = ..., padding: Padding = ...,
+    dilation: Size = ..., ceil_mode: bool = ..., *, return_indices: Literal[True],
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> tuple[NDArray[Any], NDArray[np.int64]]: ...
+@overload
+def max_pool2d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = ..., padding: Padding = ...,
+    dilation: Size = ..., ceil_mode: bool = ..., return_indices: bool = ..., *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64]]: ...
+def max_pool2d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = None, padding: Padding = 0,
+    dilation: Size = 1, ceil_mode: bool = False, return_indices: bool = False, *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64]]:
     return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode,
                      return_indices, data_format, num_threads)
 
 
-def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False, *, data_format="channels_first", num_threads=None):
+@overload
+def max_pool3d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = ..., padding: Padding = ...,
+    dilation: Size = ..., ceil_mode: bool = ..., return_indices: Literal[False] = ..., *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> NDArray[Any]: ...
+@overload
+def max_pool3d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None, padding: Padding, dilation: Size,
+    ceil_mode: bool, return_indices: Literal[True], *, data_format: DataFormat = ...,
+    num_threads: int | None = ...,
+) -> tuple[NDArray[Any], NDArray[np.int64]]: ...
+@overload
+def max_pool3d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = ..., padding: Padding = ...,
+    dilation: Size = ..., ceil_mode: bool = ..., *, return_indices: Literal[True],
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> tuple[NDArray[Any], NDArray[np.int64]]: ...
+@overload
+def max_pool3d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = ..., padding: Padding = ...,
+    dilation: Size = ..., ceil_mode: bool = ..., return_indices: bool = ..., *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64]]: ...
+def max_pool3d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = None, padding: Padding = 0,
+    dilation: Size = 1, ceil_mode: bool = False, return_indices: bool = False, *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64]]:
     return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode,
                      return_indices, data_format, num_threads)
 
 
-def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None, *, data_format="channels_first", num_threads=None):
+def avg_pool1d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = None, padding: Padding = 0,
+    ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None, *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode,
                      count_include_pad, divisor_override, data_format, num_threads)
 
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None, *, data_format="channels_first", num_threads=None):
+def avg_pool2d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = None, padding: Padding = 0,
+    ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None, *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode,
                      count_include_pad, divisor_override, data_format, num_threads)
 
 
-def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None, *, data_format="channels_first", num_threads=None):
+def avg_pool3d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = None, padding: Padding = 0,
+    ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None, *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode,
                      count_include_pad, divisor_override, data_format, num_threads)
 

@@ -11,9 +11,13 @@ docs/semantics.md (Adaptive pooling).
 
 from __future__ import annotations
 
+from typing import Any, Literal, overload
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .._args import adaptive_bounds, validate_adaptive_call
+from .._typing import DataFormat, OutputSize
 from ._window import _lowest, _restore_layout
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
@@ -111,37 +115,97 @@ def _adaptive_avg(fn, nd, input, output_size, data_format, num_threads):
 # Public functions: the signatures of ndpool._adaptive
 
 
-def adaptive_max_pool1d(input, output_size, return_indices=False, *, data_format="channels_first",
-                        num_threads=None):
+@overload
+def adaptive_max_pool1d(
+    input: ArrayLike, output_size: OutputSize, return_indices: Literal[False] = ..., *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> NDArray[Any]: ...
+@overload
+def adaptive_max_pool1d(
+    input: ArrayLike, output_size: OutputSize, return_indices: Literal[True], *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> tuple[NDArray[Any], NDArray[np.int64]]: ...
+@overload
+def adaptive_max_pool1d(
+    input: ArrayLike, output_size: OutputSize, return_indices: bool = ..., *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64]]: ...
+def adaptive_max_pool1d(
+    input: ArrayLike, output_size: OutputSize, return_indices: bool = False, *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64]]:
     """Reference for :func:`ndpool.adaptive_max_pool1d` (``num_threads`` is validated and ignored)."""
     return _adaptive_max("adaptive_max_pool1d", 1, input, output_size, return_indices, data_format,
                          num_threads)
 
 
-def adaptive_max_pool2d(input, output_size, return_indices=False, *, data_format="channels_first",
-                        num_threads=None):
+@overload
+def adaptive_max_pool2d(
+    input: ArrayLike, output_size: OutputSize, return_indices: Literal[False] = ..., *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> NDArray[Any]: ...
+@overload
+def adaptive_max_pool2d(
+    input: ArrayLike, output_size: OutputSize, return_indices: Literal[True], *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> tuple[NDArray[Any], NDArray[np.int64]]: ...
+@overload
+def adaptive_max_pool2d(
+    input: ArrayLike, output_size: OutputSize, return_indices: bool = ..., *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64]]: ...
+def adaptive_max_pool2d(
+    input: ArrayLike, output_size: OutputSize, return_indices: bool = False, *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64]]:
     """Reference for :func:`ndpool.adaptive_max_pool2d` (``num_threads`` is validated and ignored)."""
     return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices, data_format,
                          num_threads)
 
 
-def adaptive_max_pool3d(input, output_size, return_indices=False, *, data_format="channels_first",
-                        num_threads=None):
+@overload
+def adaptive_max_pool3d(
+    input: ArrayLike, output_size: OutputSize, return_indices: Literal[False] = ..., *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> NDArray[Any]: ...
+@overload
+def adaptive_max_pool3d(
+    input: ArrayLike, output_size: OutputSize, return_indices: Literal[True], *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> tuple[NDArray[Any], NDArray[np.int64]]: ...
+@overload
+def adaptive_max_pool3d(
+    input: ArrayLike, output_size: OutputSize, return_indices: bool = ..., *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64]]: ...
+def adaptive_max_pool3d(
+    input: ArrayLike, output_size: OutputSize, return_indices: bool = False, *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64]]:
     """Reference for :func:`ndpool.adaptive_max_pool3d` (``num_threads`` is validated and ignored)."""
     return _adaptive_max("adaptive_max_pool3d", 3, input, output_size, return_indices, data_format,
                          num_threads)
 
 
-def adaptive_avg_pool1d(input, output_size, *, data_format="channels_first", num_threads=None):
+def adaptive_avg_pool1d(
+    input: ArrayLike, output_size: OutputSize, *, data_format: DataFormat = "channels_first",
+    num_threads: int | None = None,
+) -> NDArray[Any]:
     """Reference for :func:`ndpool.adaptive_avg_pool1d` (``num_threads`` is validated and ignored)."""
     return _adaptive_avg("adaptive_avg_pool1d", 1, input, output_size, data_format, num_threads)
 
 
-def adaptive_avg_pool2d(input, output_size, *, data_format="channels_first", num_threads=None):
+def adaptive_avg_pool2d(
+    input: ArrayLike, output_size: OutputSize, *, data_format: DataFormat = "channels_first",
+    num_threads: int | None = None,
+) -> NDArray[Any]:
     """Reference for :func:`ndpool.adaptive_avg_pool2d` (``num_threads`` is validated and ignored)."""
     return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size, data_format, num_threads)
 
 
-def adaptive_avg_pool3d(input, output_size, *, data_format="channels_first", num_threads=None):
+def adaptive_avg_pool3d(
+    input: ArrayLike, output_size: OutputSize, *, data_format: DataFormat = "channels_first",
+    num_threads: int | None = None,
+) -> NDArray[Any]:
     """Reference for :func:`ndpool.adaptive_avg_pool3d` (``num_threads`` is validated and ignored)."""
     return _adaptive_avg("adaptive_avg_pool3d", 3, input, output_size, data_format, num_threads)

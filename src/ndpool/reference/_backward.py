@@ -16,11 +16,15 @@ Written to be read; speed only matters enough for property tests on small arrays
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .._args import (adaptive_bounds, avg_backward_geometry, avg_options, index_range_error,
                      validate_backward)
+from .._typing import DataFormat, Padding, Size
 from ._window import _divisors, _gather_windows
 
 __all__ = [f"{op}_pool{nd}d_backward" for op in ("adaptive_avg", "adaptive_max", "avg", "max")
@@ -108,91 +112,118 @@ def _adaptive_avg_backward(fn, nd, grad_output, input_shape, data_format, num_th
 # Public functions: the signatures of ndpool._backward
 
 
-def max_pool1d_backward(grad_output, indices, input_shape, *, data_format="channels_first",
-                        num_threads=None):
+def max_pool1d_backward(
+    grad_output: ArrayLike, indices: ArrayLike, input_shape: Sequence[int], *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     """Reference for :func:`ndpool.max_pool1d_backward` (``num_threads`` is validated and ignored)."""
     return _max_backward("max_pool1d_backward", 1, grad_output, indices, input_shape, data_format,
                          num_threads)
 
 
-def max_pool2d_backward(grad_output, indices, input_shape, *, data_format="channels_first",
-                        num_threads=None):
+def max_pool2d_backward(
+    grad_output: ArrayLike, indices: ArrayLike, input_shape: Sequence[int], *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     """Reference for :func:`ndpool.max_pool2d_backward` (``num_threads`` is validated and ignored)."""
     return _max_backward("max_pool2d_backward", 2, grad_output, indices, input_shape, data_format,
                          num_threads)
 
 
-def max_pool3d_backward(grad_output, indices, input_shape, *, data_format="channels_first",
-                        num_threads=None):
+def max_pool3d_backward(
+    grad_output: ArrayLike, indices: ArrayLike, input_shape: Sequence[int], *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     """Reference for :func:`ndpool.max_pool3d_backward` (``num_threads`` is validated and ignored)."""
     return _max_backward("max_pool3d_backward", 3, grad_output, indices, input_shape, data_format,
                          num_threads)
 
 
-def adaptive_max_pool1d_backward(grad_output, indices, input_shape, *, data_format="channels_first",
-                                 num_threads=None):
+def adaptive_max_pool1d_backward(
+    grad_output: ArrayLike, indices: ArrayLike, input_shape: Sequence[int], *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     """Reference for :func:`ndpool.adaptive_max_pool1d_backward` (``num_threads`` is ignored)."""
     return _max_backward("adaptive_max_pool1d_backward", 1, grad_output, indices, input_shape,
                          data_format, num_threads)
 
 
-def adaptive_max_pool2d_backward(grad_output, indices, input_shape, *, data_format="channels_first",
-                                 num_threads=None):
+def adaptive_max_pool2d_backward(
+    grad_output: ArrayLike, indices: ArrayLike, input_shape: Sequence[int], *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     """Reference for :func:`ndpool.adaptive_max_pool2d_backward` (``num_threads`` is ignored)."""
     return _max_backward("adaptive_max_pool2d_backward", 2, grad_output, indices, input_shape,
                          data_format, num_threads)
 
 
-def adaptive_max_pool3d_backward(grad_output, indices, input_shape, *, data_format="channels_first",
-                                 num_threads=None):
+def adaptive_max_pool3d_backward(
+    grad_output: ArrayLike, indices: ArrayLike, input_shape: Sequence[int], *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     """Reference for :func:`ndpool.adaptive_max_pool3d_backward` (``num_threads`` is ignored)."""
     return _max_backward("adaptive_max_pool3d_backward", 3, grad_output, indices, input_shape,
                          data_format, num_threads)
 
 
-def avg_pool1d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0, ceil_mode=False,
-                        count_include_pad=True, divisor_override=None, *, data_format="channels_first",
-                        num_threads=None):
+def avg_pool1d_backward(
+    grad_output: ArrayLike, input_shape: Sequence[int], kernel_size: Size,
+    stride: Size | None = None, padding: Padding = 0, ceil_mode: bool = False,
+    count_include_pad: bool = True, divisor_override: int | None = None, *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     """Reference for :func:`ndpool.avg_pool1d_backward` (``num_threads`` is validated and ignored)."""
     return _avg_backward("avg_pool1d_backward", 1, grad_output, input_shape, kernel_size, stride,
                          padding, ceil_mode, count_include_pad, divisor_override, data_format,
                          num_threads)
 
 
-def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0, ceil_mode=False,
-                        count_include_pad=True, divisor_override=None, *, data_format="channels_first",
-                        num_threads=None):
+def avg_pool2d_backward(
+    grad_output: ArrayLike, input_shape: Sequence[int], kernel_size: Size,
+    stride: Size | None = None, padding: Padding = 0, ceil_mode: bool = False,
+    count_include_pad: bool = True, divisor_override: int | None = None, *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     """Reference for :func:`ndpool.avg_pool2d_backward` (``num_threads`` is validated and ignored)."""
     return _avg_backward("avg_pool2d_backward", 2, grad_output, input_shape, kernel_size, stride,
                          padding, ceil_mode, count_include_pad, divisor_override, data_format,
                          num_threads)
 
 
-def avg_pool3d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0, ceil_mode=False,
-                        count_include_pad=True, divisor_override=None, *, data_format="channels_first",
-                        num_threads=None):
+def avg_pool3d_backward(
+    grad_output: ArrayLike, input_shape: Sequence[int], kernel_size: Size,
+    stride: Size | None = None, padding: Padding = 0, ceil_mode: bool = False,
+    count_include_pad: bool = True, divisor_override: int | None = None, *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     """Reference for :func:`ndpool.avg_pool3d_backward` (``num_threads`` is validated and ignored)."""
     return _avg_backward("avg_pool3d_backward", 3, grad_output, input_shape, kernel_size, stride,
                          padding, ceil_mode, count_include_pad, divisor_override, data_format,
                          num_threads)
 
 
-def adaptive_avg_pool1d_backward(grad_output, input_shape, *, data_format="channels_first",
-                                 num_threads=None):
+def adaptive_avg_pool1d_backward(
+    grad_output: ArrayLike, input_shape: Sequence[int], *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     """Reference for :func:`ndpool.adaptive_avg_pool1d_backward` (``num_threads`` is ignored)."""
     return _adaptive_avg_backward("adaptive_avg_pool1d_backward", 1, grad_output, input_shape,
                                   data_format, num_threads)
 
 
-def adaptive_avg_pool2d_backward(grad_output, input_shape, *, data_format="channels_first",
-                                 num_threads=None):
+def adaptive_avg_pool2d_backward(
+    grad_output: ArrayLike, input_shape: Sequence[int], *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     """Reference for :func:`ndpool.adaptive_avg_pool2d_backward` (``num_threads`` is ignored)."""
     return _adaptive_avg_backward("adaptive_avg_pool2d_backward", 2, grad_output, input_shape,
                                   data_format, num_threads)
 
 
-def adaptive_avg_pool3d_backward(grad_output, input_shape, *, data_format="channels_first",
-                                 num_threads=None):
+def adaptive_avg_pool3d_backward(
+    grad_output: ArrayLike, input_shape: Sequence[int], *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     """Reference for :func:`ndpool.adaptive_avg_pool3d_backward` (``num_threads`` is ignored)."""
     return _adaptive_avg_backward("adaptive_avg_pool3d_backward", 3, grad_output, input_shape,
                                   data_format, num_threads)

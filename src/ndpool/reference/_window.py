@@ -9,9 +9,13 @@ for property tests on small arrays.  The rules are those of docs/semantics.md.
 
 from __future__ import annotations
 
+from typing import Any, Literal, overload
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .._args import avg_options, validate_call
+from .._typing import DataFormat, Padding, Size
 
 __all__ = ["avg_pool1d", "avg_pool2d", "avg_pool3d", "max_pool1d", "max_pool2d", "max_pool3d"]
 
@@ -164,43 +168,133 @@ def _avg_pool(fn, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
 # Public functions: the signatures of ndpool._pooling
 
 
-def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False, *, data_format="channels_first", num_threads=None):
+@overload
+def max_pool1d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = ..., padding: Padding = ...,
+    dilation: Size = ..., ceil_mode: bool = ..., return_indices: Literal[False] = ..., *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> NDArray[Any]: ...
+@overload
+def max_pool1d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None, padding: Padding, dilation: Size,
+    ceil_mode: bool, return_indices: Literal[True], *, data_format: DataFormat = ...,
+    num_threads: int | None = ...,
+) -> tuple[NDArray[Any], NDArray[np.int64]]: ...
+@overload
+def max_pool1d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = ..., padding: Padding = ...,
+    dilation: Size = ..., ceil_mode: bool = ..., *, return_indices: Literal[True],
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> tuple[NDArray[Any], NDArray[np.int64]]: ...
+@overload
+def max_pool1d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = ..., padding: Padding = ...,
+    dilation: Size = ..., ceil_mode: bool = ..., return_indices: bool = ..., *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64]]: ...
+def max_pool1d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = None, padding: Padding = 0,
+    dilation: Size = 1, ceil_mode: bool = False, return_indices: bool = False, *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64]]:
     """Reference for :func:`ndpool.max_pool1d` (``num_threads`` is validated and ignored)."""
     return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode,
                      return_indices, data_format, num_threads)
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False, *, data_format="channels_first", num_threads=None):
+@overload
+def max_pool2d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = ..., padding: Padding = ...,
+    dilation: Size = ..., ceil_mode: bool = ..., return_indices: Literal[False] = ..., *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> NDArray[Any]: ...
+@overload
+def max_pool2d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None, padding: Padding, dilation: Size,
+    ceil_mode: bool, return_indices: Literal[True], *, data_format: DataFormat = ...,
+    num_threads: int | None = ...,
+) -> tuple[NDArray[Any], NDArray[np.int64]]: ...
+@overload
+def max_pool2d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = ..., padding: Padding = ...,
+    dilation: Size = ..., ceil_mode: bool = ..., *, return_indices: Literal[True],
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> tuple[NDArray[Any], NDArray[np.int64]]: ...
+@overload
+def max_pool2d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = ..., padding: Padding = ...,
+    dilation: Size = ..., ceil_mode: bool = ..., return_indices: bool = ..., *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64]]: ...
+def max_pool2d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = None, padding: Padding = 0,
+    dilation: Size = 1, ceil_mode: bool = False, return_indices: bool = False, *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64]]:
     """Reference for :func:`ndpool.max_pool2d` (``num_threads`` is validated and ignored)."""
     return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode,
                      return_indices, data_format, num_threads)
 
 
-def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False, *, data_format="channels_first", num_threads=None):
+@overload
+def max_pool3d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = ..., padding: Padding = ...,
+    dilation: Size = ..., ceil_mode: bool = ..., return_indices: Literal[False] = ..., *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> NDArray[Any]: ...
+@overload
+def max_pool3d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None, padding: Padding, dilation: Size,
+    ceil_mode: bool, return_indices: Literal[True], *, data_format: DataFormat = ...,
+    num_threads: int | None = ...,
+) -> tuple[NDArray[Any], NDArray[np.int64]]: ...
+@overload
+def max_pool3d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = ..., padding: Padding = ...,
+    dilation: Size = ..., ceil_mode: bool = ..., *, return_indices: Literal[True],
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> tuple[NDArray[Any], NDArray[np.int64]]: ...
+@overload
+def max_pool3d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = ..., padding: Padding = ...,
+    dilation: Size = ..., ceil_mode: bool = ..., return_indices: bool = ..., *,
+    data_format: DataFormat = ..., num_threads: int | None = ...,
+) -> NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64]]: ...
+def max_pool3d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = None, padding: Padding = 0,
+    dilation: Size = 1, ceil_mode: bool = False, return_indices: bool = False, *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64]]:
     """Reference for :func:`ndpool.max_pool3d` (``num_threads`` is validated and ignored)."""
     return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode,
                      return_indices, data_format, num_threads)
 
 
-def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None, *, data_format="channels_first", num_threads=None):
+def avg_pool1d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = None, padding: Padding = 0,
+    ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None, *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     """Reference for :func:`ndpool.avg_pool1d` (``num_threads`` is validated and ignored)."""
     return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode,
                      count_include_pad, divisor_override, data_format, num_threads)
 
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None, *, data_format="channels_first", num_threads=None):
+def avg_pool2d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = None, padding: Padding = 0,
+    ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None, *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     """Reference for :func:`ndpool.avg_pool2d` (``num_threads`` is validated and ignored)."""
     return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode,
                      count_include_pad, divisor_override, data_format, num_threads)
 
 
-def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None, *, data_format="channels_first", num_threads=None):
+def avg_pool3d(
+    input: ArrayLike, kernel_size: Size, stride: Size | None = None, padding: Padding = 0,
+    ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None, *,
+    data_format: DataFormat = "channels_first", num_threads: int | None = None,
+) -> NDArray[Any]:
     """Reference for :func:`ndpool.avg_pool3d` (``num_threads`` is validated and ignored)."""
     return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode,
                      count_include_pad, divisor_override, data_format, num_threads)

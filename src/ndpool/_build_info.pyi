@@ -1,0 +1,4 @@
+# Stub for ndpool/_build_info.py, which meson generates from _build_info.py.in.
+from typing import Any
+
+BUILD_INFO: dict[str, Any]  # buildtype, optimization, c_args, compiler: str; openmp, cython_debug: bool
