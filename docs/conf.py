@@ -58,3 +58,4 @@ html_theme_options = {
 # The left sidebar only where a section has pages to list (the API reference).
 html_sidebars = {"*": [], "api": ["sidebar-nav-bs"], "generated/*": ["sidebar-nav-bs"]}
 html_show_sourcelink = False
+autodoc_typehints = "none"  # overloads and ArrayLike unions read badly; the docstrings give the types
