@@ -66,6 +66,27 @@ def _threads(num_threads):
     return torch.get_num_threads() if num_threads is None else num_threads
 
 
+def _save(ctx, x, name, num_threads):
+    ctx.name, ctx.input_shape, ctx.num_threads = name, tuple(x.shape), num_threads
+    ctx.channels_first = x.shape[-1] > 1 and x.stride(-1) == 1  # see _grad_array
+
+
+def _grad_array(ctx, grad_output):
+    """grad_output as an array for ndpool's backward, whose result takes its memory order.
+
+    After global pooling (output sizes all 1), a contiguous grad_output has unit stride along
+    C, so ndpool would read it channels-last and return a channels-last gradient for a
+    channels-first input: AccumulateGrad would copy it, and layers below would switch
+    layout.  A copy of the small grad_output with a padded last axis reads channels-first.
+    """
+    g = grad_output.detach()
+    nd = int(ctx.name[-2])
+    if (ctx.channels_first and g.shape[-nd - 1] > 1 and g.stride(-nd - 1) == 1
+            and all(size == 1 for size in g.shape[-nd:])):
+        g = g.new_empty(g.shape[:-1] + (2,))[..., :1].copy_(g)
+    return _array(g)
+
+
 class _IndexedPool(torch.autograd.Function):
     """Max and adaptive max: forward keeps the indices, backward adds grad_output at them."""
 
@@ -76,7 +97,7 @@ class _IndexedPool(torch.autograd.Function):
         idx = torch.from_numpy(idx)
         ctx.mark_non_differentiable(idx)
         ctx.save_for_backward(idx)
-        ctx.name, ctx.input_shape, ctx.num_threads = name, tuple(x.shape), num_threads
+        _save(ctx, x, name, num_threads)
         return torch.from_numpy(out), idx
 
     @staticmethod
@@ -84,7 +105,7 @@ class _IndexedPool(torch.autograd.Function):
     def backward(ctx, grad_output, _grad_indices):
         (idx,) = ctx.saved_tensors
         grad = getattr(ndpool, ctx.name + "_backward")(
-            _array(grad_output), idx.numpy(), ctx.input_shape, num_threads=ctx.num_threads)
+            _grad_array(ctx, grad_output), idx.numpy(), ctx.input_shape, num_threads=ctx.num_threads)
         return torch.from_numpy(grad), None, None, None
 
 
@@ -96,14 +117,14 @@ class _AveragePool(torch.autograd.Function):
         out = getattr(ndpool, name)(_array(x), *args, num_threads=num_threads)
         # avg_poolNd_backward takes the forward's window arguments; the adaptive one none.
         ctx.window = () if name.startswith("adaptive") else args
-        ctx.name, ctx.input_shape, ctx.num_threads = name, tuple(x.shape), num_threads
+        _save(ctx, x, name, num_threads)
         return torch.from_numpy(out)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output):
         grad = getattr(ndpool, ctx.name + "_backward")(
-            _array(grad_output), ctx.input_shape, *ctx.window, num_threads=ctx.num_threads)
+            _grad_array(ctx, grad_output), ctx.input_shape, *ctx.window, num_threads=ctx.num_threads)
         return torch.from_numpy(grad), None, None, None
 
 
