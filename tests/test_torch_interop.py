@@ -254,6 +254,21 @@ def test_only_supported_tensors_run_in_ndpool(monkeypatch):
         nt.avg_pool2d(i.int(), 3)
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")  # inside torch
+def test_forward_mode_ad_runs_torch():
+    """Dual tensors carry tangents, which only torch's ops propagate."""
+    import torch.autograd.forward_ad as fwAD
+
+    x, tangent = torch.randn(2, 3, 8, 8, dtype=torch.float64), torch.randn(2, 3, 8, 8, dtype=torch.float64)
+    with fwAD.dual_level():
+        dual = fwAD.make_dual(x, tangent)
+        for name, args in (("max_pool2d", (3, 2, 1)), ("avg_pool2d", (2,)), ("adaptive_avg_pool2d", (3,))):
+            got = fwAD.unpack_dual(getattr(nt, name)(dual, *args))
+            want = fwAD.unpack_dual(getattr(F, name)(dual, *args))
+            assert got.tangent is not None
+            assert torch.equal(got.primal, want.primal) and torch.equal(got.tangent, want.tangent)
+
+
 def test_errors_are_ndpools():
     with pytest.raises(ValueError, match="max_pool2d: .*padding"):
         nt.max_pool2d(torch.randn(1, 1, 8, 8), 2, padding=2)

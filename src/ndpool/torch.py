@@ -8,7 +8,8 @@ in place (``t.detach().numpy()`` shares it, contiguous and channels_last alike) 
 result is wrapped without a copy (``torch.from_numpy`` keeps its strides, so channels_last
 in gives channels_last out).  Gradients come from ndpool's ``*_backward`` functions through
 ``torch.autograd.Function``.  Everything else (other devices, float16, bfloat16, integer
-averages, tensor subclasses with ``__torch_function__``) runs torch's own op unchanged.
+averages, tensor subclasses with ``__torch_function__``, forward-mode AD dual tensors) runs
+torch's own op unchanged.
 
 Every function and module takes an optional keyword ``num_threads``; by default ndpool
 uses ``torch.get_num_threads()`` threads, so ``torch.set_num_threads`` governs both.
@@ -27,6 +28,7 @@ except ImportError as exc:  # torch missing, or blocked with sys.modules["torch"
     ) from exc
 
 import torch.nn.functional as F
+from torch.autograd.forward_ad import unpack_dual
 from torch.autograd.function import once_differentiable
 
 import ndpool
@@ -55,6 +57,7 @@ def _runs_in_ndpool(x, integers: bool) -> bool:
         and x.layout == torch.strided
         and (x.dtype in _FLOATS or (integers and x.dtype in _INTEGERS))
         and not torch.overrides.has_torch_function_unary(x)
+        and unpack_dual(x).tangent is None  # forward-mode AD: torch's ops carry tangents
     )
 
 
