@@ -352,6 +352,20 @@ def test_modules_are_torch_drop_ins(name):
         assert_same(got, want, bitwise=args != (1,))
 
 
+def test_swapping_the_class_of_torch_modules():
+    """The in-place swap of docs/torch.md."""
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.MaxPool2d(2, ceil_mode=True),
+                                torch.nn.Sequential(torch.nn.AvgPool2d(2, count_include_pad=False)))
+    x = torch.randn(2, 3, 9, 9)
+    want = model(x)
+    for module in model.modules():
+        swap = getattr(nt, type(module).__name__, None)
+        if isinstance(swap, type) and swap.__base__ is type(module):
+            module.__class__ = swap
+    assert type(model[1]) is nt.MaxPool2d and type(model[2][0]) is nt.AvgPool2d
+    assert torch.equal(model(x), want)
+
+
 GRADCHECK_SHAPES = {1: (2, 2, 9), 2: (2, 2, 7, 6), 3: (1, 2, 5, 4, 6)}
 LARGER = {1: 11, 2: 9, 3: 7}  # adaptive output sizes above every input size
 

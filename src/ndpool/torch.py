@@ -232,9 +232,10 @@ def adaptive_avg_pool3d(input, output_size, *, num_threads=None):
 for _fn in list(globals().values()):
     if inspect.isfunction(_fn) and _fn.__name__ in __all__:
         _fn.__doc__ = (
-            f"``torch.nn.functional.{_fn.__name__}`` computed by :func:`ndpool.{_fn.__name__}` "
-            "on CPU tensors\n(float32, float64; integer and bool too for max pooling), with "
-            "gradients; other tensors\ngo to torch's own op.  ``num_threads`` defaults to "
+            f"``torch.nn.functional.{_fn.__name__}``, computed by :func:`ndpool.{_fn.__name__}`.\n\n"
+            "CPU float32 and float64 tensors run ndpool's kernels, with gradients"
+            + (" (integer and bool\ntensors too, without)" if "max" in _fn.__name__ else "")
+            + ".  Other tensors go to torch's own op.\n``num_threads`` defaults to "
             "``torch.get_num_threads()``.\n"
         )
 del _fn
@@ -273,8 +274,10 @@ def _module(base: type, function, fields: tuple[str, ...]) -> type:
            " (ndpool's kernels on CPU float32/float64 tensors, torch's op otherwise).\n\n"
            "Same arguments as torch's, plus the keyword ``num_threads`` (default:\n"
            "``torch.get_num_threads()``).\n")
+    # num_threads is also a class attribute, so that a torch module whose __class__ is set to
+    # this class (docs/torch.md) works without one.
     return type(name, (base,), {"__init__": __init__, "forward": forward,
-                                "extra_repr": extra_repr, "__doc__": doc,
+                                "extra_repr": extra_repr, "num_threads": None, "__doc__": doc,
                                 "__module__": __name__, "__qualname__": name})
 
 
