@@ -264,11 +264,12 @@ def _module(base: type, function, fields: tuple[str, ...]) -> type:
         text = base.extra_repr(self)
         return text if self.num_threads is None else f"{text}, num_threads={self.num_threads}"
 
-    signature = inspect.signature(base.__init__)
-    __init__.__signature__ = signature.replace(parameters=[
-        *signature.parameters.values(),
+    # help() and inspect.signature show torch's arguments, then num_threads.
+    setattr(__init__, "__signature__", inspect.Signature([
+        inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        *inspect.signature(base).parameters.values(),
         inspect.Parameter("num_threads", inspect.Parameter.KEYWORD_ONLY, default=None),
-    ])
+    ]))
     name = base.__name__
     doc = (f"Drop-in for :class:`torch.nn.{name}`, computed by :func:`ndpool.torch.{function.__name__}`"
            " (ndpool's kernels on CPU float32/float64 tensors, torch's op otherwise).\n\n"
