@@ -108,12 +108,12 @@ cdef void _max_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
                                   (id_ * ax[1].size_in + ih) * ax[2].size_in + iw, 0)
 
 
-cdef void _avg_cf_item(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t* orow,
+cdef void _avg_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t* orow,
                        Py_ssize_t od, Py_ssize_t oh, Py_ssize_t w0, Py_ssize_t w1,
                        const Axis* ax, bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil:
     cdef Py_ssize_t kd0, kd1, kh0, kh1, kd, kh, kw, id_, ih, off, r0, r1, i, div_dh
     cdef const Axis* aw = &ax[2]
-    cdef const real_t* src
+    cdef const pool_t* src
     tap_range(&ax[0], od, &kd0, &kd1)
     tap_range(&ax[1], oh, &kh0, &kh1)
     for i in range(w0, w1):
@@ -139,7 +139,7 @@ cdef void _avg_cf_item(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
             orow[i] = orow[i] / <real_t>(div_dh * divisor_factor(aw, i, count_include_pad))
 
 
-cdef void _avg_cl_item(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
+cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
                        Py_ssize_t C, real_t* opix, Py_ssize_t od, Py_ssize_t oh, Py_ssize_t ow,
                        const Axis* ax, bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil:
     cdef Py_ssize_t kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, id_, ih, iw, c, div
@@ -215,15 +215,15 @@ def max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out,
                          ip + ocell if with_idx else NULL, px.od, px.oh, px.ow, ax)
 
 
-def avg_pool(const real_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out,
+def avg_pool(const pool_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out,
              const int64_t[:, ::1] geometry, bint count_include_pad,
              Py_ssize_t divisor_override, bint channels_last, int num_threads):
     """Average pooling of x into out (same layout); divisor_override 0 means none."""
     cdef Axis ax[3]
     read_geometry(&geometry[0, 0], ax)
-    cdef int isz = sizeof(real_t)
+    cdef int isz = sizeof(pool_t)
     check_unit_inner(x.strides[4], isz, x.shape[4])
-    cdef const real_t* xp = &x[0, 0, 0, 0, 0]
+    cdef const pool_t* xp = &x[0, 0, 0, 0, 0]
     cdef real_t* op = &out[0, 0, 0, 0, 0]
     cdef Py_ssize_t N = x.shape[0]
     cdef Py_ssize_t OD = ax[0].size_out, OH = ax[1].size_out, OW = ax[2].size_out

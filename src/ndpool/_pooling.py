@@ -46,10 +46,13 @@ def _avg_pool(fn, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
     call = validate_call(fn, nd, input, kernel_size, stride, padding, 1, ceil_mode, data_format,
                          num_threads)
     x5 = to_ncdhw(call.x, nd, call.channels_last, call.batched)
-    if x5.dtype.kind in "biu":
-        x5 = x5.astype(np.float64)  # NumPy's convention: the mean of integers is float64
+    if x5.dtype == np.bool_:
+        x5 = x5.view(np.uint8)
+    # NumPy's convention: the mean of integers is float64.  The kernel reads integers in
+    # place and sums them in float64, so no converted copy of the input is made.
+    out_dtype = np.float32 if x5.dtype == np.float32 else np.float64
     xk, cl_kernel = kernel_input(x5, call.channels_last)
-    out_k, out5 = empty_output(_out_shape(x5, call.axes), x5.dtype, cl_kernel)
+    out_k, out5 = empty_output(_out_shape(x5, call.axes), out_dtype, cl_kernel)
     if out_k.size:
         _kernels.avg_pool(xk, out_k, axes_table(call.axes), count_include_pad, divisor,
                           cl_kernel, threads_for(call.num_threads, _work(out_k.size, call.axes)))

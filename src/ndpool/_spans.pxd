@@ -72,13 +72,14 @@ cdef inline void max_span_idx(const pool_t* src, Py_ssize_t step, pool_t* dst, i
             idx[i] = ((flat + i * flat_step) & take) | (idx[i] & ~take)
 
 
-cdef inline void sum_span(const real_t* src, Py_ssize_t step, real_t* dst, Py_ssize_t n) noexcept nogil:
+cdef inline void sum_span(const pool_t* src, Py_ssize_t step, real_t* dst, Py_ssize_t n) noexcept nogil:
+    # Integer inputs are summed in the float accumulator (float64), element by element.
     cdef Py_ssize_t i
     for i in range(n):
         dst[i] += src[i * step]
 
 
-cdef inline void sum_span_any(const real_t* src, Py_ssize_t step, real_t* dst, Py_ssize_t n) noexcept nogil:
+cdef inline void sum_span_any(const pool_t* src, Py_ssize_t step, real_t* dst, Py_ssize_t n) noexcept nogil:
     if step == 1:
         sum_span(src, 1, dst, n)
     elif step == 2:
