@@ -43,27 +43,24 @@ def _work(call: Call, out_shape: tuple[int, ...]) -> int:
     return work
 
 
-def _prepare(fn, nd, input, output_size, data_format, num_threads, dtype_map):
+def _prepare(fn, nd, input, output_size, data_format, num_threads):
     """Validate; return the call, the kernel's input and layout, and the 5-D output shape."""
     call = validate_adaptive_call(fn, nd, input, output_size, data_format, num_threads)
-    x5 = dtype_map(to_ncdhw(call.x, nd, call.channels_last, call.batched))
+    x5 = _as_kernel_input(to_ncdhw(call.x, nd, call.channels_last, call.batched))
     xk, cl_kernel = kernel_input(x5, call.channels_last)
     out_shape = x5.shape[:2] + (1,) * (3 - nd) + tuple(a.size_out for a in call.axes)
     return call, xk, cl_kernel, out_shape
 
 
-def _as_max_input(x5: np.ndarray) -> np.ndarray:
-    return x5.view(np.uint8) if x5.dtype == np.bool_ else x5  # max over {0, 1} is logical or
+def _as_kernel_input(x5: np.ndarray) -> np.ndarray:
+    # Bool is read as uint8: max over {0, 1} is logical or, and its sum counts the Trues.
+    return x5.view(np.uint8) if x5.dtype == np.bool_ else x5
 
 
-def _as_avg_input(x5: np.ndarray) -> np.ndarray:
-    # NumPy's convention: the mean of integers (and bools) is float64.
-    return x5.astype(np.float64) if x5.dtype.kind in "biu" else x5
 
 
 def _adaptive_max(fn, nd, input, output_size, return_indices, data_format, num_threads):
-    call, xk, cl_kernel, out_shape = _prepare(fn, nd, input, output_size, data_format,
-                                           num_threads, _as_max_input)
+    call, xk, cl_kernel, out_shape = _prepare(fn, nd, input, output_size, data_format, num_threads)
     out_k, out5 = empty_output(out_shape, xk.dtype, cl_kernel)
     idx_k = idx5 = None
     if return_indices:
@@ -80,9 +77,11 @@ def _adaptive_max(fn, nd, input, output_size, return_indices, data_format, num_t
 
 
 def _adaptive_avg(fn, nd, input, output_size, data_format, num_threads):
-    call, xk, cl_kernel, out_shape = _prepare(fn, nd, input, output_size, data_format,
-                                           num_threads, _as_avg_input)
-    out_k, out5 = empty_output(out_shape, xk.dtype, cl_kernel)
+    call, xk, cl_kernel, out_shape = _prepare(fn, nd, input, output_size, data_format, num_threads)
+    # NumPy's convention: the mean of integers (and bools) is float64; the kernel reads
+    # them in place and sums in float64.
+    out_dtype = np.float32 if xk.dtype == np.float32 else np.float64
+    out_k, out5 = empty_output(out_shape, out_dtype, cl_kernel)
     if out_k.size:
         _adaptive_kernels.adaptive_avg_pool(xk, out_k, _sizes_array(call.axes), cl_kernel,
                                             threads_for(call.num_threads, _work(call, out_shape)))

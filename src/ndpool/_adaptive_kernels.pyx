@@ -117,7 +117,7 @@ cdef inline void _max_row_idx(const pool_t* src, int64_t flat, pool_t* orow, int
         irow[ow] = k
 
 
-cdef inline void _sum_row(const real_t* src, real_t* orow, const Py_ssize_t* ws,
+cdef inline void _sum_row(const pool_t* src, real_t* orow, const Py_ssize_t* ws,
                           const Py_ssize_t* we, Py_ssize_t w0, Py_ssize_t w1) noexcept nogil:
     cdef Py_ssize_t ow, iw
     cdef real_t s
@@ -184,7 +184,7 @@ cdef void _max_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
                                  (id_ * H + ih) * W + iw, 0)
 
 
-cdef void _avg_cf_item(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t* orow,
+cdef void _avg_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t* orow,
                        Py_ssize_t od, Py_ssize_t oh, Py_ssize_t w0, Py_ssize_t w1,
                        const Bins* b) noexcept nogil:
     """Outputs out[n, c, od, oh, w0:w1]."""
@@ -209,7 +209,7 @@ cdef void _avg_cf_item(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
         orow[ow] = r / <real_t>(we[ow] - ws[ow])
 
 
-cdef inline void _sum_planes(const real_t* src, const Py_ssize_t* off, Py_ssize_t i0,
+cdef inline void _sum_planes(const pool_t* src, const Py_ssize_t* off, Py_ssize_t i0,
                              Py_ssize_t i1, real_t* acc) noexcept nogil:
     """acc[p] += src[off[p] + i] for i in [i0, i1), in turn; PLANES independent sums."""
     cdef Py_ssize_t i, p
@@ -218,7 +218,7 @@ cdef inline void _sum_planes(const real_t* src, const Py_ssize_t* off, Py_ssize_
             acc[p] = acc[p] + src[off[p] + i]
 
 
-cdef void _avg_cf_planes(const real_t* plane, Py_ssize_t sC, Py_ssize_t sD, Py_ssize_t sH,
+cdef void _avg_cf_planes(const pool_t* plane, Py_ssize_t sC, Py_ssize_t sD, Py_ssize_t sH,
                          real_t* orow, Py_ssize_t oC, Py_ssize_t P, Py_ssize_t od, Py_ssize_t oh,
                          const Bins* b) noexcept nogil:
     """Outputs out[n, c:c+P, od, oh, :] of a row narrower than PLANES, for P <= PLANES
@@ -267,7 +267,7 @@ cdef void _avg_cf_planes(const real_t* plane, Py_ssize_t sC, Py_ssize_t sD, Py_s
             orow[p * oC + ow] = r / <real_t>(we[ow] - ws[ow])
 
 
-cdef void _avg_cl_item(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
+cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
                        Py_ssize_t C, real_t* opix, Py_ssize_t od, Py_ssize_t oh, Py_ssize_t ow,
                        const Bins* b) noexcept nogil:
     """Outputs out[n, od, oh, ow, :]."""
@@ -344,13 +344,13 @@ def adaptive_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out
         free(buf)
 
 
-def adaptive_avg_pool(const real_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out,
+def adaptive_avg_pool(const pool_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out,
                       const int64_t[:, ::1] sizes, bint channels_last, int num_threads):
     """Adaptive average pooling of x into out (same layout); arguments as adaptive_max_pool."""
     cdef Bins b
     cdef Py_ssize_t* buf = _make_bins(sizes, &b)
-    cdef int isz = sizeof(real_t)
-    cdef const real_t* xp
+    cdef int isz = sizeof(pool_t)
+    cdef const pool_t* xp
     cdef real_t* op = &out[0, 0, 0, 0, 0]
     cdef Py_ssize_t N = x.shape[0]
     cdef Py_ssize_t OD = b.size_out[0], OH = b.size_out[1], OW = b.size_out[2]
