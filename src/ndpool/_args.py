@@ -8,6 +8,7 @@ function, the argument and the rule, following torch.nn.functional where it has 
 
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 from dataclasses import dataclass
@@ -386,6 +387,9 @@ def check_input_shape(fn: str, input_shape, grad_shape: tuple[int, ...], nd: int
     batched = len(shape) == nd + 2
     if any(v <= 0 for v in (shape[1:] if batched else shape)):
         raise ValueError(f"{fn}: input_shape must have non-zero channel and spatial sizes, got {shape}")
+    # The gradient is allocated with this shape: reject sizes no array can have.
+    if math.prod(max(v, 1) for v in shape) > np.iinfo(np.intp).max // 8:
+        raise ValueError(f"{fn}: input_shape {shape} has more elements than an array can hold")
     channel = -1 if channels_last else int(batched)
     if (batched and shape[0] != grad_shape[0]) or shape[channel] != grad_shape[channel]:
         raise ValueError(f"{fn}: input_shape {shape} must have the batch and channel sizes of "

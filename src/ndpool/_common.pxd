@@ -57,6 +57,16 @@ cdef inline void out_range(const Axis* a, Py_ssize_t off, Py_ssize_t lo, Py_ssiz
         r1[0] = r0[0]
 
 
+cdef inline void block_taps(const Axis* a, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t* t0,
+                            Py_ssize_t* t1) noexcept nogil:
+    """Taps t that reach inside the input for some output o in [lo, hi) (hi > lo), so that
+    loops over a block never walk the taps of a huge window that only covers padding."""
+    cdef Py_ssize_t first = ceil_div(a.pad_lo - (hi - 1) * a.stride, a.dilation)
+    cdef Py_ssize_t last = floor_div(a.size_in - 1 + a.pad_lo - lo * a.stride, a.dilation) + 1
+    t0[0] = first if first > 0 else 0
+    t1[0] = last if last < a.kernel else a.kernel
+
+
 cdef inline Py_ssize_t first_pos(const Axis* a, Py_ssize_t o) noexcept nogil:
     """Position of the first window element of output o that lies inside the input."""
     cdef Py_ssize_t t0, t1

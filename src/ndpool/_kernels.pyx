@@ -16,7 +16,8 @@ so ties, NaN and float sums come out exactly as in torch.  Other strides are fre
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 
-from ndpool._common cimport (Axis, Pixel, RowBlock, pool_t, real_t, divisor_factor, first_pos,
+from ndpool._common cimport (Axis, Pixel, RowBlock, pool_t, real_t, block_taps, divisor_factor,
+                             first_pos,
                              lowest_value, out_range, pixel, read_geometry, row_block,
                              row_blocks, tap_range)
 from ndpool._spans cimport (check_unit_inner, max_span, max_span_any, max_span_idx, sum_span,
@@ -47,12 +48,13 @@ cdef void _max_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t
                        int64_t* irow, Py_ssize_t od, Py_ssize_t oh, Py_ssize_t w0, Py_ssize_t w1,
                        const Axis* ax) noexcept nogil:
     """Outputs out[n, c, od, oh, w0:w1]; indices too when irow is not NULL."""
-    cdef Py_ssize_t kd0, kd1, kh0, kh1, kd, kh, kw, id_, ih, off, r0, r1, i
+    cdef Py_ssize_t kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, id_, ih, off, r0, r1, i
     cdef const Axis* aw = &ax[2]
     cdef const pool_t* src
     cdef pool_t lowest = lowest_value(<pool_t>0)
     tap_range(&ax[0], od, &kd0, &kd1)
     tap_range(&ax[1], oh, &kh0, &kh1)
+    block_taps(aw, w0, w1, &kw0, &kw1)
     for i in range(w0, w1):
         orow[i] = lowest
     if irow != NULL:
@@ -66,7 +68,7 @@ cdef void _max_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t
         for kh in range(kh0, kh1):
             ih = oh * ax[1].stride - ax[1].pad_lo + kh * ax[1].dilation
             src = plane + id_ * sD + ih * sH
-            for kw in range(aw.kernel):
+            for kw in range(kw0, kw1):
                 off = kw * aw.dilation - aw.pad_lo
                 out_range(aw, off, w0, w1, &r0, &r1)
                 if r1 == r0:
@@ -111,11 +113,12 @@ cdef void _max_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
 cdef void _avg_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t* orow,
                        Py_ssize_t od, Py_ssize_t oh, Py_ssize_t w0, Py_ssize_t w1,
                        const Axis* ax, bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil:
-    cdef Py_ssize_t kd0, kd1, kh0, kh1, kd, kh, kw, id_, ih, off, r0, r1, i, div_dh
+    cdef Py_ssize_t kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, id_, ih, off, r0, r1, i, div_dh
     cdef const Axis* aw = &ax[2]
     cdef const pool_t* src
     tap_range(&ax[0], od, &kd0, &kd1)
     tap_range(&ax[1], oh, &kh0, &kh1)
+    block_taps(aw, w0, w1, &kw0, &kw1)
     for i in range(w0, w1):
         orow[i] = 0
     for kd in range(kd0, kd1):
@@ -123,7 +126,7 @@ cdef void _avg_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
         for kh in range(kh0, kh1):
             ih = oh * ax[1].stride - ax[1].pad_lo + kh
             src = plane + id_ * sD + ih * sH
-            for kw in range(aw.kernel):
+            for kw in range(kw0, kw1):
                 off = kw - aw.pad_lo
                 out_range(aw, off, w0, w1, &r0, &r1)
                 if r1 > r0:
