@@ -318,7 +318,6 @@ def test_backward_peak_memory_is_the_result(op, nd, layout, dtype, no_input_copy
     assert peak <= result.nbytes + SMALL, (peak, result.nbytes)
 
 
-@pytest.mark.xfail(strict=False, reason="integer average converts the input to float64")
 @pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.bool_])
 @pytest.mark.parametrize("op", ["avg", "adaptive_avg"])
 def test_integer_average_peak_memory_is_the_output(op, dtype):
