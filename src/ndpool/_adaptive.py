@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _adaptive_kernels
 from ._args import AdaptiveAxis, Call, adaptive_bounds, validate_adaptive_call
-from ._docs import FLAT_INDEX, OPTIONS, RAISES, examples, input_param
+from ._docs import FLAT_INDEX, OPTIONS, RAISES, examples, input_param, max_returns
 from ._layout import empty_output, from_ncdhw, kernel_input, to_ncdhw
 from ._threading import threads_for
 from ._typing import DataFormat, OutputSize
@@ -120,14 +120,6 @@ return_indices : bool
     (n, c) plane of the input (``{flat}``).
 """
 
-_MAX_RETURNS = """\
-out : ndarray
-    Same dtype as the input (bool and integer types included) and the same memory layout.
-    NaN propagates: a bin with a NaN gives NaN (the index of its last NaN); ties give
-    the first maximum in scan order.
-indices : ndarray of int64
-    Only with ``return_indices=True``; same shape and layout as ``out``."""
-
 _AVG_RETURNS = """\
 out : ndarray
     float32 for float32 input, float64 otherwise: integer and bool inputs are averaged in
@@ -141,7 +133,7 @@ out : ndarray
 
 def _doc(op: str, nd: int) -> str:
     if op == "max":
-        extra, returns = _MAX_EXTRA.format(flat=FLAT_INDEX[nd]), _MAX_RETURNS
+        extra, returns = _MAX_EXTRA.format(flat=FLAT_INDEX[nd]), max_returns("bin")
     else:
         extra, returns = "", _AVG_RETURNS
     name = "max" if op == "max" else "average"

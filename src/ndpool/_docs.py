@@ -11,6 +11,17 @@ SHAPES = {
 FLAT_INDEX = {1: "w", 2: "h * W + w", 3: "(d * H + h) * W + w"}
 
 
+def max_returns(region: str) -> str:
+    """The Returns section of the max-type functions; ``region`` is "window" or "bin"."""
+    return f"""\
+out : ndarray
+    Same dtype as the input (bool and integer types included) and the same memory layout.
+    NaN propagates: a {region} with a NaN gives NaN (the index of its last NaN); ties give
+    the first maximum in scan order.
+indices : ndarray of int64
+    Only with ``return_indices=True``; same shape and layout as ``out``."""
+
+
 def input_param(nd: int) -> str:
     cf, cl = SHAPES[nd]
     return f"""\

@@ -9,7 +9,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _kernels
 from ._args import Axis, avg_options, axes_table, validate_call
-from ._docs import OPTIONS, RAISES, examples, input_param
+from ._docs import FLAT_INDEX, OPTIONS, RAISES, examples, input_param, max_returns
 from ._layout import empty_output, from_ncdhw, kernel_input, to_ncdhw
 from ._threading import threads_for
 from ._typing import DataFormat, Padding, Size
@@ -96,15 +96,7 @@ ceil_mode : bool
     right padding is dropped, as in torch).
 return_indices : bool
     Also return the int64 position of each maximum, flattened within its
-    (n, c) plane of the unpadded input (``h * W + w`` in 2-D)."""
-
-_MAX_RETURNS = """\
-out : ndarray
-    Same dtype as the input (bool and integer types included) and the same memory layout.
-    NaN propagates: a window with a NaN gives NaN (the index of its last NaN); ties give
-    the first maximum in scan order.
-indices : ndarray of int64
-    Only with ``return_indices=True``; same shape and layout as ``out``."""
+    (n, c) plane of the unpadded input (``{flat}``)."""
 
 _AVG_PARAMS = """\
 ceil_mode : bool
@@ -249,7 +241,7 @@ def avg_pool3d(
 
 
 for _nd, _fn in enumerate((max_pool1d, max_pool2d, max_pool3d), start=1):
-    _fn.__doc__ = _doc("max", _nd, _MAX_PARAMS.format(nd=_nd), _MAX_RETURNS)
+    _fn.__doc__ = _doc("max", _nd, _MAX_PARAMS.format(nd=_nd, flat=FLAT_INDEX[_nd]), max_returns("window"))
 for _nd, _fn in enumerate((avg_pool1d, avg_pool2d, avg_pool3d), start=1):
     _fn.__doc__ = _doc("avg", _nd, _AVG_PARAMS, _AVG_RETURNS)
 del _nd, _fn
