@@ -97,6 +97,13 @@ def test_type_errors_do_not_depend_on_earlier_calls(good, bad):
         ndpool.max_pool2d(X2, bad)
 
 
+@pytest.mark.parametrize("bad", [1, 0, 1.0, np.int64(1)])
+def test_ceil_mode_type_error_does_not_depend_on_earlier_calls(bad):
+    ndpool.max_pool2d(X2, 2, ceil_mode=bool(bad))
+    with pytest.raises(TypeError, match="ceil_mode must be a bool"):
+        ndpool.max_pool2d(X2, 2, ceil_mode=bad)
+
+
 def test_errors_do_not_depend_on_layout():
     x = np.moveaxis(X2, 1, -1)
     with pytest.raises(ValueError, match="padding must be at most half"):

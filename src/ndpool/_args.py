@@ -35,6 +35,8 @@ class Axis:
 
 
 def _as_int(name: str, fn: str, value) -> int:
+    if type(value) is int:  # the common case, without the slow ABC check below
+        return value
     # bool is an int subclass, but True as a window size is always a mistake.
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{fn}: {name} must be an int or a tuple of ints, got {value!r}")
@@ -122,7 +124,9 @@ def _check_windows_not_empty(fn: str, axis: Axis) -> None:
         o += 1
 
 
-@lru_cache(maxsize=1024)
+# typed: ceil_mode=1 must not hit the entry of ceil_mode=True (sizes are made exact ints
+# by canonical_sizes before the lookup).
+@lru_cache(maxsize=1024, typed=True)
 def window_geometry(
     fn: str,
     spatial: tuple[int, ...],
@@ -221,7 +225,9 @@ def canonical_sizes(fn: str, name: str, value):
     This runs before the geometry cache, whose keys compare by equality: without it,
     2.0 or True would hit the cache entry of 2 or 1 and escape the type check.
     """
-    if value is None or isinstance(value, str):
+    if type(value) is int or value is None or isinstance(value, str):
+        return value
+    if type(value) is tuple and all(type(v) is int for v in value):
         return value
     if isinstance(value, np.ndarray):
         value = value.tolist()
