@@ -43,7 +43,7 @@ def _work(call: Call, out_shape: tuple[int, ...]) -> int:
     return work
 
 
-def _kernel_operands(call: Call, nd: int):
+def _kernel_operands(call, nd):
     """The kernel's input and layout, and the 5-D output shape, of a validated call."""
     x5 = _as_kernel_input(to_ncdhw(call.x, nd, call.channels_last, call.batched))
     xk, cl_kernel = kernel_input(x5, call.channels_last)
@@ -63,7 +63,7 @@ def _adaptive_max(fn, nd, input, output_size, return_indices, data_format, num_t
     return run_adaptive_max(call, nd, return_indices)
 
 
-def run_adaptive_max(call: Call, nd: int, return_indices: bool):
+def run_adaptive_max(call, nd, return_indices):
     """Adaptive max pooling of a validated call (used on blocks by ndpool.dask)."""
     call, xk, cl_kernel, out_shape = _kernel_operands(call, nd)
     out_k, out5 = empty_output(out_shape, xk.dtype, cl_kernel)
@@ -86,7 +86,7 @@ def _adaptive_avg(fn, nd, input, output_size, data_format, num_threads):
     return run_adaptive_avg(call, nd)
 
 
-def run_adaptive_avg(call: Call, nd: int):
+def run_adaptive_avg(call, nd):
     """Adaptive average pooling of a validated call (used on blocks by ndpool.dask)."""
     call, xk, cl_kernel, out_shape = _kernel_operands(call, nd)
     # NumPy's convention: the mean of integers (and bools) is float64; the kernel reads

@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _kernels
-from ._args import Axis, Call, avg_options, axes_table, validate_call
+from ._args import Axis, avg_options, axes_table, validate_call
 from ._docs import FLAT_INDEX, OPTIONS, RAISES, examples, input_param, max_returns
 from ._layout import empty_output, from_ncdhw, kernel_input, to_ncdhw
 from ._threading import threads_for
@@ -22,8 +22,8 @@ def _max_pool(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode, 
     return run_max_pool(call, nd, return_indices)
 
 
-def run_max_pool(call: Call, nd: int, return_indices: bool):
-    """Max pooling of a validated call (its axes may carry any geometry the kernels accept,
+def run_max_pool(call, nd, return_indices):
+    """Max pooling of a validated :class:`._args.Call` (its axes may carry any geometry the kernels accept,
     such as the uneven padding of one block of a chunked array, see ndpool.dask)."""
     x5 = to_ncdhw(call.x, nd, call.channels_last, call.batched)
     is_bool = x5.dtype == np.bool_
@@ -54,7 +54,7 @@ def _avg_pool(fn, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
     return run_avg_pool(call, nd, count_include_pad, divisor)
 
 
-def run_avg_pool(call: Call, nd: int, count_include_pad: bool, divisor: int):
+def run_avg_pool(call, nd, count_include_pad, divisor):
     """Average pooling of a validated call (divisor 0: no override); see run_max_pool."""
     x5 = to_ncdhw(call.x, nd, call.channels_last, call.batched)
     if x5.dtype == np.bool_:

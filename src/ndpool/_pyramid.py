@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any, Literal
 
@@ -76,7 +77,8 @@ def pyramid(
     [(3, 64, 48), (3, 32, 24), (3, 16, 12)]
     """
     fn = "pyramid"
-    if isinstance(levels, bool) or not isinstance(levels, int) or levels < 1:
+    count: Any = levels  # checked at run time: the annotation does not bind callers
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"{fn}: levels must be an int of at least 1, got {levels!r}")
     if method not in _METHODS:
         raise ValueError(f"{fn}: method must be 'mean' or 'max', got {method!r}")
@@ -87,10 +89,8 @@ def pyramid(
     factors = int_tuple(fn, "factor", factor, spatial_dims)
     if any(f < 1 for f in factors):
         raise ValueError(f"{fn}: factor must be at least 1, got {factors}")
-    if _is_dask_array(array):
-        from . import dask as pooling
-    else:
-        import ndpool as pooling  # noqa: PLW0406 (the in-memory functions)
+    # ndpool.dask for Dask arrays, else the in-memory functions.
+    pooling = importlib.import_module("ndpool.dask" if _is_dask_array(array) else "ndpool")
     name = f"{'avg' if method == 'mean' else 'max'}_pool{spatial_dims}d"
     pool = getattr(pooling, name)
 

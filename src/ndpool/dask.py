@@ -30,7 +30,7 @@ import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import product
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -76,10 +76,11 @@ class _Block:
 
 def _window_blocks(a: Axis, chunks: tuple[int, ...]) -> list[_Block]:
     starts = np.cumsum((0,) + chunks[:-1])[1:]
-    # Input chunk boundary B becomes output boundary ceil(B / stride), whatever the padding:
-    # chunks of a multiple of the stride give output chunks of chunk / stride.
-    cuts = sorted({0, a.size_out} | {min(-(-int(b) // a.stride), a.size_out) for b in starts})
     span = (a.kernel - 1) * a.dilation + 1
+    # Output o belongs to the input chunk where its window ends: a block reads its own chunk
+    # and a halo from the chunks before it, which the scheduler has already loaded (see _pool).
+    cuts = sorted({0, a.size_out} | {min(max((int(b) + a.pad_lo - span) // a.stride + 1, 0), a.size_out)
+                                     for b in starts})
     blocks = []
     for o0, o1 in zip(cuts, cuts[1:]):
         first = o0 * a.stride - a.pad_lo  # where the block's first window starts
@@ -101,9 +102,9 @@ def _adaptive_blocks(a: AdaptiveAxis, chunks: tuple[int, ...]) -> list[_Block]:
     snap = period <= size_out / len(chunks)
     cuts = {0, size_out}
     for b in starts:
-        o = -(-int(b) * size_out // size_in)  # first bin starting at or after b
+        o = int(b) * size_out // size_in  # bins [0, o) end at or before b (as in _window_blocks)
         if snap:
-            o = (o + period // 2) // period * period
+            o = o // period * period
         cuts.add(min(o, size_out))
     blocks = []
     for o0, o1 in zip(sorted(cuts), sorted(cuts)[1:]):
@@ -134,27 +135,26 @@ class _Op:
     sizes_out: tuple[int, ...] = ()  # adaptive output sizes
 
 
-def _assemble(parts: Any, cuts: list[list[slice]]) -> np.ndarray:
-    """One block from the nested list of input chunks it overlaps, each cut to its part:
-    a view of the chunk when it is only one, else one copy of the parts into place."""
-    grid = tuple(len(c) for c in cuts)
-    leaves = {}
-    for pos in product(*(range(n) for n in grid)):
-        leaf = parts
-        for j in pos:
-            leaf = leaf[j]
-        leaves[pos] = np.asarray(leaf)[tuple(c[j] for c, j in zip(cuts, pos))]
-    if len(leaves) == 1:
-        return leaves[(0,) * len(grid)]
-    # The extent of every part along every axis, read off the parts on that axis's edge.
-    extents = [[leaves[tuple(j if a == ax else 0 for a in range(len(grid)))].shape[ax]
-                for j in range(n)] for ax, n in enumerate(grid)]
-    offsets = [np.cumsum([0] + e) for e in extents]
+def _assemble(parts: list[np.ndarray], sels: list[tuple[slice, ...]], grid: tuple[int, ...]) -> np.ndarray:
+    """One block from the input parts it overlaps (row-major over ``grid``), each cut by its
+    selection: a view when there is one part, else one copy of the parts into place."""
+    leaves = {pos: np.asarray(p)[sel]
+              for pos, p, sel in zip(product(*(range(n) for n in grid)), parts, sels)}
     first = leaves[(0,) * len(grid)]
+    if len(leaves) == 1:
+        return first
+    # The extent of every part along every axis, read off the parts on that axis's edge.
+    offsets = [np.cumsum([0] + [leaves[tuple(j if a == ax else 0 for a in range(len(grid)))].shape[ax]
+                                for j in range(n)]) for ax, n in enumerate(grid)]
     block = np.empty(tuple(int(o[-1]) for o in offsets), dtype=first.dtype)
     for pos, leaf in leaves.items():
         block[tuple(slice(int(o[j]), int(o[j + 1])) for o, j in zip(offsets, pos))] = leaf
     return block
+
+
+def _copy_part(chunk: np.ndarray, sel: tuple[slice, ...]) -> np.ndarray:
+    # A copy, not a view: the chunk it came from can be freed.
+    return np.array(np.asarray(chunk)[sel], copy=True)
 
 
 def _global_indices(idx: np.ndarray, local: tuple[int, ...], offsets: tuple[int, ...],
@@ -257,9 +257,10 @@ def _kernel_on_runs(x: np.ndarray, blocks: Sequence[_Block], runs: list[list[tup
     return (out, idx) if op.return_indices else out
 
 
-def _pool_block(parts: Any, cuts: list[list[slice]], blocks: tuple[_Block, ...], op: _Op) -> Any:
+def _pool_block(parts: list[np.ndarray], sels: list[tuple[slice, ...]], grid: tuple[int, ...],
+                blocks: tuple[_Block, ...], op: _Op) -> Any:
     """The task of one output chunk: assemble its input range, pool it as the whole array would."""
-    x = _assemble(parts, cuts)
+    x = _assemble(parts, sels, grid)
     if not x.dtype.isnative:
         x = x.astype(x.dtype.newbyteorder("="))
     if any(b.local is None for b in blocks):
@@ -312,31 +313,55 @@ def _pool(fn: str, x: da.Array, op: _Op, axes: tuple[Any, ...], out_dtype: np.dt
 
     token = tokenize(x.name, fn, op, axes)
     name = f"{fn}-{token}"
+    halo_name = f"{fn}-halo-{token}"
     dsk: dict[Any, Any] = {}
+    halo: dict[Any, Any] = {}
     for out_index in product(*(range(len(p)) for p in plan)):
-        key_ranges, cuts, blocks = [], [], []
+        ranges, cuts, blocks = [], [], []
         for d, i in enumerate(out_index):
             item = plan[d][i]
             if isinstance(item, _Block):
                 starts = chunk_starts[d]
                 first = int(np.searchsorted(starts, item.lo, side="right")) - 1
                 last = int(np.searchsorted(starts, item.hi, side="left")) - 1
-                js = range(first, last + 1)
-                key_ranges.append(js)
-                cuts.append([slice(max(item.lo - starts[j], 0), min(item.hi, starts[j + 1]) - starts[j])
-                             for j in js])
+                ranges.append(range(first, last + 1))
+                cuts.append({j: slice(max(item.lo - starts[j], 0), min(item.hi, starts[j + 1]) - starts[j])
+                             for j in range(first, last + 1)})
                 blocks.append(item)
             else:
-                key_ranges.append(range(item, item + 1))
-                cuts.append([slice(None)])
-        dsk[(name,) + out_index] = (_pool_block, _nested_keys(x.name, key_ranges), cuts,
+                ranges.append(range(item, item + 1))
+                cuts.append({item: slice(None)})
+        # The block's own chunk is the last it overlaps on every axis; the parts it needs of
+        # earlier chunks are copied out by small tasks as soon as those chunks are loaded, so
+        # that no chunk waits in memory for a later block (memory stays a few chunks plus
+        # one band of halos, whatever the array's size).
+        own = tuple(r[-1] for r in ranges)
+        parts, sels = [], []
+        for pos in product(*ranges):
+            sel = tuple(c[j] for c, j in zip(cuts, pos))
+            whole = all(_covers(sl, x.chunks[d][j]) for d, (sl, j) in enumerate(zip(sel, pos)))
+            if pos == own or whole:
+                parts.append((x.name,) + pos)
+                sels.append(sel)
+            else:
+                key = (halo_name, len(halo))
+                halo[key] = (_copy_part, (x.name,) + pos, sel)
+                parts.append(key)
+                sels.append((slice(None),) * x.ndim)
+        dsk[(name,) + out_index] = (_pool_block, parts, sels, tuple(len(r) for r in ranges),
                                     tuple(blocks), op)
+    if halo:
+        halo_graph = HighLevelGraph.from_collections(halo_name, halo, dependencies=[cast(Any, x)])
+        halo_array = da.Array(halo_graph, halo_name, ((1,) * len(halo),), meta=np.empty((0,)))
+        x_deps: list[Any] = [x, halo_array]
+    else:
+        x_deps = [x]
     out_chunks = tuple(
         tuple(b.o1 - b.o0 for b in p) if d in spatial_dims else x.chunks[d]
         for d, p in enumerate(plan)
     )
     meta = np.empty((0,) * x.ndim, dtype=out_dtype)
-    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=x_deps)
     result = da.Array(graph, name, out_chunks, meta=meta)
     if not op.return_indices:
         return result
@@ -346,16 +371,14 @@ def _pool(fn: str, x: da.Array, op: _Op, axes: tuple[Any, ...], out_dtype: np.dt
     for half, dtype in ((0, out_dtype), (1, np.dtype(np.int64))):
         half_name = f"{fn}-{'out' if half == 0 else 'indices'}-{token}"
         half_dsk = {(half_name,) + k[1:]: (operator.getitem, k, half) for k in dsk}
-        half_graph = HighLevelGraph.from_collections(half_name, half_dsk, dependencies=[pair])
+        half_graph = HighLevelGraph.from_collections(half_name, half_dsk, dependencies=[cast(Any, pair)])
         halves.append(da.Array(half_graph, half_name, out_chunks,
                                meta=np.empty((0,) * x.ndim, dtype=dtype)))
     return halves[0], halves[1]
 
 
-def _nested_keys(name: str, ranges: list[range], prefix: tuple[int, ...] = ()) -> Any:
-    if len(prefix) == len(ranges):
-        return (name,) + prefix
-    return [_nested_keys(name, ranges, prefix + (j,)) for j in ranges[len(prefix)]]
+def _covers(sel: slice, size: int) -> bool:
+    return (sel.start or 0) == 0 and (sel.stop is None or sel.stop >= size)
 
 
 def _empty(x: da.Array, spatial_dims: list[int], axes: tuple[Any, ...], op: _Op,
