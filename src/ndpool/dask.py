@@ -258,8 +258,9 @@ def _kernel_on_runs(x: np.ndarray, blocks: Sequence[_Block], runs: list[list[tup
 
 
 def _pool_block(parts: list[np.ndarray], sels: list[tuple[slice, ...]], grid: tuple[int, ...],
-                blocks: tuple[_Block, ...], op: _Op) -> Any:
-    """The task of one output chunk: assemble its input range, pool it as the whole array would."""
+                blocks: tuple[_Block, ...], op: _Op, ordering: list[np.ndarray]) -> Any:
+    """The task of one output chunk: assemble its input range, pool it as the whole array
+    would.  ``ordering`` (unused) are copies that must be made before it (see _pool)."""
     x = _assemble(parts, sels, grid)
     if not x.dtype.isnative:
         x = x.astype(x.dtype.newbyteorder("="))
@@ -316,6 +317,8 @@ def _pool(fn: str, x: da.Array, op: _Op, axes: tuple[Any, ...], out_dtype: np.dt
     halo_name = f"{fn}-halo-{token}"
     dsk: dict[Any, Any] = {}
     halo: dict[Any, Any] = {}
+    owner: dict[tuple[int, ...], tuple[int, ...]] = {}  # chunk -> the block it is the own chunk of
+    copies: dict[tuple[int, ...], list[Any]] = {}  # chunk -> its copy tasks
     for out_index in product(*(range(len(p)) for p in plan)):
         ranges, cuts, blocks = [], [], []
         for d, i in enumerate(out_index):
@@ -336,6 +339,7 @@ def _pool(fn: str, x: da.Array, op: _Op, axes: tuple[Any, ...], out_dtype: np.dt
         # that no chunk waits in memory for a later block (memory stays a few chunks plus
         # one band of halos, whatever the array's size).
         own = tuple(r[-1] for r in ranges)
+        owner[own] = out_index
         parts, sels = [], []
         for pos in product(*ranges):
             sel = tuple(c[j] for c, j in zip(cuts, pos))
@@ -346,10 +350,21 @@ def _pool(fn: str, x: da.Array, op: _Op, axes: tuple[Any, ...], out_dtype: np.dt
             else:
                 key = (halo_name, len(halo))
                 halo[key] = (_copy_part, (x.name,) + pos, sel)
+                copies.setdefault(pos, []).append(key)
                 parts.append(key)
                 sels.append((slice(None),) * x.ndim)
-        dsk[(name,) + out_index] = (_pool_block, parts, sels, tuple(len(r) for r in ranges),
-                                    tuple(blocks), op)
+        dsk[(name,) + out_index] = [_pool_block, parts, sels, tuple(len(r) for r in ranges),
+                                    tuple(blocks), op]
+    # A block's task also waits for the copies of its own chunk that later blocks need (it
+    # ignores them): the scheduler then makes them right after loading the chunk, and the
+    # chunk is freed when its block is done instead of when the last copy is (otherwise
+    # Dask's ordering can keep a whole row of chunks for their copies).
+    for pos, out_index in owner.items():
+        task = dsk[(name,) + out_index]
+        dsk[(name,) + out_index] = (*task, copies.get(pos, []))
+    for key, task in dsk.items():
+        if isinstance(task, list):
+            dsk[key] = (*task, [])
     if halo:
         halo_graph = HighLevelGraph.from_collections(halo_name, halo, dependencies=[cast(Any, x)])
         halo_array = da.Array(halo_graph, halo_name, ((1,) * len(halo),), meta=np.empty((0,)))
