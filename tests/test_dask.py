@@ -269,3 +269,15 @@ def test_local_cluster_two_processes():
             ndpool.adaptive_avg_pool2d(x, (9, 7)), *ndpool.pyramid(x, 3, "mean")[1:]]
     for g, w in zip(got, want, strict=True):
         np.testing.assert_array_equal(g, w, strict=True)
+
+
+@pytest.mark.parametrize("name", ndd.__all__)
+def test_signatures_match_in_memory(name):
+    """Same parameters, defaults and kinds as the ndpool function; every one annotated."""
+    import inspect
+    import typing
+
+    ours, theirs = inspect.signature(getattr(ndd, name)), inspect.signature(getattr(ndpool, name))
+    assert [(p.name, p.default, p.kind) for p in ours.parameters.values()] == \
+        [(p.name, p.default, p.kind) for p in theirs.parameters.values()]
+    assert set(typing.get_type_hints(getattr(ndd, name))) == set(ours.parameters) | {"return"}
