@@ -164,8 +164,14 @@ def test_one_task_per_output_chunk_and_lazy():
     with dask.config.set(scheduler=forbid):
         y = ndd.avg_pool2d(x, 3, 2, 1)
     layer = y.dask.layers[y.name]
-    assert len(layer) == y.npartitions == 2 * 1 * 4 * 2
+    blocks = [k for k in layer if k[0] == y.name]
+    assert len(blocks) == y.npartitions == 2 * 1 * 4 * 2
     assert y.shape == (2, 3, 32, 32) and y.dtype == np.float64
+    # The rest copy halos: one per neighbour chunk a block reads a part of.
+    assert len(layer) - len(blocks) == 2 * (3 * 2 + 1 * 4 + 3 * 1)
+    # Windows that do not cross chunks need no copies.
+    z = ndd.max_pool2d(x, 2)
+    assert len(z.dask.layers[z.name]) == z.npartitions
 
 
 def test_numpy_input_and_errors():

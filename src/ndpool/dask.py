@@ -5,22 +5,24 @@ returns a lazy ``dask.array.Array`` (a pair of them with ``return_indices=True``
 computed value is bit for bit what ``ndpool.max_pool2d(x.compute(), 3, 2, 1)`` returns, for
 any chunking of the input.
 
-How: along every spatial axis, each input chunk boundary becomes an output chunk boundary
-(the first output whose window starts past it), so output chunks follow input chunks.  The
-outputs of one output chunk read a known input range (their windows, or adaptive bins, from
-the same geometry as the in-memory call, :mod:`ndpool._args`); one task per output chunk
-gathers that range from the input chunks it overlaps (its own chunk plus the halo the windows
-need) and runs ndpool's kernel on it, with the window geometry shifted to the block: uneven
-padding that reproduces the global padding at the array's edges and none inside, so that
-positions, divisors and ceil-mode windows are those of the whole array.  Max-pooling indices
-are translated from the block's plane to the whole plane.  Batch and channel axes keep their
-chunks.  A task holds its input block and its output: memory is bounded by the chunks.
+How: along every spatial axis, every output belongs to the input chunk where its window
+(or adaptive bin) ends, so output chunks follow input chunks.  The outputs of one output
+chunk read a known input range (their windows or bins, from the same geometry as the
+in-memory call, :mod:`ndpool._args`): their own chunk and a halo from the chunks before it.
+One task per output chunk assembles that range and runs ndpool's kernel on it, with the
+window geometry shifted to the block: uneven padding that reproduces the global padding at
+the array's edges and none inside, so that positions, divisors and ceil-mode windows are
+those of the whole array.  Max-pooling indices are translated from the block's plane to the
+whole plane.  Batch and channel axes keep their chunks.  Halos are copied out of their
+chunks by small tasks, ordered so that each chunk is freed once its own block is done: a
+few chunks are in memory at a time, whatever the array's size.
 
-Adaptive bins are irregular; a block of bins starting at an output ``o`` with ``o * I / O``
+Adaptive bins are irregular; a run of bins starting at an output ``o`` with ``o * I / O``
 an integer (and ending at one) is itself an adaptive pooling of its input range, which the
 kernel computes.  Output chunk boundaries are snapped to such outputs where they are closer
-together than the chunks; other blocks are computed by ndpool.reference's bin reduction,
-which has the kernels' arithmetic (it is the oracle the kernels are tested against).
+together than the chunks; other blocks run the kernel per bin (large bins) or
+ndpool.reference's bin reduction (small bins), which has the kernels' arithmetic (it is the
+oracle the kernels are tested against).
 """
 
 from __future__ import annotations
@@ -64,8 +66,8 @@ __all__ = [
 @dataclass(frozen=True)
 class _Block:
     """Outputs [o0, o1) of one spatial axis read inputs [lo, hi) of it.  ``local`` is the
-    geometry of the kernel call on that range (None: unaligned adaptive bins, reduced by
-    the reference code)."""
+    geometry of the kernel call on that range (None: adaptive bins that are not one adaptive
+    pooling of the range, see _unaligned_adaptive)."""
 
     o0: int
     o1: int
@@ -152,8 +154,8 @@ def _assemble(parts: list[np.ndarray], sels: list[tuple[slice, ...]], grid: tupl
     return block
 
 
-def _copy_part(chunk: np.ndarray, sel: tuple[slice, ...]) -> np.ndarray:
-    # A copy, not a view: the chunk it came from can be freed.
+def _copy_part(chunk: np.ndarray, sel: tuple[slice, ...], after: Any = None) -> np.ndarray:
+    # A copy, not a view: the chunk it came from can be freed.  `after` orders it (see _pool).
     return np.array(np.asarray(chunk)[sel], copy=True)
 
 
@@ -258,9 +260,8 @@ def _kernel_on_runs(x: np.ndarray, blocks: Sequence[_Block], runs: list[list[tup
 
 
 def _pool_block(parts: list[np.ndarray], sels: list[tuple[slice, ...]], grid: tuple[int, ...],
-                blocks: tuple[_Block, ...], op: _Op, ordering: list[np.ndarray]) -> Any:
-    """The task of one output chunk: assemble its input range, pool it as the whole array
-    would.  ``ordering`` (unused) are copies that must be made before it (see _pool)."""
+                blocks: tuple[_Block, ...], op: _Op) -> Any:
+    """The task of one output chunk: assemble its input range, pool it as the whole array would."""
     x = _assemble(parts, sels, grid)
     if not x.dtype.isnative:
         x = x.astype(x.dtype.newbyteorder("="))
@@ -318,7 +319,7 @@ def _pool(fn: str, x: da.Array, op: _Op, axes: tuple[Any, ...], out_dtype: np.dt
     dsk: dict[Any, Any] = {}
     halo: dict[Any, Any] = {}
     owner: dict[tuple[int, ...], tuple[int, ...]] = {}  # chunk -> the block it is the own chunk of
-    copies: dict[tuple[int, ...], list[Any]] = {}  # chunk -> its copy tasks
+    copy_of: dict[Any, tuple[int, ...]] = {}  # copy task -> the chunk it copies from
     for out_index in product(*(range(len(p)) for p in plan)):
         ranges, cuts, blocks = [], [], []
         for d, i in enumerate(out_index):
@@ -335,9 +336,8 @@ def _pool(fn: str, x: da.Array, op: _Op, axes: tuple[Any, ...], out_dtype: np.dt
                 ranges.append(range(item, item + 1))
                 cuts.append({item: slice(None)})
         # The block's own chunk is the last it overlaps on every axis; the parts it needs of
-        # earlier chunks are copied out by small tasks as soon as those chunks are loaded, so
-        # that no chunk waits in memory for a later block (memory stays a few chunks plus
-        # one band of halos, whatever the array's size).
+        # earlier chunks are copied out by small tasks, so that those chunks need not wait
+        # in memory for it (a part that is a whole chunk is read as it is).
         own = tuple(r[-1] for r in ranges)
         owner[own] = out_index
         parts, sels = [], []
@@ -350,33 +350,27 @@ def _pool(fn: str, x: da.Array, op: _Op, axes: tuple[Any, ...], out_dtype: np.dt
             else:
                 key = (halo_name, len(halo))
                 halo[key] = (_copy_part, (x.name,) + pos, sel)
-                copies.setdefault(pos, []).append(key)
+                copy_of[key] = pos
                 parts.append(key)
                 sels.append((slice(None),) * x.ndim)
-        dsk[(name,) + out_index] = [_pool_block, parts, sels, tuple(len(r) for r in ranges),
-                                    tuple(blocks), op]
-    # A block's task also waits for the copies of its own chunk that later blocks need (it
-    # ignores them): the scheduler then makes them right after loading the chunk, and the
-    # chunk is freed when its block is done instead of when the last copy is (otherwise
-    # Dask's ordering can keep a whole row of chunks for their copies).
-    for pos, out_index in owner.items():
-        task = dsk[(name,) + out_index]
-        dsk[(name,) + out_index] = (*task, copies.get(pos, []))
-    for key, task in dsk.items():
-        if isinstance(task, list):
-            dsk[key] = (*task, [])
-    if halo:
-        halo_graph = HighLevelGraph.from_collections(halo_name, halo, dependencies=[cast(Any, x)])
-        halo_array = da.Array(halo_graph, halo_name, ((1,) * len(halo),), meta=np.empty((0,)))
-        x_deps: list[Any] = [x, halo_array]
-    else:
-        x_deps = [x]
+        dsk[(name,) + out_index] = (_pool_block, parts, sels, tuple(len(r) for r in ranges),
+                                    tuple(blocks), op)
+    # A copy out of a chunk also waits for the block whose own chunk it is (and ignores its
+    # result).  Without this, Dask's ordering may load a chunk for the copies a later block
+    # needs, run that block, and keep the chunk until its own block comes, much later: a
+    # band of chunks in memory.  With it, blocks run in an order where every chunk is freed
+    # once its own block and its copies are done (the graph stays acyclic: a copy serves
+    # only later blocks).
+    for key, pos in copy_of.items():
+        if pos in owner:
+            halo[key] = (*halo[key], (name,) + owner[pos])
+    # The copies live in the blocks' layer: they depend on blocks and blocks on them.
     out_chunks = tuple(
         tuple(b.o1 - b.o0 for b in p) if d in spatial_dims else x.chunks[d]
         for d, p in enumerate(plan)
     )
     meta = np.empty((0,) * x.ndim, dtype=out_dtype)
-    graph = HighLevelGraph.from_collections(name, dsk, dependencies=x_deps)
+    graph = HighLevelGraph.from_collections(name, {**dsk, **halo}, dependencies=[cast(Any, x)])
     result = da.Array(graph, name, out_chunks, meta=meta)
     if not op.return_indices:
         return result
