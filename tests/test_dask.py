@@ -287,3 +287,25 @@ def test_signatures_match_in_memory(name):
     assert [(p.name, p.default, p.kind) for p in ours.parameters.values()] == \
         [(p.name, p.default, p.kind) for p in theirs.parameters.values()]
     assert set(typing.get_type_hints(getattr(ndd, name))) == set(ours.parameters) | {"return"}
+
+
+@pytest.mark.parametrize("pool", [
+    lambda x: ndd.avg_pool2d(x, 3, 2, 1),
+    lambda x: ndd.max_pool2d(x, 5, 1, 2, return_indices=True)[1],
+])
+def test_few_input_chunks_in_memory_at_once(pool):
+    """Halos are copied out and each chunk freed after its own block: on a 12 x 12 grid the
+    local scheduler never holds more than a few input chunks, not a row of them."""
+    from dask.callbacks import Callback
+
+    x = da.random.default_rng(5).standard_normal((1, 1, 192, 192), chunks=(1, 1, 16, 16))
+    y = pool(x)
+    peak = [0]
+
+    class Count(Callback):
+        def _posttask(self, key, result, dsk, state, id):
+            peak[0] = max(peak[0], sum(1 for k in state["cache"] if isinstance(k, tuple) and k[0] == x.name))
+
+    with Count():
+        y.compute()
+    assert 1 <= peak[0] <= 4, peak[0]
