@@ -32,6 +32,8 @@ from ._backward import (
     max_pool3d_backward,
 )
 
+from ._pyramid import pyramid
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -60,6 +62,7 @@ __all__ = [
     "max_pool2d_backward",
     "max_pool3d",
     "max_pool3d_backward",
+    "pyramid",
 ]
 
 

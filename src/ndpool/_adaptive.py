@@ -43,9 +43,8 @@ def _work(call: Call, out_shape: tuple[int, ...]) -> int:
     return work
 
 
-def _prepare(fn, nd, input, output_size, data_format, num_threads):
-    """Validate; return the call, the kernel's input and layout, and the 5-D output shape."""
-    call = validate_adaptive_call(fn, nd, input, output_size, data_format, num_threads)
+def _kernel_operands(call, nd):
+    """The kernel's input and layout, and the 5-D output shape, of a validated call."""
     x5 = _as_kernel_input(to_ncdhw(call.x, nd, call.channels_last, call.batched))
     xk, cl_kernel = kernel_input(x5, call.channels_last)
     out_shape = x5.shape[:2] + (1,) * (3 - nd) + tuple(a.size_out for a in call.axes)
@@ -60,7 +59,13 @@ def _as_kernel_input(x5: np.ndarray) -> np.ndarray:
 
 
 def _adaptive_max(fn, nd, input, output_size, return_indices, data_format, num_threads):
-    call, xk, cl_kernel, out_shape = _prepare(fn, nd, input, output_size, data_format, num_threads)
+    call = validate_adaptive_call(fn, nd, input, output_size, data_format, num_threads)
+    return run_adaptive_max(call, nd, return_indices)
+
+
+def run_adaptive_max(call, nd, return_indices):
+    """Adaptive max pooling of a validated call (used on blocks by ndpool.dask)."""
+    call, xk, cl_kernel, out_shape = _kernel_operands(call, nd)
     out_k, out5 = empty_output(out_shape, xk.dtype, cl_kernel)
     idx_k = idx5 = None
     if return_indices:
@@ -77,7 +82,13 @@ def _adaptive_max(fn, nd, input, output_size, return_indices, data_format, num_t
 
 
 def _adaptive_avg(fn, nd, input, output_size, data_format, num_threads):
-    call, xk, cl_kernel, out_shape = _prepare(fn, nd, input, output_size, data_format, num_threads)
+    call = validate_adaptive_call(fn, nd, input, output_size, data_format, num_threads)
+    return run_adaptive_avg(call, nd)
+
+
+def run_adaptive_avg(call, nd):
+    """Adaptive average pooling of a validated call (used on blocks by ndpool.dask)."""
+    call, xk, cl_kernel, out_shape = _kernel_operands(call, nd)
     # NumPy's convention: the mean of integers (and bools) is float64; the kernel reads
     # them in place and sums in float64.
     out_dtype = np.float32 if xk.dtype == np.float32 else np.float64

@@ -19,6 +19,12 @@ def _max_pool(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode, 
               data_format, num_threads):
     call = validate_call(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode,
                          data_format, num_threads)
+    return run_max_pool(call, nd, return_indices)
+
+
+def run_max_pool(call, nd, return_indices):
+    """Max pooling of a validated :class:`._args.Call` (its axes may carry any geometry the kernels accept,
+    such as the uneven padding of one block of a chunked array, see ndpool.dask)."""
     x5 = to_ncdhw(call.x, nd, call.channels_last, call.batched)
     is_bool = x5.dtype == np.bool_
     if is_bool:
@@ -45,6 +51,11 @@ def _avg_pool(fn, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
     count_include_pad, divisor = avg_options(fn, padding, count_include_pad, divisor_override)
     call = validate_call(fn, nd, input, kernel_size, stride, padding, 1, ceil_mode, data_format,
                          num_threads)
+    return run_avg_pool(call, nd, count_include_pad, divisor)
+
+
+def run_avg_pool(call, nd, count_include_pad, divisor):
+    """Average pooling of a validated call (divisor 0: no override); see run_max_pool."""
     x5 = to_ncdhw(call.x, nd, call.channels_last, call.batched)
     if x5.dtype == np.bool_:
         x5 = x5.view(np.uint8)

@@ -33,8 +33,15 @@ def _prepare(fn, nd, input, output_size, data_format, num_threads):
     return x, call.axes, call.channels_last, call.batched
 
 
-def _gather_bins(x, axes):
-    """Every output's bin, as ``(bins, inside, flat, lengths)``.
+def _axis_bounds(axes):
+    """(start, end, size_in) of every axis's bins."""
+    return [adaptive_bounds(a.size_in, a.size_out) + (a.size_in,) for a in axes]
+
+
+def _gather_bins(x, bounds):
+    """Every output's bin, for bins ``[start, end)`` along each axis of ``bounds``
+    (``(start, end, size_in)`` per axis, from :func:`_axis_bounds` or any other bins inside
+    the input), as ``(bins, inside, flat, lengths)``., as ``(bins, inside, flat, lengths)``.
 
     ``bins`` has shape (N, C, O1, .., Ond, K) with K = k1*..*knd, ki the longest bin of axis i,
     taps in row-major scan order.  Taps past the end of a shorter bin are gathered from a
@@ -42,21 +49,20 @@ def _gather_bins(x, axes):
     (same shape) is each tap's flat position in an (n, c) plane (the max-pool index), and
     ``lengths`` holds each axis's bin lengths, shaped to broadcast against (O1, .., Ond).
     """
-    nd = len(axes)
+    nd = len(bounds)
     index, inside, flat, lengths = [], True, 0, []
-    for i, a in enumerate(axes):
-        start, end = adaptive_bounds(a.size_in, a.size_out)
+    for i, (start, end, size_in) in enumerate(bounds):
         k = int((end - start).max())
         pos = start[:, None] + np.arange(k)
         # Output axis i goes to dimension i and tap axis i to dimension nd + i, so that the
         # index arrays broadcast to (O1, .., Ond, k1, .., knd): an outer product of the axes.
         shape = [1] * (2 * nd)
-        shape[i], shape[nd + i] = a.size_out, k
-        index.append(np.minimum(pos, a.size_in - 1).reshape(shape))
+        shape[i], shape[nd + i] = len(start), k
+        index.append(np.minimum(pos, size_in - 1).reshape(shape))
         inside = inside & (pos < end[:, None]).reshape(shape)
-        flat = flat * a.size_in + pos.reshape(shape)  # Horner: (d*H + h)*W + w
+        flat = flat * size_in + pos.reshape(shape)  # Horner: (d*H + h)*W + w
         lengths.append((end - start).reshape(shape[:nd]))
-    taps = tuple(a.size_out for a in axes) + (int(np.prod(inside.shape[nd:])),)
+    taps = tuple(len(start) for start, _, _ in bounds) + (int(np.prod(inside.shape[nd:])),)
     bins = x[(slice(None), slice(None), *index)].reshape(x.shape[:2] + taps)
     return bins, inside.reshape(taps), flat.reshape(taps), lengths
 
@@ -70,26 +76,33 @@ def _adaptive_max(fn, nd, input, output_size, return_indices, data_format, num_t
     if 0 in x.shape[:2] or any(a.size_out == 0 for a in axes):
         out, indices = _empty(x, axes, x.dtype), _empty(x, axes, np.int64)
     else:
-        bins, inside, flat = _gather_bins(x, axes)[:3]
-        # torch scans the bin keeping the first strict maximum, except that every NaN replaces
-        # the current best: a bin with NaN selects its *last* NaN, otherwise its first max.
-        # Taps outside the bin hold the lowest value and are masked out of the equality test,
-        # so an all-lowest bin picks its first element (tap 0, always inside).
-        filled = np.where(inside, bins, _lowest(x.dtype))
-        best = filled.max(axis=-1, keepdims=True)
-        tap = np.argmax((filled == best) & inside, axis=-1)
-        if x.dtype.kind == "f":
-            nan = np.isnan(filled)
-            last_nan = nan.shape[-1] - 1 - np.argmax(nan[..., ::-1], axis=-1)
-            tap = np.where(nan.any(axis=-1), last_nan, tap)
-        # The value at the chosen tap, not `best`: -0.0 before +0.0 stays -0.0.
-        out = np.take_along_axis(bins, tap[..., None], axis=-1)[..., 0]
-        flat = np.broadcast_to(flat, bins.shape).astype(np.int64)
-        indices = np.take_along_axis(flat, tap[..., None], axis=-1)[..., 0]
+        out, indices = bin_max(x, _axis_bounds(axes))
     out = _restore_layout(out, channels_last, batched)
     if return_indices:
         return out, _restore_layout(indices, channels_last, batched)
     return out
+
+
+def bin_max(x, bounds):
+    """Max and flat index of every bin of an (N, C, *spatial) array with non-empty bins;
+    ``bounds`` as in :func:`_gather_bins` (ndpool.dask calls this on blocks)."""
+    bins, inside, flat = _gather_bins(x, bounds)[:3]
+    # torch scans the bin keeping the first strict maximum, except that every NaN replaces
+    # the current best: a bin with NaN selects its *last* NaN, otherwise its first max.
+    # Taps outside the bin hold the lowest value and are masked out of the equality test,
+    # so an all-lowest bin picks its first element (tap 0, always inside).
+    filled = np.where(inside, bins, _lowest(x.dtype))
+    best = filled.max(axis=-1, keepdims=True)
+    tap = np.argmax((filled == best) & inside, axis=-1)
+    if x.dtype.kind == "f":
+        nan = np.isnan(filled)
+        last_nan = nan.shape[-1] - 1 - np.argmax(nan[..., ::-1], axis=-1)
+        tap = np.where(nan.any(axis=-1), last_nan, tap)
+    # The value at the chosen tap, not `best`: -0.0 before +0.0 stays -0.0.
+    out = np.take_along_axis(bins, tap[..., None], axis=-1)[..., 0]
+    flat = np.broadcast_to(flat, bins.shape).astype(np.int64)
+    indices = np.take_along_axis(flat, tap[..., None], axis=-1)[..., 0]
+    return out, indices
 
 
 def _adaptive_avg(fn, nd, input, output_size, data_format, num_threads):
@@ -98,9 +111,15 @@ def _adaptive_avg(fn, nd, input, output_size, data_format, num_threads):
         x = x.astype(np.float64)  # the mean of integers is float64, as in NumPy
     if 0 in x.shape[:2] or any(a.size_out == 0 for a in axes):
         return _restore_layout(_empty(x, axes, x.dtype), channels_last, batched)
+    return _restore_layout(bin_mean(x, _axis_bounds(axes)), channels_last, batched)
+
+
+def bin_mean(x, bounds):
+    """Mean of every bin of a float (N, C, *spatial) array with non-empty bins; ``bounds``
+    as in :func:`_gather_bins` (ndpool.dask calls this on blocks)."""
     # Sum the bin's elements one by one in scan order, from +0.0 (adding +0.0 for a tap
     # outside the bin changes nothing), then divide by the bin length of each axis in turn.
-    bins, inside, _, lengths = _gather_bins(x, axes)
+    bins, inside, _, lengths = _gather_bins(x, bounds)
     terms = np.where(inside, bins, x.dtype.type(0))
     total = np.zeros(terms.shape[:-1], dtype=x.dtype)
     with np.errstate(invalid="ignore"):  # inf + -inf is NaN, as in the kernels
@@ -108,7 +127,7 @@ def _adaptive_avg(fn, nd, input, output_size, data_format, num_threads):
             total += terms[..., t]
     for length in lengths:
         total = total / length.astype(x.dtype)
-    return _restore_layout(total, channels_last, batched)
+    return total
 
 
 # ---------------------------------------------------------------------------------------------
