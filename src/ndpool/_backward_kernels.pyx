@@ -10,15 +10,20 @@ validates them.
   whole sample when there are enough samples to keep the threads busy), and the innermost
   loops walk those channels.
 
-A unit first zero-fills the part of ``out`` it owns (so the thread that writes it touches it
-first), then scans its outputs in row-major order and adds each output's share to its input
-cells, as torch does (docs/semantics.md, Gradients).  Every cell therefore receives its contributions in
-output order, and no two units write the same memory: results do not depend on the thread
+A unit scans its outputs in row-major order and adds each output's share to its input cells,
+as torch does (docs/semantics.md, Gradients).  Every cell therefore receives its contributions
+in output order, and no two units write the same memory: results do not depend on the thread
 count, and no atomics are needed.
+
+A unit zeroes its part of ``out`` lazily, a few KiB ahead of where it writes (a "watermark":
+cells at or past it were never written, so zeroing them is safe in any access order).  The
+zeros are then still in cache when the shares arrive, instead of a separate pass over the
+whole gradient, and the tail past the last write is zeroed at the end.
 """
 
 from cython.parallel cimport prange
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
+from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 from ndpool._common cimport (Axis, real_t, read_geometry, divisor_factor, out_range, tap_range,
@@ -33,6 +38,8 @@ cdef enum:
     CH_CHUNK = 64
     # Outputs per channels-first row block (the shares of one block sit on the stack).
     W_BLOCK = 512
+    # Lazy zeroing runs ahead of the writes in steps of about this many bytes.
+    ZERO_AHEAD = 4096
 
 
 cdef Py_ssize_t _channel_block(Py_ssize_t N, Py_ssize_t C, int num_threads) noexcept nogil:
@@ -56,6 +63,22 @@ cdef inline void _zero_block(real_t* out, Py_ssize_t cells, Py_ssize_t C, Py_ssi
         for p in range(cells):
             for c in range(nc):
                 out[p * C + c] = 0
+
+
+cdef inline Py_ssize_t _zero_upto(real_t* out, Py_ssize_t wm, Py_ssize_t need, Py_ssize_t P,
+                                  Py_ssize_t C, Py_ssize_t nc) noexcept nogil:
+    """Zero positions [wm, new) of a unit (channels [0, nc) of each) for some new >= need, at
+    least ZERO_AHEAD bytes ahead and at most P; returns new, the unit's next watermark."""
+    cdef Py_ssize_t ahead = ZERO_AHEAD // (nc * <Py_ssize_t>sizeof(real_t))
+    cdef Py_ssize_t new = wm + (ahead if ahead > 1 else 1)
+    if new < need:
+        new = need
+    if new > P:
+        new = P
+    if new > wm:
+        _zero_block(out + wm * C, new - wm, C, nc)
+        return new
+    return wm
 
 
 cdef inline void _add_span(const real_t* src, real_t* dst, Py_ssize_t step, Py_ssize_t n) noexcept nogil:
@@ -87,22 +110,51 @@ cdef Py_ssize_t _scatter(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize
                         Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW,
                         real_t* out, Py_ssize_t P, Py_ssize_t C, Py_ssize_t nc) noexcept nogil:
     """g, idx and out point at channel c0 of one sample; the unit owns channels [c0, c0 + nc)."""
-    cdef Py_ssize_t od, oh, ow, c, bad = 0
+    cdef Py_ssize_t od, oh, ow, c, wm = 0, bad = 0
     cdef const real_t* gp
     cdef const int64_t* ip
-    cdef int64_t j
-    _zero_block(out, P, C, nc)
+    cdef uint64_t j
     for od in range(OD):
         for oh in range(OH):
             for ow in range(OW):
                 gp = g + od * gD + oh * gH + ow * gW
                 ip = idx + od * iD + oh * iH + ow * iW
                 for c in range(nc):
-                    j = ip[c]
-                    if 0 <= j < P:
-                        out[j * C + c] += gp[c]
-                    else:
+                    # One unsigned compare finds both an index past the zeroed part and one
+                    # outside [0, P) (negative ones wrap around).
+                    j = <uint64_t>ip[c]
+                    if j >= <uint64_t>wm:
+                        if j >= <uint64_t>P:
+                            bad += 1
+                            continue
+                        wm = _zero_upto(out, wm, <Py_ssize_t>j + 1, P, C, nc)
+                    out[<Py_ssize_t>j * C + c] += gp[c]
+    _zero_upto(out, wm, P, P, C, nc)
+    return bad
+
+
+cdef Py_ssize_t _scatter_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH,
+                              const int64_t* idx, Py_ssize_t iD, Py_ssize_t iH,
+                              Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW,
+                              real_t* out, Py_ssize_t P) noexcept nogil:
+    """_scatter for one channels-first plane: rows of unit-stride outputs, one channel."""
+    cdef Py_ssize_t od, oh, ow, wm = 0, bad = 0
+    cdef const real_t* gp
+    cdef const int64_t* ip
+    cdef uint64_t j
+    for od in range(OD):
+        for oh in range(OH):
+            gp = g + od * gD + oh * gH
+            ip = idx + od * iD + oh * iH
+            for ow in range(OW):
+                j = <uint64_t>ip[ow]
+                if j >= <uint64_t>wm:
+                    if j >= <uint64_t>P:
                         bad += 1
+                        continue
+                    wm = _zero_upto(out, wm, <Py_ssize_t>j + 1, P, 1, 1)
+                out[j] += gp[ow]
+    _zero_upto(out, wm, P, P, 1, 1)
     return bad
 
 
@@ -119,8 +171,43 @@ cdef inline Py_ssize_t _divisor(const Axis* ax, Py_ssize_t od, Py_ssize_t oh, Py
             * divisor_factor(&ax[2], ow, count_include_pad))
 
 
+cdef inline Py_ssize_t _rows_end(Py_ssize_t d_last, Py_ssize_t h_last, Py_ssize_t H,
+                                 Py_ssize_t W) noexcept nogil:
+    """One past the last position of input row (d_last, h_last): what an output row whose
+    last cell lies in that row needs zeroed before it adds its shares."""
+    return (d_last * H + h_last + 1) * W
+
+
+cdef Py_ssize_t* _avg_tables(const Axis* ax, bint count_include_pad,
+                             Py_ssize_t divisor_override) noexcept nogil:
+    """Per-call tables for _avg_plane (NULL when out of memory), so that its rows do no
+    integer division.  For each axis a, at a * 3 * O (O the largest output size): the
+    first tap, one past the last tap and the divisor factor of every output; then, for
+    every W tap kw, the outputs [r0, r1) whose tap kw lands inside the input.  A divisor
+    override becomes a factor of the W axis (the product is what torch divides by)."""
+    cdef Py_ssize_t O = ax[0].size_out, a, o, kw
+    if ax[1].size_out > O:
+        O = ax[1].size_out
+    if ax[2].size_out > O:
+        O = ax[2].size_out
+    cdef Py_ssize_t* tab = <Py_ssize_t*>malloc((9 * O + 2 * ax[2].kernel) * sizeof(Py_ssize_t))
+    if tab == NULL:
+        return NULL
+    for a in range(3):
+        for o in range(ax[a].size_out):
+            tap_range(&ax[a], o, &tab[3 * a * O + o], &tab[(3 * a + 1) * O + o])
+            if divisor_override != 0:
+                tab[(3 * a + 2) * O + o] = divisor_override if a == 2 else 1
+            else:
+                tab[(3 * a + 2) * O + o] = divisor_factor(&ax[a], o, count_include_pad)
+    for kw in range(ax[2].kernel):
+        out_range(&ax[2], kw - ax[2].pad_lo, 0, ax[2].size_out, &tab[9 * O + kw],
+                  &tab[9 * O + ax[2].kernel + kw])
+    return tab
+
+
 cdef void _avg_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, real_t* plane,
-                     const Axis* ax, bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil:
+                     const Axis* ax, const Py_ssize_t* tab) noexcept nogil:
     """One (n, c) plane, an output row block at a time and window tap by window tap.
 
     For one output row (od, oh) a cell's depth and height taps are fixed, and outputs
@@ -129,32 +216,49 @@ cdef void _avg_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, real_t* plan
     """
     cdef const Axis* aw = &ax[2]
     cdef Py_ssize_t H = ax[1].size_in, W = aw.size_in
-    cdef Py_ssize_t od, oh, blk, w0, w1, kd0, kd1, kh0, kh1, kd, kh, kw, off, r0, r1, i, id_, ih
+    cdef Py_ssize_t O = ax[0].size_out
+    if ax[1].size_out > O:
+        O = ax[1].size_out
+    if aw.size_out > O:
+        O = aw.size_out
+    cdef const Py_ssize_t* fw = tab + 8 * O
+    cdef const Py_ssize_t* kr0 = tab + 9 * O
+    cdef const Py_ssize_t* kr1 = kr0 + aw.kernel
+    cdef Py_ssize_t od, oh, blk, w0, w1, kd0, kd1, kh0, kh1, kd, kh, kw, r0, r1, i, id_, ih, fdh
+    cdef Py_ssize_t P = ax[0].size_in * H * W, wm = 0
     cdef real_t share[W_BLOCK]
     cdef const real_t* grow
     cdef real_t* row
-    memset(plane, 0, ax[0].size_in * H * W * sizeof(real_t))
     for od in range(ax[0].size_out):
-        tap_range(&ax[0], od, &kd0, &kd1)
+        kd0 = tab[od]
+        kd1 = tab[O + od]
         for oh in range(ax[1].size_out):
-            tap_range(&ax[1], oh, &kh0, &kh1)
+            kh0 = tab[3 * O + oh]
+            kh1 = tab[4 * O + oh]
+            if kd1 <= kd0 or kh1 <= kh0:
+                continue
+            wm = _zero_upto(plane, wm, _rows_end(od * ax[0].stride - ax[0].pad_lo + kd1 - 1,
+                                                 oh * ax[1].stride - ax[1].pad_lo + kh1 - 1, H, W),
+                            P, 1, 1)
+            fdh = tab[2 * O + od] * tab[5 * O + oh]
             grow = g + od * gD + oh * gH
             for blk in range((aw.size_out + W_BLOCK - 1) // W_BLOCK):
                 w0 = blk * W_BLOCK
                 w1 = w0 + W_BLOCK if w0 + W_BLOCK < aw.size_out else aw.size_out
                 for i in range(w0, w1):
-                    share[i - w0] = grow[i] / <real_t>_divisor(ax, od, oh, i, count_include_pad,
-                                                               divisor_override)
+                    share[i - w0] = grow[i] / <real_t>(fdh * fw[i])
                 for kd in range(kd0, kd1):
                     id_ = od * ax[0].stride - ax[0].pad_lo + kd
                     for kh in range(kh0, kh1):
                         ih = oh * ax[1].stride - ax[1].pad_lo + kh
                         row = plane + (id_ * H + ih) * W
                         for kw in range(aw.kernel - 1, -1, -1):
-                            off = kw - aw.pad_lo
-                            out_range(aw, off, w0, w1, &r0, &r1)
+                            r0 = kr0[kw] if kr0[kw] > w0 else w0
+                            r1 = kr1[kw] if kr1[kw] < w1 else w1
                             if r1 > r0:
-                                _add_span_any(share + r0 - w0, row + r0 * aw.stride + off, aw.stride, r1 - r0)
+                                _add_span_any(share + r0 - w0, row + r0 * aw.stride + kw - aw.pad_lo,
+                                              aw.stride, r1 - r0)
+    _zero_upto(plane, wm, P, P, 1, 1)
 
 
 cdef void _avg_block(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW, real_t* out,
@@ -163,15 +267,20 @@ cdef void _avg_block(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t g
     """Channels [c0, c0 + nc) of one sample; g and out point at channel c0."""
     cdef Py_ssize_t H = ax[1].size_in, W = ax[2].size_in
     cdef Py_ssize_t od, oh, ow, kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, c, chunk, c1, m, cell
+    cdef Py_ssize_t P = ax[0].size_in * H * W, wm = 0
     cdef real_t share[CH_CHUNK]
     cdef real_t div
     cdef const real_t* gp
     cdef real_t* op
-    _zero_block(out, ax[0].size_in * H * W, C, nc)
     for od in range(ax[0].size_out):
         tap_range(&ax[0], od, &kd0, &kd1)
         for oh in range(ax[1].size_out):
             tap_range(&ax[1], oh, &kh0, &kh1)
+            if kd1 <= kd0 or kh1 <= kh0:
+                continue
+            wm = _zero_upto(out, wm, _rows_end(od * ax[0].stride - ax[0].pad_lo + kd1 - 1,
+                                               oh * ax[1].stride - ax[1].pad_lo + kh1 - 1, H, W),
+                            P, C, nc)
             for ow in range(ax[2].size_out):
                 tap_range(&ax[2], ow, &kw0, &kw1)
                 div = <real_t>_divisor(ax, od, oh, ow, count_include_pad, divisor_override)
@@ -189,6 +298,7 @@ cdef void _avg_block(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t g
                                 op = out + (cell + ow * ax[2].stride - ax[2].pad_lo + kw) * C + c1
                                 for c in range(m):
                                     op[c] += share[c]
+    _zero_upto(out, wm, P, P, C, nc)
 
 
 # ---------------------------------------------------------------------------------------
@@ -204,13 +314,14 @@ cdef void _adaptive_avg(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_
     cdef real_t share[CH_CHUNK]
     cdef const real_t* gp
     cdef real_t* op
-    _zero_block(out, D * H * W, C, nc)
+    cdef Py_ssize_t wm = 0
     for od in range(OD):
         d0 = adaptive_start(od, D, OD)
         d1 = adaptive_end(od, D, OD)
         for oh in range(OH):
             h0 = adaptive_start(oh, H, OH)
             h1 = adaptive_end(oh, H, OH)
+            wm = _zero_upto(out, wm, _rows_end(d1 - 1, h1 - 1, H, W), D * H * W, C, nc)
             for ow in range(OW):
                 w0 = adaptive_start(ow, W, OW)
                 w1 = adaptive_end(ow, W, OW)
@@ -226,6 +337,7 @@ cdef void _adaptive_avg(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_
                                 op = out + ((d * H + h) * W + w) * C + c1
                                 for c in range(m):
                                     op[c] += share[c]
+    _zero_upto(out, wm, D * H * W, D * H * W, C, nc)
 
 
 # ---------------------------------------------------------------------------------------
@@ -256,8 +368,8 @@ def max_backward(const real_t[:, :, :, :, :] grad, const int64_t[:, :, :, :, :] 
         for u in prange(N * C, nogil=True, num_threads=num_threads, schedule='static'):
             n = u // C
             c0 = u % C
-            bad += _scatter(gp + n * g0 + c0 * g1, g2, g3, 1, ip + n * i0 + c0 * i1, i2, i3, 1,
-                            grad.shape[2], grad.shape[3], grad.shape[4], op + u * P, P, 1, 1)
+            bad += _scatter_plane(gp + n * g0 + c0 * g1, g2, g3, ip + n * i0 + c0 * i1, i2, i3,
+                                  grad.shape[2], grad.shape[3], grad.shape[4], op + u * P, P)
     else:
         C = out.shape[4]
         P = out.shape[1] * out.shape[2] * out.shape[3]
@@ -286,13 +398,19 @@ def avg_backward(const real_t[:, :, :, :, :] grad, real_t[:, :, :, :, ::1] out,
     cdef Py_ssize_t g2 = grad.strides[2] // gsz, g3 = grad.strides[3] // gsz
     cdef Py_ssize_t N = out.shape[0], P = ax[0].size_in * ax[1].size_in * ax[2].size_in
     cdef Py_ssize_t C, width, nblk, u, n, c0
+    cdef Py_ssize_t* tab
     if not channels_last:
         C = out.shape[1]
-        for u in prange(N * C, nogil=True, num_threads=num_threads, schedule='static'):
-            n = u // C
-            c0 = u % C
-            _avg_plane(gp + n * g0 + c0 * g1, g2, g3, op + u * P, ax, count_include_pad,
-                       divisor_override)
+        tab = _avg_tables(ax, count_include_pad, divisor_override)
+        if tab == NULL:
+            raise MemoryError()
+        try:
+            for u in prange(N * C, nogil=True, num_threads=num_threads, schedule='static'):
+                n = u // C
+                c0 = u % C
+                _avg_plane(gp + n * g0 + c0 * g1, g2, g3, op + u * P, ax, tab)
+        finally:
+            free(tab)
     else:
         C = out.shape[4]
         width = _channel_block(N, C, num_threads)
