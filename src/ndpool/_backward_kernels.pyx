@@ -21,10 +21,12 @@ zeros are then still in cache when the shares arrive, instead of a separate pass
 whole gradient, and the tail past the last write is zeroed at the end.
 """
 
+from cpython.buffer cimport (PyBUF_RECORDS, PyBUF_RECORDS_RO, PyBuffer_IsContiguous,
+                            PyBuffer_Release, PyObject_GetBuffer)
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memset
+from libc.string cimport memset, strlen
 
 from ndpool._common cimport (Axis, real_t, read_geometry, divisor_factor, out_range, tap_range,
                              adaptive_start, adaptive_end)
@@ -341,113 +343,229 @@ cdef void _adaptive_avg(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_
 
 
 # ---------------------------------------------------------------------------------------
+# Arrays reach the kernels through the buffer protocol: a fused `def` with typed memoryviews
+# costs several microseconds per call in dispatch and view set-up, which is most of a small
+# call.  Strides are kept in elements.
+
+cdef struct Strided:
+    char* data
+    Py_ssize_t shape[5]
+    Py_ssize_t step[5]
+
+
+cdef int _acquire(object a, Py_buffer* view, Strided* s, bint writable, Py_ssize_t itemsize,
+                  const char* kinds) except -1:
+    """Fill s from a 5-D array of the given item size and format kind (the format's last
+    character, one of the two in kinds); the last axis must have unit stride (when longer than 1), and a writable
+    one must be C-contiguous.  On success the caller releases view."""
+    cdef int i
+    cdef size_t n
+    cdef char last = 0
+    PyObject_GetBuffer(a, view, PyBUF_RECORDS if writable else PyBUF_RECORDS_RO)
+    try:
+        n = strlen(view.format) if view.format != NULL else 0
+        if n:
+            last = view.format[n - 1]
+        if view.ndim != 5 or view.itemsize != itemsize or (last != kinds[0] and last != kinds[1]):
+            raise ValueError(f"kernel arrays must be 5-D with items {kinds.decode()!r} of {itemsize} bytes")
+        s.data = <char*>view.buf
+        for i in range(5):
+            s.shape[i] = view.shape[i]
+            s.step[i] = view.strides[i] // itemsize
+            if view.strides[i] % itemsize:
+                raise ValueError("kernel array strides must be multiples of the item size")
+        check_unit_inner(view.strides[4], <int>itemsize, view.shape[4])
+        if writable and not PyBuffer_IsContiguous(view, b'C'):
+            raise ValueError("kernel output must be C-contiguous")
+    except BaseException:
+        PyBuffer_Release(view)
+        raise
+    return 0
+
+
+cdef bint _is_float(object grad) except -1:
+    """Whether grad holds float32 (else float64)."""
+    cdef Py_ssize_t size = grad.itemsize
+    if size != 4 and size != 8:
+        raise ValueError("kernel arrays must be float32 or float64")
+    return size == 4
+
+
+# ---------------------------------------------------------------------------------------
 # Entry points.  Units: N * C planes (channels-first) or N * nblk channel blocks of `width`
 # channels (channels-last); unit u of a channels-last call is sample u // nblk, block u % nblk.
 
-def max_backward(const real_t[:, :, :, :, :] grad, const int64_t[:, :, :, :, :] indices,
-                 real_t[:, :, :, :, ::1] out, bint channels_last, int num_threads):
-    """out = 0, then out[plane][indices] += grad in output order (max and adaptive max).
-
-    indices are flat positions within an input plane, of grad's shape and axis order.
-    Returns how many indices fell outside [0, plane size); those were skipped.
-    """
-    cdef int gsz = sizeof(real_t), isz = sizeof(int64_t)
-    check_unit_inner(grad.strides[4], gsz, grad.shape[4])
-    check_unit_inner(indices.strides[4], isz, indices.shape[4])
-    cdef const real_t* gp = &grad[0, 0, 0, 0, 0]
-    cdef const int64_t* ip = &indices[0, 0, 0, 0, 0]
-    cdef real_t* op = &out[0, 0, 0, 0, 0]
-    cdef Py_ssize_t g0 = grad.strides[0] // gsz, g1 = grad.strides[1] // gsz
-    cdef Py_ssize_t g2 = grad.strides[2] // gsz, g3 = grad.strides[3] // gsz
-    cdef Py_ssize_t i0 = indices.strides[0] // isz, i1 = indices.strides[1] // isz
-    cdef Py_ssize_t i2 = indices.strides[2] // isz, i3 = indices.strides[3] // isz
-    cdef Py_ssize_t N = out.shape[0], C, P, width, nblk, u, n, c0, bad = 0
+cdef Py_ssize_t _max_units(const real_t* gp, const Strided* gs, const int64_t* ip,
+                           const Strided* is_, real_t* op, const Strided* os,
+                           bint channels_last, int num_threads) noexcept nogil:
+    cdef const Py_ssize_t* g = gs.step
+    cdef const Py_ssize_t* i = is_.step
+    cdef Py_ssize_t N = os.shape[0], C, P, width, nblk, u, n, c0, bad = 0
     if not channels_last:
-        C = out.shape[1]
-        P = out.shape[2] * out.shape[3] * out.shape[4]
-        for u in prange(N * C, nogil=True, num_threads=num_threads, schedule='static'):
+        C = os.shape[1]
+        P = os.shape[2] * os.shape[3] * os.shape[4]
+        for u in prange(N * C, num_threads=num_threads, schedule='static',
+                        use_threads_if=num_threads > 1):
             n = u // C
             c0 = u % C
-            bad += _scatter_plane(gp + n * g0 + c0 * g1, g2, g3, ip + n * i0 + c0 * i1, i2, i3,
-                                  grad.shape[2], grad.shape[3], grad.shape[4], op + u * P, P)
+            bad += _scatter_plane(gp + n * g[0] + c0 * g[1], g[2], g[3], ip + n * i[0] + c0 * i[1],
+                                  i[2], i[3], gs.shape[2], gs.shape[3], gs.shape[4], op + u * P, P)
     else:
-        C = out.shape[4]
-        P = out.shape[1] * out.shape[2] * out.shape[3]
+        C = os.shape[4]
+        P = os.shape[1] * os.shape[2] * os.shape[3]
         width = _channel_block(N, C, num_threads)
         nblk = (C + width - 1) // width
-        for u in prange(N * nblk, nogil=True, num_threads=num_threads, schedule='static'):
+        for u in prange(N * nblk, num_threads=num_threads, schedule='static',
+                        use_threads_if=num_threads > 1):
             n = u // nblk
             c0 = (u % nblk) * width
-            bad += _scatter(gp + n * g0 + c0, g1, g2, g3, ip + n * i0 + c0, i1, i2, i3,
-                            grad.shape[1], grad.shape[2], grad.shape[3], op + n * P * C + c0, P, C,
+            bad += _scatter(gp + n * g[0] + c0, g[1], g[2], g[3], ip + n * i[0] + c0, i[1], i[2], i[3],
+                            gs.shape[1], gs.shape[2], gs.shape[3], op + n * P * C + c0, P, C,
                             width if c0 + width <= C else C - c0)
     return bad
 
 
-def avg_backward(const real_t[:, :, :, :, :] grad, real_t[:, :, :, :, ::1] out,
-                 const int64_t[:, ::1] geometry, bint count_include_pad,
-                 Py_ssize_t divisor_override, bint channels_last, int num_threads):
-    """Average pooling backward; geometry as for the forward, divisor_override 0 means none."""
-    cdef Axis ax[3]
-    read_geometry(&geometry[0, 0], ax)
-    cdef int gsz = sizeof(real_t)
-    check_unit_inner(grad.strides[4], gsz, grad.shape[4])
-    cdef const real_t* gp = &grad[0, 0, 0, 0, 0]
-    cdef real_t* op = &out[0, 0, 0, 0, 0]
-    cdef Py_ssize_t g0 = grad.strides[0] // gsz, g1 = grad.strides[1] // gsz
-    cdef Py_ssize_t g2 = grad.strides[2] // gsz, g3 = grad.strides[3] // gsz
-    cdef Py_ssize_t N = out.shape[0], P = ax[0].size_in * ax[1].size_in * ax[2].size_in
-    cdef Py_ssize_t C, width, nblk, u, n, c0
-    cdef Py_ssize_t* tab
-    if not channels_last:
-        C = out.shape[1]
-        tab = _avg_tables(ax, count_include_pad, divisor_override)
-        if tab == NULL:
-            raise MemoryError()
+def max_backward(grad, indices, out, bint channels_last, int num_threads):
+    """out = 0, then out[plane][indices] += grad in output order (max and adaptive max).
+
+    grad (float32 or float64) and indices (int64) are 5-D with grad's shape, in kernel axis
+    order with a unit-stride last axis; out is C-contiguous, of grad's dtype.  indices are
+    flat positions within an input plane.  Returns how many indices fell outside
+    [0, plane size); those were skipped.
+    """
+    cdef Py_buffer gb, ib, ob
+    cdef Strided gs, is_, os
+    cdef bint f32 = _is_float(grad)
+    cdef Py_ssize_t size = 4 if f32 else 8, bad
+    _acquire(grad, &gb, &gs, False, size, b"fd")
+    try:
+        _acquire(indices, &ib, &is_, False, 8, b"lq")
         try:
-            for u in prange(N * C, nogil=True, num_threads=num_threads, schedule='static'):
-                n = u // C
-                c0 = u % C
-                _avg_plane(gp + n * g0 + c0 * g1, g2, g3, op + u * P, ax, tab)
+            _acquire(out, &ob, &os, True, size, b"fd")
+            try:
+                with nogil:
+                    if f32:
+                        bad = _max_units(<const float*>gs.data, &gs, <const int64_t*>is_.data, &is_,
+                                         <float*>os.data, &os, channels_last, num_threads)
+                    else:
+                        bad = _max_units(<const double*>gs.data, &gs, <const int64_t*>is_.data, &is_,
+                                         <double*>os.data, &os, channels_last, num_threads)
+            finally:
+                PyBuffer_Release(&ob)
         finally:
-            free(tab)
+            PyBuffer_Release(&ib)
+    finally:
+        PyBuffer_Release(&gb)
+    return bad
+
+
+cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Strided* os,
+                     const Axis* ax, const Py_ssize_t* tab, bint count_include_pad,
+                     Py_ssize_t divisor_override, bint channels_last, int num_threads) noexcept nogil:
+    cdef const Py_ssize_t* g = gs.step
+    cdef Py_ssize_t N = os.shape[0], P = ax[0].size_in * ax[1].size_in * ax[2].size_in
+    cdef Py_ssize_t C, width, nblk, u, n, c0
+    if not channels_last:
+        C = os.shape[1]
+        for u in prange(N * C, num_threads=num_threads, schedule='static',
+                        use_threads_if=num_threads > 1):
+            n = u // C
+            c0 = u % C
+            _avg_plane(gp + n * g[0] + c0 * g[1], g[2], g[3], op + u * P, ax, tab)
     else:
-        C = out.shape[4]
+        C = os.shape[4]
         width = _channel_block(N, C, num_threads)
         nblk = (C + width - 1) // width
-        for u in prange(N * nblk, nogil=True, num_threads=num_threads, schedule='static'):
+        for u in prange(N * nblk, num_threads=num_threads, schedule='static',
+                        use_threads_if=num_threads > 1):
             n = u // nblk
             c0 = (u % nblk) * width
-            _avg_block(gp + n * g0 + c0, g1, g2, g3, op + n * P * C + c0, C,
+            _avg_block(gp + n * g[0] + c0, g[1], g[2], g[3], op + n * P * C + c0, C,
                        width if c0 + width <= C else C - c0, ax, count_include_pad,
                        divisor_override)
 
 
-def adaptive_avg_backward(const real_t[:, :, :, :, :] grad, real_t[:, :, :, :, ::1] out,
-                          bint channels_last, int num_threads):
-    """Adaptive average pooling backward; the bins follow from the two arrays' shapes."""
-    cdef int gsz = sizeof(real_t)
-    check_unit_inner(grad.strides[4], gsz, grad.shape[4])
-    cdef const real_t* gp = &grad[0, 0, 0, 0, 0]
-    cdef real_t* op = &out[0, 0, 0, 0, 0]
-    cdef Py_ssize_t g0 = grad.strides[0] // gsz, g1 = grad.strides[1] // gsz
-    cdef Py_ssize_t g2 = grad.strides[2] // gsz, g3 = grad.strides[3] // gsz
-    cdef Py_ssize_t N = out.shape[0], C, D, H, W, OD, OH, OW, width, nblk, u, n, c0
+def avg_backward(grad, out, const int64_t[:, ::1] geometry, bint count_include_pad,
+                 Py_ssize_t divisor_override, bint channels_last, int num_threads):
+    """Average pooling backward; geometry as for the forward, divisor_override 0 means none.
+    grad and out as for max_backward."""
+    cdef Axis ax[3]
+    read_geometry(&geometry[0, 0], ax)
+    cdef Py_buffer gb, ob
+    cdef Strided gs, os
+    cdef bint f32 = _is_float(grad)
+    cdef Py_ssize_t size = 4 if f32 else 8
+    cdef Py_ssize_t* tab = NULL
     if not channels_last:
-        C, D, H, W = out.shape[1], out.shape[2], out.shape[3], out.shape[4]
-        OD, OH, OW = grad.shape[2], grad.shape[3], grad.shape[4]
-        for u in prange(N * C, nogil=True, num_threads=num_threads, schedule='static'):
+        tab = _avg_tables(ax, count_include_pad, divisor_override)
+        if tab == NULL:
+            raise MemoryError()
+    try:
+        _acquire(grad, &gb, &gs, False, size, b"fd")
+        try:
+            _acquire(out, &ob, &os, True, size, b"fd")
+            try:
+                with nogil:
+                    if f32:
+                        _avg_units(<const float*>gs.data, &gs, <float*>os.data, &os, ax, tab,
+                                   count_include_pad, divisor_override, channels_last, num_threads)
+                    else:
+                        _avg_units(<const double*>gs.data, &gs, <double*>os.data, &os, ax, tab,
+                                   count_include_pad, divisor_override, channels_last, num_threads)
+            finally:
+                PyBuffer_Release(&ob)
+        finally:
+            PyBuffer_Release(&gb)
+    finally:
+        free(tab)
+
+
+cdef void _adaptive_units(const real_t* gp, const Strided* gs, real_t* op, const Strided* os,
+                          bint channels_last, int num_threads) noexcept nogil:
+    cdef const Py_ssize_t* g = gs.step
+    cdef Py_ssize_t N = os.shape[0], C, D, H, W, OD, OH, OW, width, nblk, u, n, c0
+    if not channels_last:
+        C, D, H, W = os.shape[1], os.shape[2], os.shape[3], os.shape[4]
+        OD, OH, OW = gs.shape[2], gs.shape[3], gs.shape[4]
+        for u in prange(N * C, num_threads=num_threads, schedule='static',
+                        use_threads_if=num_threads > 1):
             n = u // C
             c0 = u % C
-            _adaptive_avg(gp + n * g0 + c0 * g1, g2, g3, 1, OD, OH, OW, op + u * D * H * W,
+            _adaptive_avg(gp + n * g[0] + c0 * g[1], g[2], g[3], 1, OD, OH, OW, op + u * D * H * W,
                           D, H, W, 1, 1)
     else:
-        D, H, W, C = out.shape[1], out.shape[2], out.shape[3], out.shape[4]
-        OD, OH, OW = grad.shape[1], grad.shape[2], grad.shape[3]
+        D, H, W, C = os.shape[1], os.shape[2], os.shape[3], os.shape[4]
+        OD, OH, OW = gs.shape[1], gs.shape[2], gs.shape[3]
         width = _channel_block(N, C, num_threads)
         nblk = (C + width - 1) // width
-        for u in prange(N * nblk, nogil=True, num_threads=num_threads, schedule='static'):
+        for u in prange(N * nblk, num_threads=num_threads, schedule='static',
+                        use_threads_if=num_threads > 1):
             n = u // nblk
             c0 = (u % nblk) * width
-            _adaptive_avg(gp + n * g0 + c0, g1, g2, g3, OD, OH, OW, op + n * D * H * W * C + c0,
-                          D, H, W, C, width if c0 + width <= C else C - c0)
+            _adaptive_avg(gp + n * g[0] + c0, g[1], g[2], g[3], OD, OH, OW,
+                          op + n * D * H * W * C + c0, D, H, W, C,
+                          width if c0 + width <= C else C - c0)
+
+
+def adaptive_avg_backward(grad, out, bint channels_last, int num_threads):
+    """Adaptive average pooling backward; the bins follow from the two arrays' shapes.
+    grad and out as for max_backward."""
+    cdef Py_buffer gb, ob
+    cdef Strided gs, os
+    cdef bint f32 = _is_float(grad)
+    cdef Py_ssize_t size = 4 if f32 else 8
+    _acquire(grad, &gb, &gs, False, size, b"fd")
+    try:
+        _acquire(out, &ob, &os, True, size, b"fd")
+        try:
+            with nogil:
+                if f32:
+                    _adaptive_units(<const float*>gs.data, &gs, <float*>os.data, &os,
+                                    channels_last, num_threads)
+                else:
+                    _adaptive_units(<const double*>gs.data, &gs, <double*>os.data, &os,
+                                    channels_last, num_threads)
+        finally:
+            PyBuffer_Release(&ob)
+    finally:
+        PyBuffer_Release(&gb)
