@@ -307,10 +307,64 @@ cdef void _avg_block(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t g
 # Adaptive average: the share gout / kd / kh / kw (successive divisions by the bin sizes, as
 # torch's contiguous and 3-D kernels) is added to every cell of the bin.
 
+cdef Py_ssize_t* _bin_tables(Py_ssize_t D, Py_ssize_t H, Py_ssize_t W, Py_ssize_t OD,
+                             Py_ssize_t OH, Py_ssize_t OW) noexcept nogil:
+    """Every bin's first and one-past-last input position, per call (the formulas divide):
+    [starts (OD), ends (OD)] for D, then for H, then for W; NULL when out of memory."""
+    cdef Py_ssize_t* tab = <Py_ssize_t*>malloc(2 * (OD + OH + OW) * sizeof(Py_ssize_t))
+    cdef Py_ssize_t o
+    if tab == NULL:
+        return NULL
+    for o in range(OD):
+        tab[o] = adaptive_start(o, D, OD)
+        tab[OD + o] = adaptive_end(o, D, OD)
+    for o in range(OH):
+        tab[2 * OD + o] = adaptive_start(o, H, OH)
+        tab[2 * OD + OH + o] = adaptive_end(o, H, OH)
+    for o in range(OW):
+        tab[2 * (OD + OH) + o] = adaptive_start(o, W, OW)
+        tab[2 * (OD + OH) + OW + o] = adaptive_end(o, W, OW)
+    return tab
+
+
+cdef void _adaptive_avg_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH,
+                              Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW, real_t* out,
+                              Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
+                              const Py_ssize_t* tab) noexcept nogil:
+    """One channels-first (n, c) plane: the shares of an output row block first (the
+    divisions then vectorise), then each output's bin, in output order."""
+    cdef const Py_ssize_t* bw0 = tab + 2 * (OD + OH)
+    cdef const Py_ssize_t* bw1 = bw0 + OW
+    cdef Py_ssize_t od, oh, d0, d1, h0, h1, d, h, w, blk, i0, i1, i, wm = 0, P = D * H * W
+    cdef real_t share[W_BLOCK]
+    cdef const real_t* grow
+    cdef real_t* row
+    for od in range(OD):
+        d0 = tab[od]
+        d1 = tab[OD + od]
+        for oh in range(OH):
+            h0 = tab[2 * OD + oh]
+            h1 = tab[2 * OD + OH + oh]
+            wm = _zero_upto(out, wm, _rows_end(d1 - 1, h1 - 1, H, W), P, 1, 1)
+            grow = g + od * gD + oh * gH
+            for blk in range((OW + W_BLOCK - 1) // W_BLOCK):
+                i0 = blk * W_BLOCK
+                i1 = i0 + W_BLOCK if i0 + W_BLOCK < OW else OW
+                for i in range(i0, i1):
+                    share[i - i0] = grow[i] / <real_t>(d1 - d0) / <real_t>(h1 - h0) / <real_t>(bw1[i] - bw0[i])
+                for i in range(i0, i1):
+                    for d in range(d0, d1):
+                        for h in range(h0, h1):
+                            row = out + (d * H + h) * W
+                            for w in range(bw0[i], bw1[i]):
+                                row[w] += share[i - i0]
+    _zero_upto(out, wm, P, P, 1, 1)
+
+
 cdef void _adaptive_avg(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
                         Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW, real_t* out,
                         Py_ssize_t D, Py_ssize_t H, Py_ssize_t W, Py_ssize_t C,
-                        Py_ssize_t nc) noexcept nogil:
+                        Py_ssize_t nc, const Py_ssize_t* tab) noexcept nogil:
     """Channels [c0, c0 + nc) of one sample; g and out point at channel c0."""
     cdef Py_ssize_t od, oh, ow, d0, d1, h0, h1, w0, w1, d, h, w, c, chunk, c1, m
     cdef real_t share[CH_CHUNK]
@@ -318,15 +372,15 @@ cdef void _adaptive_avg(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_
     cdef real_t* op
     cdef Py_ssize_t wm = 0
     for od in range(OD):
-        d0 = adaptive_start(od, D, OD)
-        d1 = adaptive_end(od, D, OD)
+        d0 = tab[od]
+        d1 = tab[OD + od]
         for oh in range(OH):
-            h0 = adaptive_start(oh, H, OH)
-            h1 = adaptive_end(oh, H, OH)
+            h0 = tab[2 * OD + oh]
+            h1 = tab[2 * OD + OH + oh]
             wm = _zero_upto(out, wm, _rows_end(d1 - 1, h1 - 1, H, W), D * H * W, C, nc)
             for ow in range(OW):
-                w0 = adaptive_start(ow, W, OW)
-                w1 = adaptive_end(ow, W, OW)
+                w0 = tab[2 * (OD + OH) + ow]
+                w1 = tab[2 * (OD + OH) + OW + ow]
                 gp = g + od * gD + oh * gH + ow * gW
                 for chunk in range((nc + CH_CHUNK - 1) // CH_CHUNK):
                     c1 = chunk * CH_CHUNK
@@ -521,7 +575,7 @@ def avg_backward(grad, out, const int64_t[:, ::1] geometry, bint count_include_p
 
 
 cdef void _adaptive_units(const real_t* gp, const Strided* gs, real_t* op, const Strided* os,
-                          bint channels_last, int num_threads) noexcept nogil:
+                          const Py_ssize_t* tab, bint channels_last, int num_threads) noexcept nogil:
     cdef const Py_ssize_t* g = gs.step
     cdef Py_ssize_t N = os.shape[0], C, D, H, W, OD, OH, OW, width, nblk, u, n, c0
     if not channels_last:
@@ -531,8 +585,8 @@ cdef void _adaptive_units(const real_t* gp, const Strided* gs, real_t* op, const
                         use_threads_if=num_threads > 1):
             n = u // C
             c0 = u % C
-            _adaptive_avg(gp + n * g[0] + c0 * g[1], g[2], g[3], 1, OD, OH, OW, op + u * D * H * W,
-                          D, H, W, 1, 1)
+            _adaptive_avg_plane(gp + n * g[0] + c0 * g[1], g[2], g[3], OD, OH, OW,
+                                op + u * D * H * W, D, H, W, tab)
     else:
         D, H, W, C = os.shape[1], os.shape[2], os.shape[3], os.shape[4]
         OD, OH, OW = gs.shape[1], gs.shape[2], gs.shape[3]
@@ -544,7 +598,7 @@ cdef void _adaptive_units(const real_t* gp, const Strided* gs, real_t* op, const
             c0 = (u % nblk) * width
             _adaptive_avg(gp + n * g[0] + c0, g[1], g[2], g[3], OD, OH, OW,
                           op + n * D * H * W * C + c0, D, H, W, C,
-                          width if c0 + width <= C else C - c0)
+                          width if c0 + width <= C else C - c0, tab)
 
 
 def adaptive_avg_backward(grad, out, bint channels_last, int num_threads):
@@ -554,18 +608,28 @@ def adaptive_avg_backward(grad, out, bint channels_last, int num_threads):
     cdef Strided gs, os
     cdef bint f32 = _is_float(grad)
     cdef Py_ssize_t size = 4 if f32 else 8
+    cdef Py_ssize_t* tab = NULL
     _acquire(grad, &gb, &gs, False, size, b"fd")
     try:
         _acquire(out, &ob, &os, True, size, b"fd")
         try:
+            if channels_last:
+                tab = _bin_tables(os.shape[1], os.shape[2], os.shape[3],
+                                  gs.shape[1], gs.shape[2], gs.shape[3])
+            else:
+                tab = _bin_tables(os.shape[2], os.shape[3], os.shape[4],
+                                  gs.shape[2], gs.shape[3], gs.shape[4])
+            if tab == NULL:
+                raise MemoryError()
             with nogil:
                 if f32:
-                    _adaptive_units(<const float*>gs.data, &gs, <float*>os.data, &os,
+                    _adaptive_units(<const float*>gs.data, &gs, <float*>os.data, &os, tab,
                                     channels_last, num_threads)
                 else:
-                    _adaptive_units(<const double*>gs.data, &gs, <double*>os.data, &os,
+                    _adaptive_units(<const double*>gs.data, &gs, <double*>os.data, &os, tab,
                                     channels_last, num_threads)
         finally:
+            free(tab)
             PyBuffer_Release(&ob)
     finally:
         PyBuffer_Release(&gb)
