@@ -37,8 +37,9 @@ def _prepare(call, nd: int):
     return gk, cl_kernel, out_k, out5
 
 
-_FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
-_INT64 = np.dtype(np.int64)
+# NumPy's own native dtype instances (what np.float32 etc. give): an identity test is the
+# cheapest check, and any other instance (byte-swapped, with metadata) takes the general path.
+_F32, _F64, _INT64 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64)
 _MAX_CELLS = np.iinfo(np.intp).max // 8  # as _args.check_input_shape
 
 
@@ -78,8 +79,8 @@ def _plain(nd, grad_output, indices, input_shape, data_format, num_threads, with
     of microseconds."""
     g = grad_output
     if (type(g) is not np.ndarray or num_threads is not None or type(input_shape) is not tuple
-            or g.ndim != nd + 2 or len(input_shape) != nd + 2 or g.dtype not in _FLOATS
-            or not g.dtype.isnative or not g.flags.c_contiguous or g.size == 0
+            or g.ndim != nd + 2 or len(input_shape) != nd + 2
+            or (g.dtype is not _F32 and g.dtype is not _F64) or not g.flags.c_contiguous or g.size == 0
             or g.shape[-1] < 2):
         return None
     if data_format == "channels_first":
@@ -98,8 +99,8 @@ def _plain(nd, grad_output, indices, input_shape, data_format, num_threads, with
     idx = None
     if with_indices:
         idx = indices
-        if (type(idx) is not np.ndarray or idx.dtype != _INT64 or not idx.dtype.isnative
-                or idx.shape != g.shape or not idx.flags.c_contiguous):
+        if (type(idx) is not np.ndarray or idx.dtype is not _INT64 or idx.shape != g.shape
+                or not idx.flags.c_contiguous):
             return None
     # C-contiguous with a last axis longer than 1: kernel_input picks the kernel of the data
     # format, and the result is C-contiguous in the same layout.
