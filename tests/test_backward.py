@@ -340,3 +340,36 @@ def test_out_of_range_indices_are_never_written(channels_last, bad):
         g, idx = (np.moveaxis(np.ascontiguousarray(np.moveaxis(a, 1, -1)), -1, 1) for a in (g, idx))
     with pytest.raises(ValueError, match=r"max_pool2d_backward: indices must lie in \[0, 64\).*got 1 out-of-range value$"):
         ndpool.max_pool2d_backward(g, idx, (2, 20, 8, 8))
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+def test_common_call_path_matches_general_path(nd, data_format):
+    # Batched C-contiguous calls with default threads take _backward._plain; an explicit
+    # num_threads sends the same call through validate_backward.  Same bits, same layout.
+    rng = np.random.default_rng(nd)
+    shape = (2, 5) + (6,) * nd
+    x = rng.standard_normal(shape).astype(np.float32)
+    if data_format == "channels_last":
+        x = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+    kw = dict(data_format=data_format)
+    y, idx = func("max", nd)(x, 3, stride=2, padding=1, return_indices=True, **kw)
+    a = func("avg", nd)(x, 3, stride=1, padding=1, **kw)
+    for call in [
+        lambda t: bfunc("max", nd, ndpool)(y, idx, x.shape, num_threads=t, **kw),
+        lambda t: bfunc("avg", nd, ndpool)(a, x.shape, 3, 1, 1, num_threads=t, **kw),
+        lambda t: bfunc("adaptive_avg", nd, ndpool)(y, x.shape, num_threads=t, **kw),
+    ]:
+        fast, slow = call(None), call(1)
+        assert fast.shape == slow.shape and fast.strides == slow.strides
+        assert fast.tobytes() == slow.tobytes()
+
+
+def test_avg_geometry_cache_keeps_argument_checks():
+    # The window geometry is cached for int arguments; True (== 1) must still be rejected.
+    g = np.ones((1, 2, 4, 4), np.float32)
+    ndpool.avg_pool2d_backward(g, (1, 2, 4, 4), 1)
+    with pytest.raises(TypeError, match="kernel_size"):
+        ndpool.avg_pool2d_backward(g, (1, 2, 4, 4), True)
+    with pytest.raises(ValueError, match="spatial shape"):
+        ndpool.avg_pool2d_backward(g, (1, 2, 8, 8), 1)

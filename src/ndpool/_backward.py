@@ -7,14 +7,17 @@ accumulation order (docs/semantics.md, Gradients), so results are bit-identical 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _backward_kernels
-from ._args import avg_backward_geometry, avg_options, axes_table, index_range_error, validate_backward
+from ._args import (avg_backward_geometry, avg_options, axes_table, index_range_error,
+                    validate_backward)
 from ._docs import OPTIONS, RAISES, SHAPES, examples
 from ._layout import empty_output, from_ncdhw, kernel_input, kernel_layout, to_ncdhw
 from ._threading import threads_for
@@ -34,48 +37,178 @@ def _prepare(call, nd: int):
     return gk, cl_kernel, out_k, out5
 
 
+# NumPy's own native dtype instances (what np.float32 etc. give): an identity test is the
+# cheapest check, and any other instance (byte-swapped, with metadata) takes the general path.
+_F32, _F64, _INT64 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64)
+_MAX_CELLS = np.iinfo(np.intp).max // 8  # as _args.check_input_shape
+
+
+def _kernel_shape(shape: tuple[int, ...], nd: int, channels_last: bool) -> tuple[int, ...]:
+    """A batched shape in kernel axis order, 5-D: size-1 axes for the missing spatial ones."""
+    pad = (1,) * (3 - nd)
+    if channels_last:
+        return (shape[0],) + pad + shape[1:]
+    return shape[:2] + pad + shape[2:]
+
+
+class _PlainCall:
+    """The parts of a BackwardCall that the functions below read, for the common call (a
+    frozen dataclass costs microseconds to build)."""
+
+    __slots__ = ("grad", "indices", "input_shape", "spatial_in", "spatial_out", "batched",
+                 "channels_last", "num_threads")
+
+    def __init__(self, grad, indices, input_shape, spatial_in, channels_last):
+        self.grad = grad
+        self.indices = indices
+        self.input_shape = input_shape
+        self.spatial_in = spatial_in
+        self.spatial_out = grad.shape[1:-1] if channels_last else grad.shape[2:]
+        self.batched = True
+        self.channels_last = channels_last
+        self.num_threads = None
+
+
+def _plain(nd, grad_output, indices, input_shape, data_format, num_threads, with_indices):
+    """The common call, checked in a few steps: batched C-contiguous native float32/float64
+    arrays (int64 indices) of either layout with more than one element on the last axis,
+    input_shape a tuple of positive ints, default threads.  Returns what the general path
+    (validate_backward, then _prepare) would, as (call, grad, indices, result in kernel
+    order, result), or None for any other call, which the general path then checks, with
+    its errors.  Small inputs are where these steps matter: the general path costs tens
+    of microseconds."""
+    g = grad_output
+    if (type(g) is not np.ndarray or num_threads is not None or type(input_shape) is not tuple
+            or g.ndim != nd + 2 or len(input_shape) != nd + 2
+            or (g.dtype is not _F32 and g.dtype is not _F64) or not g.flags.c_contiguous or g.size == 0
+            or g.shape[-1] < 2):
+        return None
+    if data_format == "channels_first":
+        channels_last = False
+    elif data_format == "channels_last":
+        channels_last = True
+    else:
+        return None
+    shape = input_shape
+    for v in shape:
+        if type(v) is not int or v <= 0:
+            return None
+    channel = -1 if channels_last else 1
+    if shape[0] != g.shape[0] or shape[channel] != g.shape[channel] or math.prod(shape) > _MAX_CELLS:
+        return None
+    idx = None
+    if with_indices:
+        idx = indices
+        if (type(idx) is not np.ndarray or idx.dtype is not _INT64 or idx.shape != g.shape
+                or not idx.flags.c_contiguous):
+            return None
+    # C-contiguous with a last axis longer than 1: kernel_input picks the kernel of the data
+    # format, and the result is C-contiguous in the same layout.
+    spatial = shape[1:-1] if channels_last else shape[2:]
+    call = _PlainCall(g, idx, shape, spatial, channels_last)
+    gk = g.reshape(_kernel_shape(g.shape, nd, channels_last))
+    idx_k = idx.reshape(gk.shape) if with_indices else None
+    result = np.empty(shape, g.dtype)
+    return call, gk, idx_k, result.reshape(_kernel_shape(shape, nd, channels_last)), result
+
+
+def _validated(fn, nd, grad_output, indices, input_shape, data_format, num_threads, with_indices):
+    """(call, grad in kernel order, indices in its layout or None, channels_last kernel,
+    result in kernel order, result); the result is uninitialised where grad is not empty."""
+    plain = _plain(nd, grad_output, indices, input_shape, data_format, num_threads, with_indices)
+    if plain is not None:
+        call, gk, idx_k, out_k, result = plain
+        return call, gk, idx_k, call.channels_last, out_k, result
+    call = validate_backward(fn, nd, grad_output, input_shape, indices, data_format, num_threads,
+                             with_indices=with_indices)
+    gk, cl_kernel, out_k, out5 = _prepare(call, nd)
+    idx_k = None
+    if with_indices and gk.size:
+        idx_k = kernel_layout(to_ncdhw(call.indices, nd, call.channels_last, call.batched), cl_kernel)
+    return call, gk, idx_k, cl_kernel, out_k, from_ncdhw(out5, nd, call.channels_last, call.batched)
+
+
 def _work(call, cells_per_output: int) -> int:
     """Cells a call reads or writes, for the serial cut-off of threads_for."""
-    return call.grad.size * cells_per_output + int(np.prod(call.input_shape))
+    return call.grad.size * cells_per_output + math.prod(call.input_shape)
 
 
 def _max_backward(fn, nd, grad_output, indices, input_shape, data_format, num_threads):
-    call = validate_backward(fn, nd, grad_output, input_shape, indices, data_format, num_threads,
-                             with_indices=True)
-    gk, cl_kernel, out_k, out5 = _prepare(call, nd)
+    call, gk, idx_k, cl_kernel, out_k, result = _validated(
+        fn, nd, grad_output, indices, input_shape, data_format, num_threads, with_indices=True)
     if gk.size:
-        idx_k = kernel_layout(to_ncdhw(call.indices, nd, call.channels_last, call.batched), cl_kernel)
         bad = _backward_kernels.max_backward(gk, idx_k, out_k, cl_kernel,
                                              threads_for(call.num_threads, _work(call, 1)))
         if bad:
-            raise index_range_error(fn, bad, int(np.prod(call.spatial_in)))
-    return from_ncdhw(out5, nd, call.channels_last, call.batched)
+            raise index_range_error(fn, bad, math.prod(call.spatial_in))
+    return result
+
+
+def _exact_ints(value) -> bool:
+    """An int, or a tuple of ints, of exactly those types (bool is not an int here)."""
+    if type(value) is int:
+        return True
+    return type(value) is tuple and all(type(v) is int for v in value)
+
+
+@lru_cache(maxsize=256)
+def _geometry(fn, call, kernel_size, stride, padding, ceil_mode):
+    """avg_backward_geometry and what the kernel needs of it, for hashable arguments whose
+    equality means the same checks and results (see _cacheable).  Failing checks raise,
+    and lru_cache keeps no result for them."""
+    axes = avg_backward_geometry(fn, call, kernel_size, stride, padding, ceil_mode)
+    return axes_table(axes), math.prod(a.kernel for a in axes)
+
+
+class _Shapes(tuple):
+    """(input_shape, spatial_in, spatial_out) as the call that _geometry's checks read: a
+    hashable stand-in for the whole call."""
+
+    input_shape = property(lambda self: self[0])
+    spatial_in = property(lambda self: self[1])
+    spatial_out = property(lambda self: self[2])
+
+
+def _cacheable(stride, padding, ceil_mode, kernel_size) -> bool:
+    return (_exact_ints(kernel_size) and (stride is None or _exact_ints(stride))
+            and (type(padding) is str or _exact_ints(padding)) and type(ceil_mode) is bool)
 
 
 def _avg_backward(fn, nd, grad_output, input_shape, kernel_size, stride, padding, ceil_mode,
                   count_include_pad, divisor_override, data_format, num_threads):
     count_include_pad, divisor = avg_options(fn, padding, count_include_pad, divisor_override)
-    call = validate_backward(fn, nd, grad_output, input_shape, None, data_format, num_threads,
-                             with_indices=False)
-    axes = avg_backward_geometry(fn, call, kernel_size, stride, padding, ceil_mode)
-    gk, cl_kernel, out_k, out5 = _prepare(call, nd)
+    plain = _plain(nd, grad_output, None, input_shape, data_format, num_threads, False)
+    if plain is not None:
+        call, gk, _, out_k, result = plain
+        cl_kernel = call.channels_last
+    else:
+        call = validate_backward(fn, nd, grad_output, input_shape, None, data_format, num_threads,
+                                 with_indices=False)
+    # The geometry checks come after the argument checks, as in validate_backward's order.
+    if _cacheable(stride, padding, ceil_mode, kernel_size):
+        shapes = _Shapes((call.input_shape, tuple(call.spatial_in), tuple(call.spatial_out)))
+        table, window = _geometry(fn, shapes, kernel_size, stride, padding, ceil_mode)
+    else:
+        axes = avg_backward_geometry(fn, call, kernel_size, stride, padding, ceil_mode)
+        table, window = axes_table(axes), math.prod(a.kernel for a in axes)
+    if plain is None:
+        gk, cl_kernel, out_k, out5 = _prepare(call, nd)
+        result = from_ncdhw(out5, nd, call.channels_last, call.batched)
     if gk.size:
-        window = int(np.prod([a.kernel for a in axes]))
-        _backward_kernels.avg_backward(gk, out_k, axes_table(axes), count_include_pad, divisor,
+        _backward_kernels.avg_backward(gk, out_k, table, count_include_pad, divisor,
                                        cl_kernel, threads_for(call.num_threads, _work(call, window)))
-    return from_ncdhw(out5, nd, call.channels_last, call.batched)
+    return result
 
 
 def _adaptive_avg_backward(fn, nd, grad_output, input_shape, data_format, num_threads):
-    call = validate_backward(fn, nd, grad_output, input_shape, None, data_format, num_threads,
-                             with_indices=False)
-    gk, cl_kernel, out_k, out5 = _prepare(call, nd)
+    call, gk, _, cl_kernel, out_k, result = _validated(
+        fn, nd, grad_output, None, input_shape, data_format, num_threads, with_indices=False)
     if gk.size:
         # A bin spans about ceil(In / Out) cells per axis.
-        bin_cells = int(np.prod([-(-i // o) for i, o in zip(call.spatial_in, call.spatial_out)]))
+        bin_cells = math.prod(-(-i // o) for i, o in zip(call.spatial_in, call.spatial_out))
         _backward_kernels.adaptive_avg_backward(gk, out_k, cl_kernel,
                                                 threads_for(call.num_threads, _work(call, bin_cells)))
-    return from_ncdhw(out5, nd, call.channels_last, call.batched)
+    return result
 
 
 # ---------------------------------------------------------------------------------------

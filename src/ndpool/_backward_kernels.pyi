@@ -1,20 +1,20 @@
 # Stub for the compiled module ndpool._backward_kernels (src/ndpool/_backward_kernels.pyx).
 # Arguments are trusted: ndpool._backward validates them.  Arrays are 5-D, (N, C, D, H, W)
-# or channels-last (N, D, H, W, C); the comments give the Cython memoryview types, where
-# real_t is float32/float64, one type per call.
+# or channels-last (N, D, H, W, C), read through the buffer protocol; real_t is float32 or
+# float64, one type per call (ValueError for other item sizes or ranks).
 
 import numpy as np
 
 def max_backward(
-    grad: np.ndarray,  # const real_t[:, :, :, :, :], unit-stride last axis
-    indices: np.ndarray,  # const int64[:, :, :, :, :], grad's shape, unit-stride last axis
-    out: np.ndarray,  # real_t[:, :, :, :, ::1]
+    grad: np.ndarray,  # real_t, any strides but a unit-stride last axis
+    indices: np.ndarray,  # int64, grad's shape, unit-stride last axis
+    out: np.ndarray,  # real_t, C-contiguous, written
     channels_last: bool,  # bint
     num_threads: int,  # int
 ) -> int: ...  # how many indices fell outside their plane (skipped)
 def avg_backward(
-    grad: np.ndarray,  # const real_t[:, :, :, :, :], unit-stride last axis
-    out: np.ndarray,  # real_t[:, :, :, :, ::1]
+    grad: np.ndarray,  # real_t, any strides but a unit-stride last axis
+    out: np.ndarray,  # real_t, C-contiguous, written
     geometry: np.ndarray,  # const int64[:, ::1], shape (3, 7): see ndpool._args.axes_table
     count_include_pad: bool,  # bint
     divisor_override: int,  # Py_ssize_t, 0 for none
@@ -22,8 +22,8 @@ def avg_backward(
     num_threads: int,  # int
 ) -> None: ...
 def adaptive_avg_backward(
-    grad: np.ndarray,  # const real_t[:, :, :, :, :], unit-stride last axis
-    out: np.ndarray,  # real_t[:, :, :, :, ::1]
+    grad: np.ndarray,  # real_t, any strides but a unit-stride last axis
+    out: np.ndarray,  # real_t, C-contiguous, written
     channels_last: bool,  # bint
     num_threads: int,  # int
 ) -> None: ...

@@ -10,16 +10,23 @@ validates them.
   whole sample when there are enough samples to keep the threads busy), and the innermost
   loops walk those channels.
 
-A unit first zero-fills the part of ``out`` it owns (so the thread that writes it touches it
-first), then scans its outputs in row-major order and adds each output's share to its input
-cells, as torch does (docs/semantics.md, Gradients).  Every cell therefore receives its contributions in
-output order, and no two units write the same memory: results do not depend on the thread
+A unit scans its outputs in row-major order and adds each output's share to its input cells,
+as torch does (docs/semantics.md, Gradients).  Every cell therefore receives its contributions
+in output order, and no two units write the same memory: results do not depend on the thread
 count, and no atomics are needed.
+
+A unit zeroes its part of ``out`` lazily, a few KiB ahead of where it writes (a "watermark":
+cells at or past it were never written, so zeroing them is safe in any access order).  The
+zeros are then still in cache when the shares arrive, instead of a separate pass over the
+whole gradient, and the tail past the last write is zeroed at the end.
 """
 
+from cpython.buffer cimport (PyBUF_RECORDS, PyBUF_RECORDS_RO, PyBuffer_IsContiguous,
+                            PyBuffer_Release, PyObject_GetBuffer)
 from cython.parallel cimport prange
-from libc.stdint cimport int64_t
-from libc.string cimport memset
+from libc.stdint cimport int64_t, uint64_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memset, strlen
 
 from ndpool._common cimport (Axis, real_t, read_geometry, divisor_factor, out_range, tap_range,
                              adaptive_start, adaptive_end)
@@ -33,6 +40,8 @@ cdef enum:
     CH_CHUNK = 64
     # Outputs per channels-first row block (the shares of one block sit on the stack).
     W_BLOCK = 512
+    # Lazy zeroing runs ahead of the writes in steps of about this many bytes.
+    ZERO_AHEAD = 4096
 
 
 cdef Py_ssize_t _channel_block(Py_ssize_t N, Py_ssize_t C, int num_threads) noexcept nogil:
@@ -56,6 +65,22 @@ cdef inline void _zero_block(real_t* out, Py_ssize_t cells, Py_ssize_t C, Py_ssi
         for p in range(cells):
             for c in range(nc):
                 out[p * C + c] = 0
+
+
+cdef inline Py_ssize_t _zero_upto(real_t* out, Py_ssize_t wm, Py_ssize_t need, Py_ssize_t P,
+                                  Py_ssize_t C, Py_ssize_t nc) noexcept nogil:
+    """Zero positions [wm, new) of a unit (channels [0, nc) of each) for some new >= need, at
+    least ZERO_AHEAD bytes ahead and at most P; returns new, the unit's next watermark."""
+    cdef Py_ssize_t ahead = ZERO_AHEAD // (nc * <Py_ssize_t>sizeof(real_t))
+    cdef Py_ssize_t new = wm + (ahead if ahead > 1 else 1)
+    if new < need:
+        new = need
+    if new > P:
+        new = P
+    if new > wm:
+        _zero_block(out + wm * C, new - wm, C, nc)
+        return new
+    return wm
 
 
 cdef inline void _add_span(const real_t* src, real_t* dst, Py_ssize_t step, Py_ssize_t n) noexcept nogil:
@@ -87,22 +112,51 @@ cdef Py_ssize_t _scatter(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize
                         Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW,
                         real_t* out, Py_ssize_t P, Py_ssize_t C, Py_ssize_t nc) noexcept nogil:
     """g, idx and out point at channel c0 of one sample; the unit owns channels [c0, c0 + nc)."""
-    cdef Py_ssize_t od, oh, ow, c, bad = 0
+    cdef Py_ssize_t od, oh, ow, c, wm = 0, bad = 0
     cdef const real_t* gp
     cdef const int64_t* ip
-    cdef int64_t j
-    _zero_block(out, P, C, nc)
+    cdef uint64_t j
     for od in range(OD):
         for oh in range(OH):
             for ow in range(OW):
                 gp = g + od * gD + oh * gH + ow * gW
                 ip = idx + od * iD + oh * iH + ow * iW
                 for c in range(nc):
-                    j = ip[c]
-                    if 0 <= j < P:
-                        out[j * C + c] += gp[c]
-                    else:
+                    # One unsigned compare finds both an index past the zeroed part and one
+                    # outside [0, P) (negative ones wrap around).
+                    j = <uint64_t>ip[c]
+                    if j >= <uint64_t>wm:
+                        if j >= <uint64_t>P:
+                            bad += 1
+                            continue
+                        wm = _zero_upto(out, wm, <Py_ssize_t>j + 1, P, C, nc)
+                    out[<Py_ssize_t>j * C + c] += gp[c]
+    _zero_upto(out, wm, P, P, C, nc)
+    return bad
+
+
+cdef Py_ssize_t _scatter_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH,
+                              const int64_t* idx, Py_ssize_t iD, Py_ssize_t iH,
+                              Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW,
+                              real_t* out, Py_ssize_t P) noexcept nogil:
+    """_scatter for one channels-first plane: rows of unit-stride outputs, one channel."""
+    cdef Py_ssize_t od, oh, ow, wm = 0, bad = 0
+    cdef const real_t* gp
+    cdef const int64_t* ip
+    cdef uint64_t j
+    for od in range(OD):
+        for oh in range(OH):
+            gp = g + od * gD + oh * gH
+            ip = idx + od * iD + oh * iH
+            for ow in range(OW):
+                j = <uint64_t>ip[ow]
+                if j >= <uint64_t>wm:
+                    if j >= <uint64_t>P:
                         bad += 1
+                        continue
+                    wm = _zero_upto(out, wm, <Py_ssize_t>j + 1, P, 1, 1)
+                out[j] += gp[ow]
+    _zero_upto(out, wm, P, P, 1, 1)
     return bad
 
 
@@ -119,8 +173,43 @@ cdef inline Py_ssize_t _divisor(const Axis* ax, Py_ssize_t od, Py_ssize_t oh, Py
             * divisor_factor(&ax[2], ow, count_include_pad))
 
 
+cdef inline Py_ssize_t _rows_end(Py_ssize_t d_last, Py_ssize_t h_last, Py_ssize_t H,
+                                 Py_ssize_t W) noexcept nogil:
+    """One past the last position of input row (d_last, h_last): what an output row whose
+    last cell lies in that row needs zeroed before it adds its shares."""
+    return (d_last * H + h_last + 1) * W
+
+
+cdef Py_ssize_t* _avg_tables(const Axis* ax, bint count_include_pad,
+                             Py_ssize_t divisor_override) noexcept nogil:
+    """Per-call tables for _avg_plane (NULL when out of memory), so that its rows do no
+    integer division.  For each axis a, at a * 3 * O (O the largest output size): the
+    first tap, one past the last tap and the divisor factor of every output; then, for
+    every W tap kw, the outputs [r0, r1) whose tap kw lands inside the input.  A divisor
+    override becomes a factor of the W axis (the product is what torch divides by)."""
+    cdef Py_ssize_t O = ax[0].size_out, a, o, kw
+    if ax[1].size_out > O:
+        O = ax[1].size_out
+    if ax[2].size_out > O:
+        O = ax[2].size_out
+    cdef Py_ssize_t* tab = <Py_ssize_t*>malloc((9 * O + 2 * ax[2].kernel) * sizeof(Py_ssize_t))
+    if tab == NULL:
+        return NULL
+    for a in range(3):
+        for o in range(ax[a].size_out):
+            tap_range(&ax[a], o, &tab[3 * a * O + o], &tab[(3 * a + 1) * O + o])
+            if divisor_override != 0:
+                tab[(3 * a + 2) * O + o] = divisor_override if a == 2 else 1
+            else:
+                tab[(3 * a + 2) * O + o] = divisor_factor(&ax[a], o, count_include_pad)
+    for kw in range(ax[2].kernel):
+        out_range(&ax[2], kw - ax[2].pad_lo, 0, ax[2].size_out, &tab[9 * O + kw],
+                  &tab[9 * O + ax[2].kernel + kw])
+    return tab
+
+
 cdef void _avg_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, real_t* plane,
-                     const Axis* ax, bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil:
+                     const Axis* ax, const Py_ssize_t* tab) noexcept nogil:
     """One (n, c) plane, an output row block at a time and window tap by window tap.
 
     For one output row (od, oh) a cell's depth and height taps are fixed, and outputs
@@ -129,32 +218,49 @@ cdef void _avg_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, real_t* plan
     """
     cdef const Axis* aw = &ax[2]
     cdef Py_ssize_t H = ax[1].size_in, W = aw.size_in
-    cdef Py_ssize_t od, oh, blk, w0, w1, kd0, kd1, kh0, kh1, kd, kh, kw, off, r0, r1, i, id_, ih
+    cdef Py_ssize_t O = ax[0].size_out
+    if ax[1].size_out > O:
+        O = ax[1].size_out
+    if aw.size_out > O:
+        O = aw.size_out
+    cdef const Py_ssize_t* fw = tab + 8 * O
+    cdef const Py_ssize_t* kr0 = tab + 9 * O
+    cdef const Py_ssize_t* kr1 = kr0 + aw.kernel
+    cdef Py_ssize_t od, oh, blk, w0, w1, kd0, kd1, kh0, kh1, kd, kh, kw, r0, r1, i, id_, ih, fdh
+    cdef Py_ssize_t P = ax[0].size_in * H * W, wm = 0
     cdef real_t share[W_BLOCK]
     cdef const real_t* grow
     cdef real_t* row
-    memset(plane, 0, ax[0].size_in * H * W * sizeof(real_t))
     for od in range(ax[0].size_out):
-        tap_range(&ax[0], od, &kd0, &kd1)
+        kd0 = tab[od]
+        kd1 = tab[O + od]
         for oh in range(ax[1].size_out):
-            tap_range(&ax[1], oh, &kh0, &kh1)
+            kh0 = tab[3 * O + oh]
+            kh1 = tab[4 * O + oh]
+            if kd1 <= kd0 or kh1 <= kh0:
+                continue
+            wm = _zero_upto(plane, wm, _rows_end(od * ax[0].stride - ax[0].pad_lo + kd1 - 1,
+                                                 oh * ax[1].stride - ax[1].pad_lo + kh1 - 1, H, W),
+                            P, 1, 1)
+            fdh = tab[2 * O + od] * tab[5 * O + oh]
             grow = g + od * gD + oh * gH
             for blk in range((aw.size_out + W_BLOCK - 1) // W_BLOCK):
                 w0 = blk * W_BLOCK
                 w1 = w0 + W_BLOCK if w0 + W_BLOCK < aw.size_out else aw.size_out
                 for i in range(w0, w1):
-                    share[i - w0] = grow[i] / <real_t>_divisor(ax, od, oh, i, count_include_pad,
-                                                               divisor_override)
+                    share[i - w0] = grow[i] / <real_t>(fdh * fw[i])
                 for kd in range(kd0, kd1):
                     id_ = od * ax[0].stride - ax[0].pad_lo + kd
                     for kh in range(kh0, kh1):
                         ih = oh * ax[1].stride - ax[1].pad_lo + kh
                         row = plane + (id_ * H + ih) * W
                         for kw in range(aw.kernel - 1, -1, -1):
-                            off = kw - aw.pad_lo
-                            out_range(aw, off, w0, w1, &r0, &r1)
+                            r0 = kr0[kw] if kr0[kw] > w0 else w0
+                            r1 = kr1[kw] if kr1[kw] < w1 else w1
                             if r1 > r0:
-                                _add_span_any(share + r0 - w0, row + r0 * aw.stride + off, aw.stride, r1 - r0)
+                                _add_span_any(share + r0 - w0, row + r0 * aw.stride + kw - aw.pad_lo,
+                                              aw.stride, r1 - r0)
+    _zero_upto(plane, wm, P, P, 1, 1)
 
 
 cdef void _avg_block(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW, real_t* out,
@@ -163,15 +269,20 @@ cdef void _avg_block(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t g
     """Channels [c0, c0 + nc) of one sample; g and out point at channel c0."""
     cdef Py_ssize_t H = ax[1].size_in, W = ax[2].size_in
     cdef Py_ssize_t od, oh, ow, kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, c, chunk, c1, m, cell
+    cdef Py_ssize_t P = ax[0].size_in * H * W, wm = 0
     cdef real_t share[CH_CHUNK]
     cdef real_t div
     cdef const real_t* gp
     cdef real_t* op
-    _zero_block(out, ax[0].size_in * H * W, C, nc)
     for od in range(ax[0].size_out):
         tap_range(&ax[0], od, &kd0, &kd1)
         for oh in range(ax[1].size_out):
             tap_range(&ax[1], oh, &kh0, &kh1)
+            if kd1 <= kd0 or kh1 <= kh0:
+                continue
+            wm = _zero_upto(out, wm, _rows_end(od * ax[0].stride - ax[0].pad_lo + kd1 - 1,
+                                               oh * ax[1].stride - ax[1].pad_lo + kh1 - 1, H, W),
+                            P, C, nc)
             for ow in range(ax[2].size_out):
                 tap_range(&ax[2], ow, &kw0, &kw1)
                 div = <real_t>_divisor(ax, od, oh, ow, count_include_pad, divisor_override)
@@ -189,31 +300,87 @@ cdef void _avg_block(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t g
                                 op = out + (cell + ow * ax[2].stride - ax[2].pad_lo + kw) * C + c1
                                 for c in range(m):
                                     op[c] += share[c]
+    _zero_upto(out, wm, P, P, C, nc)
 
 
 # ---------------------------------------------------------------------------------------
 # Adaptive average: the share gout / kd / kh / kw (successive divisions by the bin sizes, as
 # torch's contiguous and 3-D kernels) is added to every cell of the bin.
 
+cdef Py_ssize_t* _bin_tables(Py_ssize_t D, Py_ssize_t H, Py_ssize_t W, Py_ssize_t OD,
+                             Py_ssize_t OH, Py_ssize_t OW) noexcept nogil:
+    """Every bin's first and one-past-last input position, per call (the formulas divide):
+    [starts (OD), ends (OD)] for D, then for H, then for W; NULL when out of memory."""
+    cdef Py_ssize_t* tab = <Py_ssize_t*>malloc(2 * (OD + OH + OW) * sizeof(Py_ssize_t))
+    cdef Py_ssize_t o
+    if tab == NULL:
+        return NULL
+    for o in range(OD):
+        tab[o] = adaptive_start(o, D, OD)
+        tab[OD + o] = adaptive_end(o, D, OD)
+    for o in range(OH):
+        tab[2 * OD + o] = adaptive_start(o, H, OH)
+        tab[2 * OD + OH + o] = adaptive_end(o, H, OH)
+    for o in range(OW):
+        tab[2 * (OD + OH) + o] = adaptive_start(o, W, OW)
+        tab[2 * (OD + OH) + OW + o] = adaptive_end(o, W, OW)
+    return tab
+
+
+cdef void _adaptive_avg_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH,
+                              Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW, real_t* out,
+                              Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
+                              const Py_ssize_t* tab) noexcept nogil:
+    """One channels-first (n, c) plane: the shares of an output row block first (the
+    divisions then vectorise), then each output's bin, in output order."""
+    cdef const Py_ssize_t* bw0 = tab + 2 * (OD + OH)
+    cdef const Py_ssize_t* bw1 = bw0 + OW
+    cdef Py_ssize_t od, oh, d0, d1, h0, h1, d, h, w, blk, i0, i1, i, wm = 0, P = D * H * W
+    cdef real_t share[W_BLOCK]
+    cdef const real_t* grow
+    cdef real_t* row
+    for od in range(OD):
+        d0 = tab[od]
+        d1 = tab[OD + od]
+        for oh in range(OH):
+            h0 = tab[2 * OD + oh]
+            h1 = tab[2 * OD + OH + oh]
+            wm = _zero_upto(out, wm, _rows_end(d1 - 1, h1 - 1, H, W), P, 1, 1)
+            grow = g + od * gD + oh * gH
+            for blk in range((OW + W_BLOCK - 1) // W_BLOCK):
+                i0 = blk * W_BLOCK
+                i1 = i0 + W_BLOCK if i0 + W_BLOCK < OW else OW
+                for i in range(i0, i1):
+                    share[i - i0] = grow[i] / <real_t>(d1 - d0) / <real_t>(h1 - h0) / <real_t>(bw1[i] - bw0[i])
+                for i in range(i0, i1):
+                    for d in range(d0, d1):
+                        for h in range(h0, h1):
+                            row = out + (d * H + h) * W
+                            for w in range(bw0[i], bw1[i]):
+                                row[w] += share[i - i0]
+    _zero_upto(out, wm, P, P, 1, 1)
+
+
 cdef void _adaptive_avg(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
                         Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW, real_t* out,
                         Py_ssize_t D, Py_ssize_t H, Py_ssize_t W, Py_ssize_t C,
-                        Py_ssize_t nc) noexcept nogil:
+                        Py_ssize_t nc, const Py_ssize_t* tab) noexcept nogil:
     """Channels [c0, c0 + nc) of one sample; g and out point at channel c0."""
     cdef Py_ssize_t od, oh, ow, d0, d1, h0, h1, w0, w1, d, h, w, c, chunk, c1, m
     cdef real_t share[CH_CHUNK]
     cdef const real_t* gp
     cdef real_t* op
-    _zero_block(out, D * H * W, C, nc)
+    cdef Py_ssize_t wm = 0
     for od in range(OD):
-        d0 = adaptive_start(od, D, OD)
-        d1 = adaptive_end(od, D, OD)
+        d0 = tab[od]
+        d1 = tab[OD + od]
         for oh in range(OH):
-            h0 = adaptive_start(oh, H, OH)
-            h1 = adaptive_end(oh, H, OH)
+            h0 = tab[2 * OD + oh]
+            h1 = tab[2 * OD + OH + oh]
+            wm = _zero_upto(out, wm, _rows_end(d1 - 1, h1 - 1, H, W), D * H * W, C, nc)
             for ow in range(OW):
-                w0 = adaptive_start(ow, W, OW)
-                w1 = adaptive_end(ow, W, OW)
+                w0 = tab[2 * (OD + OH) + ow]
+                w1 = tab[2 * (OD + OH) + OW + ow]
                 gp = g + od * gD + oh * gH + ow * gW
                 for chunk in range((nc + CH_CHUNK - 1) // CH_CHUNK):
                     c1 = chunk * CH_CHUNK
@@ -226,110 +393,243 @@ cdef void _adaptive_avg(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_
                                 op = out + ((d * H + h) * W + w) * C + c1
                                 for c in range(m):
                                     op[c] += share[c]
+    _zero_upto(out, wm, D * H * W, D * H * W, C, nc)
+
+
+# ---------------------------------------------------------------------------------------
+# Arrays reach the kernels through the buffer protocol: a fused `def` with typed memoryviews
+# costs several microseconds per call in dispatch and view set-up, which is most of a small
+# call.  Strides are kept in elements.
+
+cdef struct Strided:
+    char* data
+    Py_ssize_t shape[5]
+    Py_ssize_t step[5]
+
+
+cdef int _acquire(object a, Py_buffer* view, Strided* s, bint writable, Py_ssize_t itemsize,
+                  const char* kinds) except -1:
+    """Fill s from a 5-D array of the given item size and format kind (the format's last
+    character, one of the two in kinds); the last axis must have unit stride (when longer than 1), and a writable
+    one must be C-contiguous.  On success the caller releases view."""
+    cdef int i
+    cdef size_t n
+    cdef char last = 0
+    PyObject_GetBuffer(a, view, PyBUF_RECORDS if writable else PyBUF_RECORDS_RO)
+    try:
+        n = strlen(view.format) if view.format != NULL else 0
+        if n:
+            last = view.format[n - 1]
+        if view.ndim != 5 or view.itemsize != itemsize or (last != kinds[0] and last != kinds[1]):
+            raise ValueError(f"kernel arrays must be 5-D with items {kinds.decode()!r} of {itemsize} bytes")
+        s.data = <char*>view.buf
+        for i in range(5):
+            s.shape[i] = view.shape[i]
+            s.step[i] = view.strides[i] // itemsize
+            if view.strides[i] % itemsize:
+                raise ValueError("kernel array strides must be multiples of the item size")
+        check_unit_inner(view.strides[4], <int>itemsize, view.shape[4])
+        if writable and not PyBuffer_IsContiguous(view, b'C'):
+            raise ValueError("kernel output must be C-contiguous")
+    except BaseException:
+        PyBuffer_Release(view)
+        raise
+    return 0
+
+
+cdef bint _is_float(object grad) except -1:
+    """Whether grad holds float32 (else float64)."""
+    cdef Py_ssize_t size = grad.itemsize
+    if size != 4 and size != 8:
+        raise ValueError("kernel arrays must be float32 or float64")
+    return size == 4
 
 
 # ---------------------------------------------------------------------------------------
 # Entry points.  Units: N * C planes (channels-first) or N * nblk channel blocks of `width`
 # channels (channels-last); unit u of a channels-last call is sample u // nblk, block u % nblk.
 
-def max_backward(const real_t[:, :, :, :, :] grad, const int64_t[:, :, :, :, :] indices,
-                 real_t[:, :, :, :, ::1] out, bint channels_last, int num_threads):
-    """out = 0, then out[plane][indices] += grad in output order (max and adaptive max).
-
-    indices are flat positions within an input plane, of grad's shape and axis order.
-    Returns how many indices fell outside [0, plane size); those were skipped.
-    """
-    cdef int gsz = sizeof(real_t), isz = sizeof(int64_t)
-    check_unit_inner(grad.strides[4], gsz, grad.shape[4])
-    check_unit_inner(indices.strides[4], isz, indices.shape[4])
-    cdef const real_t* gp = &grad[0, 0, 0, 0, 0]
-    cdef const int64_t* ip = &indices[0, 0, 0, 0, 0]
-    cdef real_t* op = &out[0, 0, 0, 0, 0]
-    cdef Py_ssize_t g0 = grad.strides[0] // gsz, g1 = grad.strides[1] // gsz
-    cdef Py_ssize_t g2 = grad.strides[2] // gsz, g3 = grad.strides[3] // gsz
-    cdef Py_ssize_t i0 = indices.strides[0] // isz, i1 = indices.strides[1] // isz
-    cdef Py_ssize_t i2 = indices.strides[2] // isz, i3 = indices.strides[3] // isz
-    cdef Py_ssize_t N = out.shape[0], C, P, width, nblk, u, n, c0, bad = 0
+cdef Py_ssize_t _max_units(const real_t* gp, const Strided* gs, const int64_t* ip,
+                           const Strided* is_, real_t* op, const Strided* os,
+                           bint channels_last, int num_threads) noexcept nogil:
+    cdef const Py_ssize_t* g = gs.step
+    cdef const Py_ssize_t* i = is_.step
+    cdef Py_ssize_t N = os.shape[0], C, P, width, nblk, u, n, c0, bad = 0
     if not channels_last:
-        C = out.shape[1]
-        P = out.shape[2] * out.shape[3] * out.shape[4]
-        for u in prange(N * C, nogil=True, num_threads=num_threads, schedule='static'):
+        C = os.shape[1]
+        P = os.shape[2] * os.shape[3] * os.shape[4]
+        for u in prange(N * C, num_threads=num_threads, schedule='static',
+                        use_threads_if=num_threads > 1):
             n = u // C
             c0 = u % C
-            bad += _scatter(gp + n * g0 + c0 * g1, g2, g3, 1, ip + n * i0 + c0 * i1, i2, i3, 1,
-                            grad.shape[2], grad.shape[3], grad.shape[4], op + u * P, P, 1, 1)
+            bad += _scatter_plane(gp + n * g[0] + c0 * g[1], g[2], g[3], ip + n * i[0] + c0 * i[1],
+                                  i[2], i[3], gs.shape[2], gs.shape[3], gs.shape[4], op + u * P, P)
     else:
-        C = out.shape[4]
-        P = out.shape[1] * out.shape[2] * out.shape[3]
+        C = os.shape[4]
+        P = os.shape[1] * os.shape[2] * os.shape[3]
         width = _channel_block(N, C, num_threads)
         nblk = (C + width - 1) // width
-        for u in prange(N * nblk, nogil=True, num_threads=num_threads, schedule='static'):
+        for u in prange(N * nblk, num_threads=num_threads, schedule='static',
+                        use_threads_if=num_threads > 1):
             n = u // nblk
             c0 = (u % nblk) * width
-            bad += _scatter(gp + n * g0 + c0, g1, g2, g3, ip + n * i0 + c0, i1, i2, i3,
-                            grad.shape[1], grad.shape[2], grad.shape[3], op + n * P * C + c0, P, C,
+            bad += _scatter(gp + n * g[0] + c0, g[1], g[2], g[3], ip + n * i[0] + c0, i[1], i[2], i[3],
+                            gs.shape[1], gs.shape[2], gs.shape[3], op + n * P * C + c0, P, C,
                             width if c0 + width <= C else C - c0)
     return bad
 
 
-def avg_backward(const real_t[:, :, :, :, :] grad, real_t[:, :, :, :, ::1] out,
-                 const int64_t[:, ::1] geometry, bint count_include_pad,
-                 Py_ssize_t divisor_override, bint channels_last, int num_threads):
-    """Average pooling backward; geometry as for the forward, divisor_override 0 means none."""
-    cdef Axis ax[3]
-    read_geometry(&geometry[0, 0], ax)
-    cdef int gsz = sizeof(real_t)
-    check_unit_inner(grad.strides[4], gsz, grad.shape[4])
-    cdef const real_t* gp = &grad[0, 0, 0, 0, 0]
-    cdef real_t* op = &out[0, 0, 0, 0, 0]
-    cdef Py_ssize_t g0 = grad.strides[0] // gsz, g1 = grad.strides[1] // gsz
-    cdef Py_ssize_t g2 = grad.strides[2] // gsz, g3 = grad.strides[3] // gsz
-    cdef Py_ssize_t N = out.shape[0], P = ax[0].size_in * ax[1].size_in * ax[2].size_in
+def max_backward(grad, indices, out, bint channels_last, int num_threads):
+    """out = 0, then out[plane][indices] += grad in output order (max and adaptive max).
+
+    grad (float32 or float64) and indices (int64) are 5-D with grad's shape, in kernel axis
+    order with a unit-stride last axis; out is C-contiguous, of grad's dtype.  indices are
+    flat positions within an input plane.  Returns how many indices fell outside
+    [0, plane size); those were skipped.
+    """
+    cdef Py_buffer gb, ib, ob
+    cdef Strided gs, is_, os
+    cdef bint f32 = _is_float(grad)
+    cdef Py_ssize_t size = 4 if f32 else 8, bad
+    _acquire(grad, &gb, &gs, False, size, b"fd")
+    try:
+        _acquire(indices, &ib, &is_, False, 8, b"lq")
+        try:
+            _acquire(out, &ob, &os, True, size, b"fd")
+            try:
+                with nogil:
+                    if f32:
+                        bad = _max_units(<const float*>gs.data, &gs, <const int64_t*>is_.data, &is_,
+                                         <float*>os.data, &os, channels_last, num_threads)
+                    else:
+                        bad = _max_units(<const double*>gs.data, &gs, <const int64_t*>is_.data, &is_,
+                                         <double*>os.data, &os, channels_last, num_threads)
+            finally:
+                PyBuffer_Release(&ob)
+        finally:
+            PyBuffer_Release(&ib)
+    finally:
+        PyBuffer_Release(&gb)
+    return bad
+
+
+cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Strided* os,
+                     const Axis* ax, const Py_ssize_t* tab, bint count_include_pad,
+                     Py_ssize_t divisor_override, bint channels_last, int num_threads) noexcept nogil:
+    cdef const Py_ssize_t* g = gs.step
+    cdef Py_ssize_t N = os.shape[0], P = ax[0].size_in * ax[1].size_in * ax[2].size_in
     cdef Py_ssize_t C, width, nblk, u, n, c0
     if not channels_last:
-        C = out.shape[1]
-        for u in prange(N * C, nogil=True, num_threads=num_threads, schedule='static'):
+        C = os.shape[1]
+        for u in prange(N * C, num_threads=num_threads, schedule='static',
+                        use_threads_if=num_threads > 1):
             n = u // C
             c0 = u % C
-            _avg_plane(gp + n * g0 + c0 * g1, g2, g3, op + u * P, ax, count_include_pad,
-                       divisor_override)
+            _avg_plane(gp + n * g[0] + c0 * g[1], g[2], g[3], op + u * P, ax, tab)
     else:
-        C = out.shape[4]
+        C = os.shape[4]
         width = _channel_block(N, C, num_threads)
         nblk = (C + width - 1) // width
-        for u in prange(N * nblk, nogil=True, num_threads=num_threads, schedule='static'):
+        for u in prange(N * nblk, num_threads=num_threads, schedule='static',
+                        use_threads_if=num_threads > 1):
             n = u // nblk
             c0 = (u % nblk) * width
-            _avg_block(gp + n * g0 + c0, g1, g2, g3, op + n * P * C + c0, C,
+            _avg_block(gp + n * g[0] + c0, g[1], g[2], g[3], op + n * P * C + c0, C,
                        width if c0 + width <= C else C - c0, ax, count_include_pad,
                        divisor_override)
 
 
-def adaptive_avg_backward(const real_t[:, :, :, :, :] grad, real_t[:, :, :, :, ::1] out,
-                          bint channels_last, int num_threads):
-    """Adaptive average pooling backward; the bins follow from the two arrays' shapes."""
-    cdef int gsz = sizeof(real_t)
-    check_unit_inner(grad.strides[4], gsz, grad.shape[4])
-    cdef const real_t* gp = &grad[0, 0, 0, 0, 0]
-    cdef real_t* op = &out[0, 0, 0, 0, 0]
-    cdef Py_ssize_t g0 = grad.strides[0] // gsz, g1 = grad.strides[1] // gsz
-    cdef Py_ssize_t g2 = grad.strides[2] // gsz, g3 = grad.strides[3] // gsz
-    cdef Py_ssize_t N = out.shape[0], C, D, H, W, OD, OH, OW, width, nblk, u, n, c0
+def avg_backward(grad, out, const int64_t[:, ::1] geometry, bint count_include_pad,
+                 Py_ssize_t divisor_override, bint channels_last, int num_threads):
+    """Average pooling backward; geometry as for the forward, divisor_override 0 means none.
+    grad and out as for max_backward."""
+    cdef Axis ax[3]
+    read_geometry(&geometry[0, 0], ax)
+    cdef Py_buffer gb, ob
+    cdef Strided gs, os
+    cdef bint f32 = _is_float(grad)
+    cdef Py_ssize_t size = 4 if f32 else 8
+    cdef Py_ssize_t* tab = NULL
     if not channels_last:
-        C, D, H, W = out.shape[1], out.shape[2], out.shape[3], out.shape[4]
-        OD, OH, OW = grad.shape[2], grad.shape[3], grad.shape[4]
-        for u in prange(N * C, nogil=True, num_threads=num_threads, schedule='static'):
+        tab = _avg_tables(ax, count_include_pad, divisor_override)
+        if tab == NULL:
+            raise MemoryError()
+    try:
+        _acquire(grad, &gb, &gs, False, size, b"fd")
+        try:
+            _acquire(out, &ob, &os, True, size, b"fd")
+            try:
+                with nogil:
+                    if f32:
+                        _avg_units(<const float*>gs.data, &gs, <float*>os.data, &os, ax, tab,
+                                   count_include_pad, divisor_override, channels_last, num_threads)
+                    else:
+                        _avg_units(<const double*>gs.data, &gs, <double*>os.data, &os, ax, tab,
+                                   count_include_pad, divisor_override, channels_last, num_threads)
+            finally:
+                PyBuffer_Release(&ob)
+        finally:
+            PyBuffer_Release(&gb)
+    finally:
+        free(tab)
+
+
+cdef void _adaptive_units(const real_t* gp, const Strided* gs, real_t* op, const Strided* os,
+                          const Py_ssize_t* tab, bint channels_last, int num_threads) noexcept nogil:
+    cdef const Py_ssize_t* g = gs.step
+    cdef Py_ssize_t N = os.shape[0], C, D, H, W, OD, OH, OW, width, nblk, u, n, c0
+    if not channels_last:
+        C, D, H, W = os.shape[1], os.shape[2], os.shape[3], os.shape[4]
+        OD, OH, OW = gs.shape[2], gs.shape[3], gs.shape[4]
+        for u in prange(N * C, num_threads=num_threads, schedule='static',
+                        use_threads_if=num_threads > 1):
             n = u // C
             c0 = u % C
-            _adaptive_avg(gp + n * g0 + c0 * g1, g2, g3, 1, OD, OH, OW, op + u * D * H * W,
-                          D, H, W, 1, 1)
+            _adaptive_avg_plane(gp + n * g[0] + c0 * g[1], g[2], g[3], OD, OH, OW,
+                                op + u * D * H * W, D, H, W, tab)
     else:
-        D, H, W, C = out.shape[1], out.shape[2], out.shape[3], out.shape[4]
-        OD, OH, OW = grad.shape[1], grad.shape[2], grad.shape[3]
+        D, H, W, C = os.shape[1], os.shape[2], os.shape[3], os.shape[4]
+        OD, OH, OW = gs.shape[1], gs.shape[2], gs.shape[3]
         width = _channel_block(N, C, num_threads)
         nblk = (C + width - 1) // width
-        for u in prange(N * nblk, nogil=True, num_threads=num_threads, schedule='static'):
+        for u in prange(N * nblk, num_threads=num_threads, schedule='static',
+                        use_threads_if=num_threads > 1):
             n = u // nblk
             c0 = (u % nblk) * width
-            _adaptive_avg(gp + n * g0 + c0, g1, g2, g3, OD, OH, OW, op + n * D * H * W * C + c0,
-                          D, H, W, C, width if c0 + width <= C else C - c0)
+            _adaptive_avg(gp + n * g[0] + c0, g[1], g[2], g[3], OD, OH, OW,
+                          op + n * D * H * W * C + c0, D, H, W, C,
+                          width if c0 + width <= C else C - c0, tab)
+
+
+def adaptive_avg_backward(grad, out, bint channels_last, int num_threads):
+    """Adaptive average pooling backward; the bins follow from the two arrays' shapes.
+    grad and out as for max_backward."""
+    cdef Py_buffer gb, ob
+    cdef Strided gs, os
+    cdef bint f32 = _is_float(grad)
+    cdef Py_ssize_t size = 4 if f32 else 8
+    cdef Py_ssize_t* tab = NULL
+    _acquire(grad, &gb, &gs, False, size, b"fd")
+    try:
+        _acquire(out, &ob, &os, True, size, b"fd")
+        try:
+            if channels_last:
+                tab = _bin_tables(os.shape[1], os.shape[2], os.shape[3],
+                                  gs.shape[1], gs.shape[2], gs.shape[3])
+            else:
+                tab = _bin_tables(os.shape[2], os.shape[3], os.shape[4],
+                                  gs.shape[2], gs.shape[3], gs.shape[4])
+            if tab == NULL:
+                raise MemoryError()
+            with nogil:
+                if f32:
+                    _adaptive_units(<const float*>gs.data, &gs, <float*>os.data, &os, tab,
+                                    channels_last, num_threads)
+                else:
+                    _adaptive_units(<const double*>gs.data, &gs, <double*>os.data, &os, tab,
+                                    channels_last, num_threads)
+        finally:
+            free(tab)
+            PyBuffer_Release(&ob)
+    finally:
+        PyBuffer_Release(&gb)
