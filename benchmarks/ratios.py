@@ -23,7 +23,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-TIMED = ("bench_pooling.Pool.time_pool", "bench_pooling.PoolDtype.time_pool")
+TIMED = ("bench_pooling.Pool.time_pool", "bench_pooling.PoolIdiom.time_pool",
+         "bench_pooling.PoolDtype.time_pool")
 MEMORY = "bench_pooling.PoolMemory.peakmem_pool"
 BUILD = "bench_pooling.BuildInfo.track_threads"
 TARGET = 5.0
@@ -58,6 +59,7 @@ def data_param_names(data: dict, name: str) -> list[str]:
     # The results file stores parameter values, not names; the names are fixed by the suite.
     cls = name.split(".")[1]
     return {"Pool": ["case", "backend", "direction", "layout"],
+            "PoolIdiom": ["case", "layout"],
             "PoolDtype": ["case", "backend", "direction", "dtype"],
             "PoolMemory": ["case", "backend", "direction"],
             "BuildInfo": ["build"]}[cls]
@@ -97,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     groups: dict[tuple, dict[str, float | None]] = {}
     for name in TIMED:
         for p, value in rows(data, name):
+            p.setdefault("backend", "numpy_idiom")  # PoolIdiom: forward only
+            p.setdefault("direction", "forward")
             if "dtype" in p:
                 variant = p["dtype"]
             else:

@@ -46,7 +46,7 @@ except ImportError:  # torch is optional: its benchmarks are skipped
 THREADS = int(os.environ.get("NDPOOL_ASV_THREADS", "2"))
 TINY = os.environ.get("NDPOOL_ASV_TINY", "0") not in ("", "0")
 
-BACKENDS = ["ndpool", "numpy", "numpy_idiom", "torch"]
+BACKENDS = ["ndpool", "numpy", "torch"]  # plus "numpy_idiom", forward only (its own class)
 DIRECTIONS = ["forward", "backward"]
 LAYOUTS = ["channels_first", "channels_last"]
 

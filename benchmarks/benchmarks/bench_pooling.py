@@ -34,6 +34,19 @@ class Pool(_Bench):
         self.call()
 
 
+class PoolIdiom(_Bench):
+    """The NumPy idioms (reshape, reduction, sliding_window_view), forward only, float32."""
+
+    params = [list(CASES), LAYOUTS]
+    param_names = ["case", "layout"]
+
+    def setup(self, case, layout):
+        self.call = build(case, "numpy_idiom", "forward", layout, "float32")
+
+    def time_pool(self, case, layout):
+        self.call()
+
+
 class PoolDtype(_Bench):
     """float64 (forward and backward) and uint8 (max forward), channels-first."""
 
