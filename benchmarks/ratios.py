@@ -4,11 +4,12 @@
 
 Reads one asv results file (by default the newest under ``benchmarks/.asv/results``; asv
 saves one per machine and commit, and with ``--python=same`` only when the run is given
-``--set-commit-hash``).  For every timed case (``Pool`` and ``PoolDtype``) it prints the
-times and the speed-ups ``other time / ndpool time`` (above 1: ndpool is faster) against
-torch, ``ndpool.reference`` (``numpy``) and the NumPy idiom; then the geometric means of the
-speed-up over torch, separately for forward and backward, and every case where ndpool is
-slower than torch.  ``--check`` exits with status 1 unless the issue's targets hold: no case
+``--set-commit-hash``).  For every timed case (``Pool``, ``PoolIdiom``, ``PoolDtype``) it
+prints the times (the minimum of the samples where the run recorded them with
+``--record-samples``, else asv's result, their median) and the speed-ups
+``other time / ndpool time`` (above 1: ndpool is faster) over torch, ``ndpool.reference``
+(``numpy``) and the NumPy idiom; then the geometric means of the speed-ups, separately for
+forward and backward, and every case where ndpool is slower than torch.  ``--check`` exits with status 1 unless the issue's targets hold: no case
 slower than torch, and both geometric means over torch at least 5.
 """
 
@@ -46,11 +47,16 @@ def rows(data: dict, name: str) -> list[tuple[dict, float | None]]:
     entry = dict(zip(data["result_columns"], data["results"][name]))
     names = data_param_names(data, name)
     values = entry.get("result") or []
+    # With --record-samples asv keeps every sample; their minimum is the least disturbed
+    # call (asv's own result is the median).  Peak memory has a single value.
+    samples = entry.get("samples") or [None] * len(values)
     combos = list(itertools.product(*entry["params"]))
     out = []
-    for combo, value in zip(combos, values):
+    for combo, value, sample in zip(combos, values, samples):
         params = {k: ast.literal_eval(v) for k, v in zip(names, combo)}
         ok = isinstance(value, (int, float)) and math.isfinite(value)
+        if ok and sample:
+            value = min(sample)
         out.append((params, float(value) if ok else None))
     return out
 
@@ -179,4 +185,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # piped into head: stop quietly
+        sys.stderr.close()
+        sys.exit(0)
