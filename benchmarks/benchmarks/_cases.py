@@ -209,8 +209,9 @@ def _idiom_call(case: Case, layout: str, x: np.ndarray) -> Callable[[], Any]:
         if all(s % out == 0 for s in sizes):
             return lambda: _reshape_reduce(x, axes, [n // out for n in sizes], reduce)
         raise NotImplementedError("adaptive bins of unequal sizes have no NumPy idiom")
-    k, s, p = case.args["kernel_size"], case.args.get("stride") or case.args["kernel_size"], \
-        case.args.get("padding", 0)
+    k = case.args["kernel_size"]
+    s = case.args.get("stride") or k
+    p = case.args.get("padding", 0)
     if k == s and p == 0 and all(n % k == 0 for n in sizes):
         return lambda: _reshape_reduce(x, axes, [k] * case.nd, reduce)
     # Overlapping or padded windows: pad (max with the dtype's lowest value, avg with zeros,
