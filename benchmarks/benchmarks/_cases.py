@@ -133,7 +133,8 @@ MEMORY_CASES = ["max2d_k3s2p1_resnet_stem", "max2d_k13s1p6_spp", "avg2d_k3s1p1_i
 def describe() -> str:
     """The run's conditions in one line: stored by asv as BuildInfo's parameter."""
     info = ndpool.build_info()
-    flags = " ".join(info.get("c_args") or [])
+    flags = info.get("c_args") or ""  # a string in build_info(); join it if it is a list
+    flags = flags if isinstance(flags, str) else " ".join(flags)
     parts = [
         f"ndpool {ndpool.__version__}",
         f"openmp={info['openmp']} max_threads={info['max_threads']}",
