@@ -18,12 +18,14 @@ The layouts are those of ``ndpool._kernels``:
 Each output sees its bin in torch's scan order (d, then h, then w): max keeps torch's
 rule (first maximum, last NaN), and average sums in that order in the input's float type,
 then divides by the bin sizes one after another, ``sum / kd / kh / kw`` (torch's
-contiguous arithmetic).  Every output is computed by one thread, so results do not depend
-on the thread count.
+contiguous arithmetic).  A global average (output 1 on every axis) sums in LANES
+interleaved partials instead (see LANES), with its own work items: blocks of planes
+(channels-first) or (sample, channel block) pairs (channels-last).  Every output is
+computed by one thread, so results do not depend on the thread count.
 """
 
-from cython.parallel cimport prange
-from libc.stdint cimport int64_t
+from cython.parallel cimport prange, threadid
+from libc.stdint cimport int32_t, int64_t, INT32_MAX
 from libc.stdlib cimport free, malloc
 
 from ndpool._common cimport (Pixel, RowBlock, adaptive_end, adaptive_start, lowest_value, pixel,
@@ -40,6 +42,26 @@ cdef enum:
 # keeping PLANES running maxima in registers, and the gain vanishes.)
 cdef enum:
     PLANES = 8
+# Global average (output 1 on every axis): element p of the bin, in scan order, goes to
+# partial sum p % LANES; the LANES partials are then added pairwise by halving (lanes
+# i and i + h, for h = LANES/2, ..., 1).  The same order in both layouts and in
+# ndpool.reference, so results do not depend on the memory layout; it vectorises
+# along a plane (channels-first) as well as across channels (channels-last).
+cdef enum:
+    LANES = 16
+# Channels per channels-last max-with-indices pass: the indices of that many channels sit
+# in a stack buffer (in L1) next to the running maxima.
+cdef enum:
+    C_BLOCK = 1024
+cdef double MAX_EXACT_DOUBLE = 9007199254740992.0  # 2**53
+# Planes per channels-first global-average item.
+cdef enum:
+    GLOBAL_PLANES = 64
+# Most channels per channels-last global-average item.  The item reads each pixel's run of
+# channels in one sweep (short runs far apart starve the prefetcher), into LANES rows of
+# partials that stay in L2.
+cdef enum:
+    GLOBAL_C_BLOCK = 4096
 
 
 cdef struct Bins:
@@ -129,6 +151,159 @@ cdef inline void _sum_row(const pool_t* src, real_t* orow, const Py_ssize_t* ws,
 
 
 # ---------------------------------------------------------------------------------------
+# Divisions by a bin size k.  Where k is a power of two, r * (1/k) is the same correctly
+# rounded quotient as r / k (1/k is exact), and much cheaper; k = 1 is skipped.
+
+cdef inline real_t _divide(real_t r, Py_ssize_t k) noexcept nogil:
+    if k == 1:
+        return r
+    if (k & (k - 1)) == 0:
+        return r * (<real_t>1 / <real_t>k)
+    return r / <real_t>k
+
+
+cdef inline void _divide_span(real_t* p, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+    """p[i] = _divide(p[i], k) for i < n."""
+    cdef Py_ssize_t i
+    cdef real_t kf = <real_t>k, inv = <real_t>1 / kf
+    if k == 1:
+        return
+    if (k & (k - 1)) == 0:
+        for i in range(n):
+            p[i] = p[i] * inv
+    else:
+        for i in range(n):
+            p[i] = p[i] / kf
+
+
+# ---------------------------------------------------------------------------------------
+# Global average: the LANES interleaved partial sums (see LANES above).
+
+cdef inline Py_ssize_t _lanes_row(const pool_t* src, Py_ssize_t n, real_t* acc,
+                                  Py_ssize_t p) noexcept nogil:
+    """acc[(p + i) % LANES] += src[i] for i < n, in turn; returns (p + n) % LANES."""
+    cdef Py_ssize_t i = 0, k
+    while i < n and p != 0:
+        acc[p] = acc[p] + src[i]
+        i += 1
+        p = (p + 1) % LANES
+    while i + LANES <= n:
+        for k in range(LANES):
+            acc[k] = acc[k] + src[i + k]
+        i += LANES
+    while i < n:
+        acc[p] = acc[p] + src[i]
+        i += 1
+        p += 1
+    return p
+
+
+cdef void _avg_cf_global(const pool_t* x, Py_ssize_t s0, Py_ssize_t s1, Py_ssize_t sD,
+                         Py_ssize_t sH, Py_ssize_t C, Py_ssize_t q0, Py_ssize_t q1, real_t* out,
+                         const Bins* b) noexcept nogil:
+    """out[q] for planes q = n * C + c in [q0, q1) (at most GLOBAL_PLANES): the mean of each
+    whole plane.  Each phase runs over the whole block, so that the partials are added and
+    the sums divided in vector lanes."""
+    cdef Py_ssize_t D = b.size_in[0], H = b.size_in[1], W = b.size_in[2], L = D * H * W
+    cdef Py_ssize_t id_, ih, k, p, q, i, nq = q1 - q0
+    cdef const pool_t* plane
+    cdef real_t* a
+    cdef real_t acc[GLOBAL_PLANES * LANES]  # the partials of plane q0 + j at j * LANES
+    cdef bint whole = (H == 1 or sH == W) and (D == 1 or sD == H * W)  # one contiguous run
+    for q in range(nq):
+        plane = x + ((q0 + q) // C) * s0 + ((q0 + q) % C) * s1
+        a = acc + q * LANES
+        for k in range(LANES):
+            a[k] = 0
+        if whole:
+            i = 0
+            while i + LANES <= L:
+                for k in range(LANES):
+                    a[k] = a[k] + plane[i + k]
+                i += LANES
+            for k in range(L - i):  # element i + k goes to partial k
+                a[k] = a[k] + plane[i + k]
+        else:
+            p = 0
+            for id_ in range(D):
+                for ih in range(H):
+                    p = _lanes_row(plane + id_ * sD + ih * sH, W, a, p)
+    # The pairwise halving of LANES partials, plane by plane
+    for q in range(nq):
+        for k in range(8):
+            acc[q * LANES + k] = acc[q * LANES + k] + acc[q * LANES + k + 8]
+    for q in range(nq):
+        for k in range(4):
+            acc[q * LANES + k] = acc[q * LANES + k] + acc[q * LANES + k + 4]
+    for q in range(nq):
+        for k in range(2):
+            acc[q * LANES + k] = acc[q * LANES + k] + acc[q * LANES + k + 2]
+    for q in range(nq):
+        out[q0 + q] = acc[q * LANES] + acc[q * LANES + 1]
+    _divide_span(out + q0, nq, D)
+    _divide_span(out + q0, nq, H)
+    _divide_span(out + q0, nq, W)
+
+
+cdef void _avg_cl_global(const pool_t* src, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
+                         Py_ssize_t cb, real_t* acc, real_t* o, const Bins* b) noexcept nogil:
+    """out[n, 0, 0, 0, c:c+cb] from src = &x[n, 0, 0, 0, c], using acc (LANES * cb
+    elements) for the LANES partial-sum rows of cb channels."""
+    cdef Py_ssize_t D = b.size_in[0], H = b.size_in[1], W = b.size_in[2]
+    cdef Py_ssize_t id_, ih, iw, i, h, p = 0
+    for i in range(LANES * cb):
+        acc[i] = 0
+    for id_ in range(D):
+        for ih in range(H):
+            for iw in range(W):
+                sum_span(src + id_ * sD + ih * sH + iw * sW, 1, acc + p * cb, cb)
+                p = (p + 1) % LANES
+    h = LANES // 2
+    while h >= 1:
+        for i in range(h):
+            sum_span(acc + (i + h) * cb, 1, acc + i * cb, cb)
+        h = h // 2
+    _divide_span(acc, cb, D)
+    _divide_span(acc, cb, H)
+    _divide_span(acc, cb, W)
+    for i in range(cb):
+        o[i] = acc[i]
+
+
+# ---------------------------------------------------------------------------------------
+# Channels-last max with indices, vectorised: the index lanes have the width of the value
+# lanes, so that one compare mask selects both (SSE2 has no 64-bit integer compare, and
+# widening a float mask to int64 lanes costs shuffles).  Per C_BLOCK channels, float keeps
+# int32 indices (plane sizes below 2**31) and double keeps them as doubles (exact below
+# 2**53); both are converted to int64 at the end.
+
+cdef inline void _max_span_i32(const float* src, float* dst, int32_t* idx, Py_ssize_t n,
+                               int32_t flat) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef float v, m
+    cdef bint take
+    for i in range(n):
+        v = src[i]
+        m = dst[i]
+        take = (v > m) | (v != v)  # torch's rule, as max_span
+        dst[i] = v if take else m
+        idx[i] = flat if take else idx[i]
+
+
+cdef inline void _max_span_f64(const double* src, double* dst, double* idx, Py_ssize_t n,
+                               double flat) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef double v, m
+    cdef bint take
+    for i in range(n):
+        v = src[i]
+        m = dst[i]
+        take = (v > m) | (v != v)  # torch's rule, as max_span
+        dst[i] = v if take else m
+        idx[i] = flat if take else idx[i]
+
+
+# ---------------------------------------------------------------------------------------
 # Work items.  `plane` points at x[n, c, 0, 0, 0] (channels-first) or x[n, 0, 0, 0, 0]
 # (channels-last); `s*` are element strides.
 
@@ -174,14 +349,83 @@ cdef void _max_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
             for ih in range(h0, h1):
                 for iw in range(w0, w1):
                     max_span(plane + id_ * sD + ih * sH + iw * sW, 1, opix, C)
+    elif pool_t is float:
+        if b.size_in[0] * H * W <= INT32_MAX:
+            _max_cl_idx32(plane, sD, sH, sW, C, opix, ipix, d0, d1, h0, h1, w0, w1, H, W)
+        else:
+            _max_cl_idx_any(plane, sD, sH, sW, C, opix, ipix, d0, d1, h0, h1, w0, w1, H, W)
+    elif pool_t is double:
+        if b.size_in[0] * H * W <= MAX_EXACT_DOUBLE:
+            _max_cl_idx_f64(plane, sD, sH, sW, C, opix, ipix, d0, d1, h0, h1, w0, w1, H, W)
+        else:
+            _max_cl_idx_any(plane, sD, sH, sW, C, opix, ipix, d0, d1, h0, h1, w0, w1, H, W)
     else:
-        for c in range(C):
-            ipix[c] = (d0 * H + h0) * W + w0
+        _max_cl_idx_any(plane, sD, sH, sW, C, opix, ipix, d0, d1, h0, h1, w0, w1, H, W)
+
+
+cdef inline void _max_cl_idx_any(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH,
+                                 Py_ssize_t sW, Py_ssize_t C, pool_t* opix, int64_t* ipix,
+                                 Py_ssize_t d0, Py_ssize_t d1, Py_ssize_t h0, Py_ssize_t h1,
+                                 Py_ssize_t w0, Py_ssize_t w1, Py_ssize_t H,
+                                 Py_ssize_t W) noexcept nogil:
+    """The indices of _max_cl_item, for any type; opix holds the start values."""
+    cdef Py_ssize_t id_, ih, iw, c
+    for c in range(C):
+        ipix[c] = (d0 * H + h0) * W + w0
+    for id_ in range(d0, d1):
+        for ih in range(h0, h1):
+            for iw in range(w0, w1):
+                max_span_idx(plane + id_ * sD + ih * sH + iw * sW, 1, opix, ipix, C,
+                             (id_ * H + ih) * W + iw, 0)
+
+
+cdef inline void _max_cl_idx_f64(const double* plane, Py_ssize_t sD, Py_ssize_t sH,
+                                 Py_ssize_t sW, Py_ssize_t C, double* opix, int64_t* ipix,
+                                 Py_ssize_t d0, Py_ssize_t d1, Py_ssize_t h0, Py_ssize_t h1,
+                                 Py_ssize_t w0, Py_ssize_t w1, Py_ssize_t H,
+                                 Py_ssize_t W) noexcept nogil:
+    """As _max_cl_idx_any for double, with the indices held as doubles (exact below 2**53),
+    C_BLOCK channels at a time."""
+    cdef Py_ssize_t id_, ih, iw, c, c0, cb
+    cdef double ib[C_BLOCK]
+    cdef double first = <double>((d0 * H + h0) * W + w0)
+    cdef Py_ssize_t blk, nblk = (C + C_BLOCK - 1) // C_BLOCK
+    for blk in range(nblk):
+        c0 = blk * C_BLOCK
+        cb = C - c0 if C - c0 < C_BLOCK else C_BLOCK
+        for c in range(cb):
+            ib[c] = first
         for id_ in range(d0, d1):
             for ih in range(h0, h1):
                 for iw in range(w0, w1):
-                    max_span_idx(plane + id_ * sD + ih * sH + iw * sW, 1, opix, ipix, C,
-                                 (id_ * H + ih) * W + iw, 0)
+                    _max_span_f64(plane + id_ * sD + ih * sH + iw * sW + c0, opix + c0, ib, cb,
+                                  <double>((id_ * H + ih) * W + iw))
+        for c in range(cb):
+            ipix[c0 + c] = <int64_t>ib[c]
+
+
+cdef inline void _max_cl_idx32(const float* plane, Py_ssize_t sD, Py_ssize_t sH,
+                               Py_ssize_t sW, Py_ssize_t C, float* opix, int64_t* ipix,
+                               Py_ssize_t d0, Py_ssize_t d1, Py_ssize_t h0, Py_ssize_t h1,
+                               Py_ssize_t w0, Py_ssize_t w1, Py_ssize_t H,
+                               Py_ssize_t W) noexcept nogil:
+    """As _max_cl_idx_any for float, with int32 indices, C_BLOCK channels at a time."""
+    cdef Py_ssize_t id_, ih, iw, c, c0, cb
+    cdef int32_t ib[C_BLOCK]
+    cdef int32_t first = <int32_t>((d0 * H + h0) * W + w0)
+    cdef Py_ssize_t blk, nblk = (C + C_BLOCK - 1) // C_BLOCK
+    for blk in range(nblk):
+        c0 = blk * C_BLOCK
+        cb = C - c0 if C - c0 < C_BLOCK else C_BLOCK
+        for c in range(cb):
+            ib[c] = first
+        for id_ in range(d0, d1):
+            for ih in range(h0, h1):
+                for iw in range(w0, w1):
+                    _max_span_i32(plane + id_ * sD + ih * sH + iw * sW + c0, opix + c0, ib, cb,
+                                  <int32_t>((id_ * H + ih) * W + iw))
+        for c in range(cb):
+            ipix[c0 + c] = ib[c]
 
 
 cdef void _avg_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t* orow,
@@ -193,20 +437,14 @@ cdef void _avg_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
     cdef Py_ssize_t id_, ih, ow
     cdef const Py_ssize_t* ws = b.start[2]
     cdef const Py_ssize_t* we = b.end[2]
-    cdef real_t kd = <real_t>(d1 - d0), kh = <real_t>(h1 - h0), r
     for ow in range(w0, w1):
         orow[ow] = 0
     for id_ in range(d0, d1):
         for ih in range(h0, h1):
             _sum_row(plane + id_ * sD + ih * sH, orow, ws, we, w0, w1)
-    # True divisions, one per axis in order, as torch; dividing by 1 is exact and skipped.
+    # One division per axis in order, as torch (_divide).
     for ow in range(w0, w1):
-        r = orow[ow]
-        if kd != 1:
-            r = r / kd
-        if kh != 1:
-            r = r / kh
-        orow[ow] = r / <real_t>(we[ow] - ws[ow])
+        orow[ow] = _divide(_divide(_divide(orow[ow], d1 - d0), h1 - h0), we[ow] - ws[ow])
 
 
 cdef inline void _sum_planes(const pool_t* src, const Py_ssize_t* off, Py_ssize_t i0,
@@ -234,7 +472,6 @@ cdef void _avg_cf_planes(const pool_t* plane, Py_ssize_t sC, Py_ssize_t sD, Py_s
     cdef Py_ssize_t off[PLANES]
     cdef real_t acc[PLANES]
     cdef real_t sums[PLANES * PLANES]  # [ow][p]
-    cdef real_t kd = <real_t>(d1 - d0), kh = <real_t>(h1 - h0), r
     for p in range(PLANES):
         off[p] = (p if p < P else P - 1) * sC
     if OW == 1:  # one bin: its sums stay in registers from the first row to the last
@@ -256,15 +493,11 @@ cdef void _avg_cf_planes(const pool_t* plane, Py_ssize_t sC, Py_ssize_t sD, Py_s
                     _sum_planes(plane + id_ * sD + ih * sH, off, ws[ow], we[ow], acc)
                     for p in range(PLANES):
                         sums[ow * PLANES + p] = acc[p]
-    # True divisions, one per axis in order, as torch; dividing by 1 is exact and skipped.
+    # One division per axis in order, as torch (_divide).
     for ow in range(OW):
         for p in range(P):
-            r = sums[ow * PLANES + p]
-            if kd != 1:
-                r = r / kd
-            if kh != 1:
-                r = r / kh
-            orow[p * oC + ow] = r / <real_t>(we[ow] - ws[ow])
+            orow[p * oC + ow] = _divide(_divide(_divide(sums[ow * PLANES + p], d1 - d0), h1 - h0),
+                                        we[ow] - ws[ow])
 
 
 cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
@@ -275,21 +508,15 @@ cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
     cdef Py_ssize_t h0 = b.start[1][oh], h1 = b.end[1][oh]
     cdef Py_ssize_t w0 = b.start[2][ow], w1 = b.end[2][ow]
     cdef Py_ssize_t id_, ih, iw, c
-    cdef real_t kd = <real_t>(d1 - d0), kh = <real_t>(h1 - h0), kw = <real_t>(w1 - w0)
     for c in range(C):
         opix[c] = 0
     for id_ in range(d0, d1):
         for ih in range(h0, h1):
             for iw in range(w0, w1):
                 sum_span(plane + id_ * sD + ih * sH + iw * sW, 1, opix, C)
-    if kd != 1:
-        for c in range(C):
-            opix[c] = opix[c] / kd
-    if kh != 1:
-        for c in range(C):
-            opix[c] = opix[c] / kh
-    for c in range(C):
-        opix[c] = opix[c] / kw
+    _divide_span(opix, C, d1 - d0)
+    _divide_span(opix, C, h1 - h0)
+    _divide_span(opix, C, w1 - w0)
 
 
 # ---------------------------------------------------------------------------------------
@@ -356,13 +583,42 @@ def adaptive_avg_pool(const pool_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out
     cdef Py_ssize_t OD = b.size_out[0], OH = b.size_out[1], OW = b.size_out[2]
     cdef Py_ssize_t xs0 = x.strides[0] // isz, xs1 = x.strides[1] // isz
     cdef Py_ssize_t xs2 = x.strides[2] // isz, xs3 = x.strides[3] // isz
-    cdef Py_ssize_t C, nblk, ncb, n_items, item, r, n, c, od, oh
+    cdef Py_ssize_t C, nblk, ncb, cb, n_items, item, r, n, c, od, oh
+    cdef real_t* acc
     cdef RowBlock rb
     cdef Pixel px
     try:
         check_unit_inner(x.strides[4], isz, x.shape[4])
         xp = &x[0, 0, 0, 0, 0]
-        if not channels_last and OW < PLANES:
+        if OD == 1 and OH == 1 and OW == 1:  # global average: the LANES order
+            if not channels_last:
+                C = x.shape[1]
+                n_items = (N * C + GLOBAL_PLANES - 1) // GLOBAL_PLANES
+                for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
+                    _avg_cf_global(xp, xs0, xs1, xs2, xs3, C, item * GLOBAL_PLANES,
+                                   min((item + 1) * GLOBAL_PLANES, N * C), op, &b)
+            else:
+                # Items are (n, block of cb channels): whole samples, unless blocks are needed
+                # to keep every thread busy or the partial rows small.
+                C = x.shape[4]
+                ncb = (C + GLOBAL_C_BLOCK - 1) // GLOBAL_C_BLOCK
+                if N * ncb < num_threads:
+                    ncb = min((num_threads + N - 1) // N, (C + 63) // 64)
+                cb = (C + ncb - 1) // ncb
+                ncb = (C + cb - 1) // cb
+                acc = <real_t*>malloc(num_threads * LANES * cb * sizeof(real_t))
+                if acc == NULL:
+                    raise MemoryError()
+                try:
+                    for item in prange(N * ncb, nogil=True, num_threads=num_threads,
+                                       schedule='static'):
+                        n = item // ncb
+                        c = (item % ncb) * cb
+                        _avg_cl_global(xp + n * xs0 + c, xs1, xs2, xs3, min(cb, C - c),
+                                       acc + threadid() * LANES * cb, op + n * C + c, &b)
+                finally:
+                    free(acc)
+        elif not channels_last and OW < PLANES:
             C = x.shape[1]
             ncb = (C + PLANES - 1) // PLANES
             n_items = N * ncb * OD * OH
