@@ -283,10 +283,10 @@ def test_bool_and_integer_dtypes():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
 def test_wide_channels_last_max(dtype):
-    """Channel counts past the kernels' channel block (1024), with NaNs and ties, in
+    """Channel counts past the kernels' channel block (2048), with NaNs and ties, in
     channels-last memory: the same values and indices as the reference and as channels-first."""
     rng = np.random.default_rng(7)
-    x = random_values(rng, (2, 1100, 6, 7), dtype)
+    x = random_values(rng, (2, 2100, 6, 7), dtype)
     cl = np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 1, -1)), -1, 1)
     for output_size in [(4, 3), 1, (6, 7)]:
         want = reference.adaptive_max_pool2d(x, output_size, True)

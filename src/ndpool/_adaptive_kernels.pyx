@@ -52,7 +52,7 @@ cdef enum:
 # Channels per channels-last max-with-indices pass: the indices of that many channels sit
 # in a stack buffer (in L1) next to the running maxima.
 cdef enum:
-    C_BLOCK = 1024
+    C_BLOCK = 2048
 cdef double MAX_EXACT_DOUBLE = 9007199254740992.0  # 2**53
 # Planes per channels-first global-average item.
 cdef enum:
