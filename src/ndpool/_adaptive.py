@@ -139,8 +139,7 @@ out : ndarray
     in turn, ``sum / kd / kh / kw``: torch's arithmetic, bit for bit, except where torch
     takes other paths (an output of size 1 on every axis uses ``torch.mean``, and 2-D
     channels-last tensors divide once by ``kh * kw`` in vector lanes), which round
-    differently.  An output of size 1 on every axis sums the plane in 16 interleaved
-    partial sums, added pairwise at the end (docs/semantics.md)."""
+    differently."""
 
 
 def _doc(op: str, nd: int) -> str:

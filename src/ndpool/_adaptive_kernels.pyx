@@ -18,13 +18,11 @@ The layouts are those of ``ndpool._kernels``:
 Each output sees its bin in torch's scan order (d, then h, then w): max keeps torch's
 rule (first maximum, last NaN), and average sums in that order in the input's float type,
 then divides by the bin sizes one after another, ``sum / kd / kh / kw`` (torch's
-contiguous arithmetic).  A global average (output 1 on every axis) sums in LANES
-interleaved partials instead (see LANES), with its own work items: blocks of planes
-(channels-first) or (sample, channel block) pairs (channels-last).  Every output is
-computed by one thread, so results do not depend on the thread count.
+contiguous arithmetic).  Every output is computed by one thread, so results do not depend
+on the thread count.
 """
 
-from cython.parallel cimport prange, threadid
+from cython.parallel cimport prange
 from libc.stdint cimport int32_t, int64_t, INT32_MAX
 from libc.stdlib cimport free, malloc
 
@@ -42,26 +40,11 @@ cdef enum:
 # keeping PLANES running maxima in registers, and the gain vanishes.)
 cdef enum:
     PLANES = 8
-# Global average (output 1 on every axis): element p of the bin, in scan order, goes to
-# partial sum p % LANES; the LANES partials are then added pairwise by halving (lanes
-# i and i + h, for h = LANES/2, ..., 1).  The same order in both layouts and in
-# ndpool.reference, so results do not depend on the memory layout; it vectorises
-# along a plane (channels-first) as well as across channels (channels-last).
-cdef enum:
-    LANES = 16
 # Channels per channels-last max-with-indices pass: the indices of that many channels sit
 # in a stack buffer (in L1) next to the running maxima.
 cdef enum:
     C_BLOCK = 2048
 cdef double MAX_EXACT_DOUBLE = 9007199254740992.0  # 2**53
-# Planes per channels-first global-average item.
-cdef enum:
-    GLOBAL_PLANES = 64
-# Most channels per channels-last global-average item.  The item reads each pixel's run of
-# channels in one sweep (short runs far apart starve the prefetcher), into LANES rows of
-# partials that stay in L2.
-cdef enum:
-    GLOBAL_C_BLOCK = 4096
 
 
 cdef struct Bins:
@@ -174,100 +157,6 @@ cdef inline void _divide_span(real_t* p, Py_ssize_t n, Py_ssize_t k) noexcept no
     else:
         for i in range(n):
             p[i] = p[i] / kf
-
-
-# ---------------------------------------------------------------------------------------
-# Global average: the LANES interleaved partial sums (see LANES above).
-
-cdef inline Py_ssize_t _lanes_row(const pool_t* src, Py_ssize_t n, real_t* acc,
-                                  Py_ssize_t p) noexcept nogil:
-    """acc[(p + i) % LANES] += src[i] for i < n, in turn; returns (p + n) % LANES."""
-    cdef Py_ssize_t i = 0, k
-    while i < n and p != 0:
-        acc[p] = acc[p] + src[i]
-        i += 1
-        p = (p + 1) % LANES
-    while i + LANES <= n:
-        for k in range(LANES):
-            acc[k] = acc[k] + src[i + k]
-        i += LANES
-    while i < n:
-        acc[p] = acc[p] + src[i]
-        i += 1
-        p += 1
-    return p
-
-
-cdef void _avg_cf_global(const pool_t* x, Py_ssize_t s0, Py_ssize_t s1, Py_ssize_t sD,
-                         Py_ssize_t sH, Py_ssize_t C, Py_ssize_t q0, Py_ssize_t q1, real_t* out,
-                         const Bins* b) noexcept nogil:
-    """out[q] for planes q = n * C + c in [q0, q1) (at most GLOBAL_PLANES): the mean of each
-    whole plane.  Each phase runs over the whole block, so that the partials are added and
-    the sums divided in vector lanes."""
-    cdef Py_ssize_t D = b.size_in[0], H = b.size_in[1], W = b.size_in[2], L = D * H * W
-    cdef Py_ssize_t id_, ih, k, p, q, i, nq = q1 - q0
-    cdef const pool_t* plane
-    cdef real_t* a
-    cdef real_t acc[GLOBAL_PLANES * LANES]  # the partials of plane q0 + j at j * LANES
-    cdef bint whole = (H == 1 or sH == W) and (D == 1 or sD == H * W)  # one contiguous run
-    for q in range(nq):
-        plane = x + ((q0 + q) // C) * s0 + ((q0 + q) % C) * s1
-        a = acc + q * LANES
-        for k in range(LANES):
-            a[k] = 0
-        if whole:
-            i = 0
-            while i + LANES <= L:
-                for k in range(LANES):
-                    a[k] = a[k] + plane[i + k]
-                i += LANES
-            for k in range(L - i):  # element i + k goes to partial k
-                a[k] = a[k] + plane[i + k]
-        else:
-            p = 0
-            for id_ in range(D):
-                for ih in range(H):
-                    p = _lanes_row(plane + id_ * sD + ih * sH, W, a, p)
-    # The pairwise halving of LANES partials, plane by plane
-    for q in range(nq):
-        for k in range(8):
-            acc[q * LANES + k] = acc[q * LANES + k] + acc[q * LANES + k + 8]
-    for q in range(nq):
-        for k in range(4):
-            acc[q * LANES + k] = acc[q * LANES + k] + acc[q * LANES + k + 4]
-    for q in range(nq):
-        for k in range(2):
-            acc[q * LANES + k] = acc[q * LANES + k] + acc[q * LANES + k + 2]
-    for q in range(nq):
-        out[q0 + q] = acc[q * LANES] + acc[q * LANES + 1]
-    _divide_span(out + q0, nq, D)
-    _divide_span(out + q0, nq, H)
-    _divide_span(out + q0, nq, W)
-
-
-cdef void _avg_cl_global(const pool_t* src, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
-                         Py_ssize_t cb, real_t* acc, real_t* o, const Bins* b) noexcept nogil:
-    """out[n, 0, 0, 0, c:c+cb] from src = &x[n, 0, 0, 0, c], using acc (LANES * cb
-    elements) for the LANES partial-sum rows of cb channels."""
-    cdef Py_ssize_t D = b.size_in[0], H = b.size_in[1], W = b.size_in[2]
-    cdef Py_ssize_t id_, ih, iw, i, h, p = 0
-    for i in range(LANES * cb):
-        acc[i] = 0
-    for id_ in range(D):
-        for ih in range(H):
-            for iw in range(W):
-                sum_span(src + id_ * sD + ih * sH + iw * sW, 1, acc + p * cb, cb)
-                p = (p + 1) % LANES
-    h = LANES // 2
-    while h >= 1:
-        for i in range(h):
-            sum_span(acc + (i + h) * cb, 1, acc + i * cb, cb)
-        h = h // 2
-    _divide_span(acc, cb, D)
-    _divide_span(acc, cb, H)
-    _divide_span(acc, cb, W)
-    for i in range(cb):
-        o[i] = acc[i]
 
 
 # ---------------------------------------------------------------------------------------
@@ -583,42 +472,13 @@ def adaptive_avg_pool(const pool_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out
     cdef Py_ssize_t OD = b.size_out[0], OH = b.size_out[1], OW = b.size_out[2]
     cdef Py_ssize_t xs0 = x.strides[0] // isz, xs1 = x.strides[1] // isz
     cdef Py_ssize_t xs2 = x.strides[2] // isz, xs3 = x.strides[3] // isz
-    cdef Py_ssize_t C, nblk, ncb, cb, n_items, item, r, n, c, od, oh
-    cdef real_t* acc
+    cdef Py_ssize_t C, nblk, ncb, n_items, item, r, n, c, od, oh
     cdef RowBlock rb
     cdef Pixel px
     try:
         check_unit_inner(x.strides[4], isz, x.shape[4])
         xp = &x[0, 0, 0, 0, 0]
-        if OD == 1 and OH == 1 and OW == 1:  # global average: the LANES order
-            if not channels_last:
-                C = x.shape[1]
-                n_items = (N * C + GLOBAL_PLANES - 1) // GLOBAL_PLANES
-                for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
-                    _avg_cf_global(xp, xs0, xs1, xs2, xs3, C, item * GLOBAL_PLANES,
-                                   min((item + 1) * GLOBAL_PLANES, N * C), op, &b)
-            else:
-                # Items are (n, block of cb channels): whole samples, unless blocks are needed
-                # to keep every thread busy or the partial rows small.
-                C = x.shape[4]
-                ncb = (C + GLOBAL_C_BLOCK - 1) // GLOBAL_C_BLOCK
-                if N * ncb < num_threads:
-                    ncb = min((num_threads + N - 1) // N, (C + 63) // 64)
-                cb = (C + ncb - 1) // ncb
-                ncb = (C + cb - 1) // cb
-                acc = <real_t*>malloc(num_threads * LANES * cb * sizeof(real_t))
-                if acc == NULL:
-                    raise MemoryError()
-                try:
-                    for item in prange(N * ncb, nogil=True, num_threads=num_threads,
-                                       schedule='static'):
-                        n = item // ncb
-                        c = (item % ncb) * cb
-                        _avg_cl_global(xp + n * xs0 + c, xs1, xs2, xs3, min(cb, C - c),
-                                       acc + threadid() * LANES * cb, op + n * C + c, &b)
-                finally:
-                    free(acc)
-        elif not channels_last and OW < PLANES:
+        if not channels_last and OW < PLANES:
             C = x.shape[1]
             ncb = (C + PLANES - 1) // PLANES
             n_items = N * ncb * OD * OH

@@ -121,38 +121,13 @@ def bin_mean(x, bounds):
     # outside the bin changes nothing), then divide by the bin length of each axis in turn.
     bins, inside, _, lengths = _gather_bins(x, bounds)
     terms = np.where(inside, bins, x.dtype.type(0))
+    total = np.zeros(terms.shape[:-1], dtype=x.dtype)
     with np.errstate(invalid="ignore"):  # inf + -inf is NaN, as in the kernels
-        if all(a.size_out == 1 for a in axes):
-            total = _global_sum(terms)
-        else:
-            total = np.zeros(terms.shape[:-1], dtype=x.dtype)
-            for t in range(terms.shape[-1]):
-                total += terms[..., t]
+        for t in range(terms.shape[-1]):
+            total += terms[..., t]
     for length in lengths:
         total = total / length.astype(x.dtype)
     return total
-
-
-# Partial sums of a global average (docs/semantics.md, Adaptive pooling).
-_LANES = 16
-
-
-def _global_sum(terms):
-    """Sum over the last axis for an output of size 1 on every axis: tap p (scan order) is
-    added to partial p % 16, each partial from +0.0 in turn; the partials are then added
-    pairwise by halving (partial i + h into partial i, for h = 8, 4, 2, 1)."""
-    taps = terms.shape[-1]
-    padded = -(-taps // _LANES) * _LANES  # zeros past the end change no partial
-    rows = np.zeros(terms.shape[:-1] + (padded,), dtype=terms.dtype)
-    rows[..., :taps] = terms
-    rows = rows.reshape(terms.shape[:-1] + (padded // _LANES, _LANES))
-    partial = np.zeros(terms.shape[:-1] + (_LANES,), dtype=terms.dtype)
-    for r in range(rows.shape[-2]):
-        partial += rows[..., r, :]
-    while partial.shape[-1] > 1:
-        half = partial.shape[-1] // 2
-        partial = partial[..., :half] + partial[..., half:]
-    return partial[..., 0]
 
 
 # ---------------------------------------------------------------------------------------------
