@@ -279,3 +279,44 @@ def test_bool_and_integer_dtypes():
     np.testing.assert_allclose(mean, img.reshape(1, 3, 4, 2, 4, 2).mean(axis=(3, 5)))
     big = np.array([[[2**62, 2**62 + 1, -(2**63)]]], dtype=np.int64)
     np.testing.assert_array_equal(ndpool.adaptive_max_pool1d(big, 2), [[[2**62 + 1, 2**62 + 1]]])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
+def test_wide_channels_last_max(dtype):
+    """Channel counts past the kernels' channel block (2048), with NaNs and ties, in
+    channels-last memory: the same values and indices as the reference and as channels-first."""
+    rng = np.random.default_rng(7)
+    x = random_values(rng, (2, 2100, 6, 7), dtype)
+    cl = np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 1, -1)), -1, 1)
+    for output_size in [(4, 3), 1, (6, 7)]:
+        want = reference.adaptive_max_pool2d(x, output_size, True)
+        for arr in (x, cl):
+            for threads in (1, 2):
+                got = ndpool.adaptive_max_pool2d(arr, output_size, True, num_threads=threads)
+                assert _bytes(got) == _bytes(want)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_global_average(nd, dtype):
+    """Output size 1 on every axis: the reference's bits in every layout and for every thread
+    count, contiguous planes or not, and close to NumPy's mean."""
+    rng = np.random.default_rng(nd)
+    spatial = ((301,), (19, 23), (5, 9, 7))[nd - 1]
+    x = (rng.standard_normal((3, 150) + spatial) * 100).astype(dtype)
+    want = reference.adaptive_avg_pool1d(x, 1) if nd == 1 else adaptive("avg", nd, reference)(x, 1)
+    layouts = {
+        "contiguous": x,
+        "channels_last_memory": np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 1, -1)), -1, 1),
+        "rows_apart": np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, 5)])[..., : spatial[-1]],
+    }
+    for name, arr in layouts.items():
+        for threads in (1, 2, 3):
+            got = adaptive("avg", nd)(arr, 1, num_threads=threads)
+            assert got.tobytes() == np.ascontiguousarray(want).tobytes(), (name, threads)
+    nhwc = np.ascontiguousarray(np.moveaxis(x[:1], 1, -1))
+    keras = adaptive("avg", nd)(nhwc, 1, data_format="channels_last", num_threads=2)
+    assert np.moveaxis(keras, -1, 1).tobytes() == want[:1].tobytes()
+    scan = x.astype(np.float64).reshape(x.shape[:2] + (-1,)).mean(axis=-1)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(want.reshape(scan.shape), scan, rtol=tol, atol=tol)

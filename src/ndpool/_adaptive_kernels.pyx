@@ -23,7 +23,7 @@ on the thread count.
 """
 
 from cython.parallel cimport prange
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t, INT32_MAX
 from libc.stdlib cimport free, malloc
 
 from ndpool._common cimport (Pixel, RowBlock, adaptive_end, adaptive_start, lowest_value, pixel,
@@ -40,6 +40,11 @@ cdef enum:
 # keeping PLANES running maxima in registers, and the gain vanishes.)
 cdef enum:
     PLANES = 8
+# Channels per channels-last max-with-indices pass: the indices of that many channels sit
+# in a stack buffer (in L1) next to the running maxima.
+cdef enum:
+    C_BLOCK = 2048
+cdef double MAX_EXACT_DOUBLE = 9007199254740992.0  # 2**53
 
 
 cdef struct Bins:
@@ -129,6 +134,65 @@ cdef inline void _sum_row(const pool_t* src, real_t* orow, const Py_ssize_t* ws,
 
 
 # ---------------------------------------------------------------------------------------
+# Divisions by a bin size k.  Where k is a power of two, r * (1/k) is the same correctly
+# rounded quotient as r / k (1/k is exact), and much cheaper; k = 1 is skipped.
+
+cdef inline real_t _divide(real_t r, Py_ssize_t k) noexcept nogil:
+    if k == 1:
+        return r
+    if (k & (k - 1)) == 0:
+        return r * (<real_t>1 / <real_t>k)
+    return r / <real_t>k
+
+
+cdef inline void _divide_span(real_t* p, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+    """p[i] = _divide(p[i], k) for i < n."""
+    cdef Py_ssize_t i
+    cdef real_t kf = <real_t>k, inv = <real_t>1 / kf
+    if k == 1:
+        return
+    if (k & (k - 1)) == 0:
+        for i in range(n):
+            p[i] = p[i] * inv
+    else:
+        for i in range(n):
+            p[i] = p[i] / kf
+
+
+# ---------------------------------------------------------------------------------------
+# Channels-last max with indices, vectorised: the index lanes have the width of the value
+# lanes, so that one compare mask selects both (SSE2 has no 64-bit integer compare, and
+# widening a float mask to int64 lanes costs shuffles).  Per C_BLOCK channels, float keeps
+# int32 indices (plane sizes below 2**31) and double keeps them as doubles (exact below
+# 2**53); both are converted to int64 at the end.
+
+cdef inline void _max_span_i32(const float* src, float* dst, int32_t* idx, Py_ssize_t n,
+                               int32_t flat) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef float v, m
+    cdef bint take
+    for i in range(n):
+        v = src[i]
+        m = dst[i]
+        take = (v > m) | (v != v)  # torch's rule, as max_span
+        dst[i] = v if take else m
+        idx[i] = flat if take else idx[i]
+
+
+cdef inline void _max_span_f64(const double* src, double* dst, double* idx, Py_ssize_t n,
+                               double flat) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef double v, m
+    cdef bint take
+    for i in range(n):
+        v = src[i]
+        m = dst[i]
+        take = (v > m) | (v != v)  # torch's rule, as max_span
+        dst[i] = v if take else m
+        idx[i] = flat if take else idx[i]
+
+
+# ---------------------------------------------------------------------------------------
 # Work items.  `plane` points at x[n, c, 0, 0, 0] (channels-first) or x[n, 0, 0, 0, 0]
 # (channels-last); `s*` are element strides.
 
@@ -174,14 +238,83 @@ cdef void _max_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
             for ih in range(h0, h1):
                 for iw in range(w0, w1):
                     max_span(plane + id_ * sD + ih * sH + iw * sW, 1, opix, C)
+    elif pool_t is float:
+        if b.size_in[0] * H * W <= INT32_MAX:
+            _max_cl_idx32(plane, sD, sH, sW, C, opix, ipix, d0, d1, h0, h1, w0, w1, H, W)
+        else:
+            _max_cl_idx_any(plane, sD, sH, sW, C, opix, ipix, d0, d1, h0, h1, w0, w1, H, W)
+    elif pool_t is double:
+        if b.size_in[0] * H * W <= MAX_EXACT_DOUBLE:
+            _max_cl_idx_f64(plane, sD, sH, sW, C, opix, ipix, d0, d1, h0, h1, w0, w1, H, W)
+        else:
+            _max_cl_idx_any(plane, sD, sH, sW, C, opix, ipix, d0, d1, h0, h1, w0, w1, H, W)
     else:
-        for c in range(C):
-            ipix[c] = (d0 * H + h0) * W + w0
+        _max_cl_idx_any(plane, sD, sH, sW, C, opix, ipix, d0, d1, h0, h1, w0, w1, H, W)
+
+
+cdef inline void _max_cl_idx_any(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH,
+                                 Py_ssize_t sW, Py_ssize_t C, pool_t* opix, int64_t* ipix,
+                                 Py_ssize_t d0, Py_ssize_t d1, Py_ssize_t h0, Py_ssize_t h1,
+                                 Py_ssize_t w0, Py_ssize_t w1, Py_ssize_t H,
+                                 Py_ssize_t W) noexcept nogil:
+    """The indices of _max_cl_item, for any type; opix holds the start values."""
+    cdef Py_ssize_t id_, ih, iw, c
+    for c in range(C):
+        ipix[c] = (d0 * H + h0) * W + w0
+    for id_ in range(d0, d1):
+        for ih in range(h0, h1):
+            for iw in range(w0, w1):
+                max_span_idx(plane + id_ * sD + ih * sH + iw * sW, 1, opix, ipix, C,
+                             (id_ * H + ih) * W + iw, 0)
+
+
+cdef inline void _max_cl_idx_f64(const double* plane, Py_ssize_t sD, Py_ssize_t sH,
+                                 Py_ssize_t sW, Py_ssize_t C, double* opix, int64_t* ipix,
+                                 Py_ssize_t d0, Py_ssize_t d1, Py_ssize_t h0, Py_ssize_t h1,
+                                 Py_ssize_t w0, Py_ssize_t w1, Py_ssize_t H,
+                                 Py_ssize_t W) noexcept nogil:
+    """As _max_cl_idx_any for double, with the indices held as doubles (exact below 2**53),
+    C_BLOCK channels at a time."""
+    cdef Py_ssize_t id_, ih, iw, c, c0, cb
+    cdef double ib[C_BLOCK]
+    cdef double first = <double>((d0 * H + h0) * W + w0)
+    cdef Py_ssize_t blk, nblk = (C + C_BLOCK - 1) // C_BLOCK
+    for blk in range(nblk):
+        c0 = blk * C_BLOCK
+        cb = C - c0 if C - c0 < C_BLOCK else C_BLOCK
+        for c in range(cb):
+            ib[c] = first
         for id_ in range(d0, d1):
             for ih in range(h0, h1):
                 for iw in range(w0, w1):
-                    max_span_idx(plane + id_ * sD + ih * sH + iw * sW, 1, opix, ipix, C,
-                                 (id_ * H + ih) * W + iw, 0)
+                    _max_span_f64(plane + id_ * sD + ih * sH + iw * sW + c0, opix + c0, ib, cb,
+                                  <double>((id_ * H + ih) * W + iw))
+        for c in range(cb):
+            ipix[c0 + c] = <int64_t>ib[c]
+
+
+cdef inline void _max_cl_idx32(const float* plane, Py_ssize_t sD, Py_ssize_t sH,
+                               Py_ssize_t sW, Py_ssize_t C, float* opix, int64_t* ipix,
+                               Py_ssize_t d0, Py_ssize_t d1, Py_ssize_t h0, Py_ssize_t h1,
+                               Py_ssize_t w0, Py_ssize_t w1, Py_ssize_t H,
+                               Py_ssize_t W) noexcept nogil:
+    """As _max_cl_idx_any for float, with int32 indices, C_BLOCK channels at a time."""
+    cdef Py_ssize_t id_, ih, iw, c, c0, cb
+    cdef int32_t ib[C_BLOCK]
+    cdef int32_t first = <int32_t>((d0 * H + h0) * W + w0)
+    cdef Py_ssize_t blk, nblk = (C + C_BLOCK - 1) // C_BLOCK
+    for blk in range(nblk):
+        c0 = blk * C_BLOCK
+        cb = C - c0 if C - c0 < C_BLOCK else C_BLOCK
+        for c in range(cb):
+            ib[c] = first
+        for id_ in range(d0, d1):
+            for ih in range(h0, h1):
+                for iw in range(w0, w1):
+                    _max_span_i32(plane + id_ * sD + ih * sH + iw * sW + c0, opix + c0, ib, cb,
+                                  <int32_t>((id_ * H + ih) * W + iw))
+        for c in range(cb):
+            ipix[c0 + c] = ib[c]
 
 
 cdef void _avg_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t* orow,
@@ -193,20 +326,14 @@ cdef void _avg_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
     cdef Py_ssize_t id_, ih, ow
     cdef const Py_ssize_t* ws = b.start[2]
     cdef const Py_ssize_t* we = b.end[2]
-    cdef real_t kd = <real_t>(d1 - d0), kh = <real_t>(h1 - h0), r
     for ow in range(w0, w1):
         orow[ow] = 0
     for id_ in range(d0, d1):
         for ih in range(h0, h1):
             _sum_row(plane + id_ * sD + ih * sH, orow, ws, we, w0, w1)
-    # True divisions, one per axis in order, as torch; dividing by 1 is exact and skipped.
+    # One division per axis in order, as torch (_divide).
     for ow in range(w0, w1):
-        r = orow[ow]
-        if kd != 1:
-            r = r / kd
-        if kh != 1:
-            r = r / kh
-        orow[ow] = r / <real_t>(we[ow] - ws[ow])
+        orow[ow] = _divide(_divide(_divide(orow[ow], d1 - d0), h1 - h0), we[ow] - ws[ow])
 
 
 cdef inline void _sum_planes(const pool_t* src, const Py_ssize_t* off, Py_ssize_t i0,
@@ -234,7 +361,6 @@ cdef void _avg_cf_planes(const pool_t* plane, Py_ssize_t sC, Py_ssize_t sD, Py_s
     cdef Py_ssize_t off[PLANES]
     cdef real_t acc[PLANES]
     cdef real_t sums[PLANES * PLANES]  # [ow][p]
-    cdef real_t kd = <real_t>(d1 - d0), kh = <real_t>(h1 - h0), r
     for p in range(PLANES):
         off[p] = (p if p < P else P - 1) * sC
     if OW == 1:  # one bin: its sums stay in registers from the first row to the last
@@ -256,15 +382,11 @@ cdef void _avg_cf_planes(const pool_t* plane, Py_ssize_t sC, Py_ssize_t sD, Py_s
                     _sum_planes(plane + id_ * sD + ih * sH, off, ws[ow], we[ow], acc)
                     for p in range(PLANES):
                         sums[ow * PLANES + p] = acc[p]
-    # True divisions, one per axis in order, as torch; dividing by 1 is exact and skipped.
+    # One division per axis in order, as torch (_divide).
     for ow in range(OW):
         for p in range(P):
-            r = sums[ow * PLANES + p]
-            if kd != 1:
-                r = r / kd
-            if kh != 1:
-                r = r / kh
-            orow[p * oC + ow] = r / <real_t>(we[ow] - ws[ow])
+            orow[p * oC + ow] = _divide(_divide(_divide(sums[ow * PLANES + p], d1 - d0), h1 - h0),
+                                        we[ow] - ws[ow])
 
 
 cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
@@ -275,21 +397,15 @@ cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
     cdef Py_ssize_t h0 = b.start[1][oh], h1 = b.end[1][oh]
     cdef Py_ssize_t w0 = b.start[2][ow], w1 = b.end[2][ow]
     cdef Py_ssize_t id_, ih, iw, c
-    cdef real_t kd = <real_t>(d1 - d0), kh = <real_t>(h1 - h0), kw = <real_t>(w1 - w0)
     for c in range(C):
         opix[c] = 0
     for id_ in range(d0, d1):
         for ih in range(h0, h1):
             for iw in range(w0, w1):
                 sum_span(plane + id_ * sD + ih * sH + iw * sW, 1, opix, C)
-    if kd != 1:
-        for c in range(C):
-            opix[c] = opix[c] / kd
-    if kh != 1:
-        for c in range(C):
-            opix[c] = opix[c] / kh
-    for c in range(C):
-        opix[c] = opix[c] / kw
+    _divide_span(opix, C, d1 - d0)
+    _divide_span(opix, C, h1 - h0)
+    _divide_span(opix, C, w1 - w0)
 
 
 # ---------------------------------------------------------------------------------------
