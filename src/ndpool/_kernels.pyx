@@ -13,8 +13,9 @@ Each output still sees its window elements in torch's scan order (d, then h, the
 so ties, NaN and float sums come out exactly as in torch.  Other strides are free.
 """
 
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.stdint cimport int64_t
+from libc.stdlib cimport free, malloc
 
 from ndpool._common cimport (Axis, Pixel, RowBlock, pool_t, real_t, block_taps, divisor_factor,
                              first_pos,
@@ -23,11 +24,20 @@ from ndpool._common cimport (Axis, Pixel, RowBlock, pool_t, real_t, block_taps, 
 from ndpool._spans cimport (check_unit_inner, max_span, max_span_any, max_span_idx, sum_span,
                             sum_span_any)
 from ndpool._openmp cimport NDPOOL_OPENMP, omp_get_max_threads
+from ndpool._separable cimport sep_max_item, sep_rows
 
 # Output positions per channels-first work item: long rows are split so that a single
 # long signal still keeps every thread busy, and a block of outputs stays in L1.
 cdef enum:
     W_BLOCK = 512
+
+# Separable tiles: each of the two ping-pong buffers of a thread holds about this many
+# bytes (L2-sized), and a channels-last tile takes channels in runs of at least CL_RUN
+# (tuned on the 2-core dev VM: 64 KiB / 16 was up to 1.5x slower channels-last).
+cdef enum:
+    SEP_BUF_BYTES = 512 * 1024
+    SEP_W_TILE = 1024
+    CL_RUN = 64
 
 
 def openmp_enabled():
@@ -171,6 +181,97 @@ cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
 
 
 # ---------------------------------------------------------------------------------------
+# Separable max pooling (see _separable.pxd): tiles of (od, oh block, ow block) for one
+# channel (channels-first) or a run of channels (channels-last).
+
+cdef Py_ssize_t _levels(Py_ssize_t k) noexcept nogil:
+    cdef Py_ssize_t n = 0
+    while k > 1:
+        k //= 2
+        n += 1
+    return n
+
+
+cdef bint _separable_pays(const Axis* ax) noexcept nogil:
+    """Whether the separable passes cost less than direct windows, in vector passes per
+    output: direct reads kh * kw taps; separable gathers and reduces s_h * s_w cells along
+    W per output, then s_h along H, then stores (kd multiplies both, so it cancels)."""
+    cdef const Axis* ah = &ax[1]
+    cdef const Axis* aw = &ax[2]
+    cdef Py_ssize_t direct = ah.kernel * aw.kernel
+    cdef Py_ssize_t sep = (ah.stride * aw.stride * (2 + _levels(aw.kernel))
+                           + ah.stride * (1 + _levels(ah.kernel)) + 1)
+    return 3 * sep < 2 * direct
+
+
+cdef int _sep_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out,
+                       const Axis* ax, bint channels_last, int num_threads) except -1:
+    cdef int isz = sizeof(pool_t)
+    cdef Py_ssize_t N = x.shape[0]
+    cdef Py_ssize_t OD = ax[0].size_out, OH = ax[1].size_out, OW = ax[2].size_out
+    cdef Py_ssize_t xs0 = x.strides[0] // isz, xs1 = x.strides[1] // isz
+    cdef Py_ssize_t xs2 = x.strides[2] // isz, xs3 = x.strides[3] // isz
+    cdef Py_ssize_t C = x.shape[4] if channels_last else x.shape[1]
+    cdef Py_ssize_t budget = SEP_BUF_BYTES // isz
+    # Tile: OWB outputs along W, OHB along H, EB channels (1 for channels-first).
+    cdef Py_ssize_t OWB = OW if OW < SEP_W_TILE else SEP_W_TILE
+    cdef Py_ssize_t lw = sep_rows(&ax[2], OWB)
+    cdef Py_ssize_t OHB = OH, EB = 1
+    if channels_last:
+        EB = budget // (sep_rows(&ax[1], OH) * lw)
+        EB = C if EB >= C else (CL_RUN if EB < CL_RUN else EB - EB % CL_RUN)
+        if EB > C:
+            EB = C
+    while OHB > 1 and sep_rows(&ax[1], OHB) * lw * EB > budget:
+        OHB = (OHB + 1) // 2
+    cdef Py_ssize_t nwb = (OW + OWB - 1) // OWB, ncb = (C + EB - 1) // EB
+    cdef Py_ssize_t nhb = (OH + OHB - 1) // OHB
+    # Enough tiles for every thread (a few images with few channels).
+    while OHB > 1 and N * ncb * OD * nhb * nwb < 4 * num_threads:
+        OHB = (OHB + 1) // 2
+        nhb = (OH + OHB - 1) // OHB
+    cdef Py_ssize_t n_items = N * ncb * OD * nhb * nwb
+    cdef Py_ssize_t buf_len = sep_rows(&ax[1], OHB) * lw * EB
+    cdef Py_ssize_t per_thread = 2 * buf_len + OHB * OWB * EB
+    cdef pool_t* scratch = <pool_t*>malloc(num_threads * per_thread * isz)
+    if scratch == NULL:
+        raise MemoryError()
+    cdef const pool_t* xp = &x[0, 0, 0, 0, 0]
+    cdef pool_t* op = &out[0, 0, 0, 0, 0]
+    cdef Py_ssize_t item, r, n, cb, od, hb, wb, c0, E, oh1, ow1
+    cdef pool_t* mine
+    try:
+        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
+            mine = scratch + threadid() * per_thread
+            r = item
+            wb = r % nwb
+            r = r // nwb
+            hb = r % nhb
+            r = r // nhb
+            od = r % OD
+            r = r // OD
+            cb = r % ncb
+            n = r // ncb
+            c0 = cb * EB
+            E = EB if c0 + EB <= C else C - c0
+            oh1 = (hb + 1) * OHB if (hb + 1) * OHB < OH else OH
+            ow1 = (wb + 1) * OWB if (wb + 1) * OWB < OW else OW
+            if channels_last:
+                sep_max_item(xp + n * xs0 + c0, xs1, xs2, xs3, E,
+                             op + (n * OD + od) * OH * OW * C + c0, OW * C, C,
+                             od, hb * OHB, oh1, wb * OWB, ow1, ax,
+                             mine, mine + buf_len, mine + 2 * buf_len)
+            else:
+                sep_max_item(xp + n * xs0 + cb * xs1, xs2, xs3, 1, 1,
+                             op + ((n * C + cb) * OD + od) * OH * OW, OW, 1,
+                             od, hb * OHB, oh1, wb * OWB, ow1, ax,
+                             mine, mine + buf_len, mine + 2 * buf_len)
+    finally:
+        free(scratch)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------
 # Entry points
 
 def max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out,
@@ -199,6 +300,9 @@ def max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out,
     cdef Py_ssize_t C, nblk, n_items, item, ocell
     cdef RowBlock rb
     cdef Pixel px
+    if not with_idx and _separable_pays(ax):
+        _sep_max_pool(x, out, ax, channels_last, num_threads)
+        return
     if not channels_last:
         C = x.shape[1]
         nblk = row_blocks(OW, W_BLOCK)
