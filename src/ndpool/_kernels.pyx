@@ -38,6 +38,7 @@ cdef enum:
     SEP_BUF_BYTES = 512 * 1024
     SEP_W_TILE = 1024
     CL_RUN = 64
+    SEP_MAX_SCRATCH = 64 * 1024 * 1024
 
 
 def openmp_enabled():
@@ -193,19 +194,29 @@ cdef Py_ssize_t _levels(Py_ssize_t k) noexcept nogil:
 
 
 cdef bint _separable_pays(const Axis* ax) noexcept nogil:
-    """Whether the separable passes cost less than direct windows, in vector passes per
-    output: direct reads kh * kw taps; separable gathers and reduces s_h * s_w cells along
-    W per output, then s_h along H, then stores (kd multiplies both, so it cancels)."""
+    """Whether separable passes beat direct windows.  Cost in vector passes per output:
+    direct reads kh * kw taps; separable gathers and reduces the padded input cells along
+    W (about s_h * s_w per output, more where windows overhang few outputs), then the
+    rows along H (skipped when kh == 1), then stores; kd multiplies both.  The threshold
+    is fitted to single-thread timings on the dev VM (float32, both layouts): separable
+    won at k2s1 (2-D), k3s1, k5s2, k7s2 and every larger stride-1 window, tied at k3s2
+    and 1-D k2s1, lost at k2s2 and 1-D k3s2 (by up to 1.9x)."""
     cdef const Axis* ah = &ax[1]
     cdef const Axis* aw = &ax[2]
-    cdef Py_ssize_t direct = ah.kernel * aw.kernel
-    cdef Py_ssize_t sep = (ah.stride * aw.stride * (2 + _levels(aw.kernel))
-                           + ah.stride * (1 + _levels(ah.kernel)) + 1)
-    return 3 * sep < 2 * direct
+    cdef double rows = <double>sep_rows(ah, ah.size_out) / ah.size_out
+    cdef double cols = <double>sep_rows(aw, aw.size_out) / aw.size_out
+    cdef double direct = <double>ah.kernel * aw.kernel
+    cdef double sep = rows * cols * (2 + _levels(aw.kernel)) + 1
+    if ah.kernel > 1:
+        sep += rows * (1 + _levels(ah.kernel))
+    return 10 * direct >= 6 * sep
 
 
 cdef int _sep_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out,
                        const Axis* ax, bint channels_last, int num_threads) except -1:
+    """Separable max pooling of x into out; returns 0 without touching out when the tiles
+    would need more scratch than the direct kernel is worth (huge windows, e.g. a
+    window as large as a huge input: the direct kernel then reads each element once)."""
     cdef int isz = sizeof(pool_t)
     cdef Py_ssize_t N = x.shape[0]
     cdef Py_ssize_t OD = ax[0].size_out, OH = ax[1].size_out, OW = ax[2].size_out
@@ -232,7 +243,10 @@ cdef int _sep_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] ou
         nhb = (OH + OHB - 1) // OHB
     cdef Py_ssize_t n_items = N * ncb * OD * nhb * nwb
     cdef Py_ssize_t buf_len = sep_rows(&ax[1], OHB) * lw * EB
-    cdef Py_ssize_t per_thread = 2 * buf_len + OHB * OWB * EB
+    cdef Py_ssize_t per_thread = 2 * buf_len
+    cdef double scratch_bytes = <double>sep_rows(&ax[1], OHB) * lw * EB * 2 * isz * num_threads
+    if scratch_bytes > SEP_MAX_SCRATCH and scratch_bytes > <double>x.size * isz:
+        return 0
     cdef pool_t* scratch = <pool_t*>malloc(num_threads * per_thread * isz)
     if scratch == NULL:
         raise MemoryError()
@@ -260,15 +274,15 @@ cdef int _sep_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] ou
                 sep_max_item(xp + n * xs0 + c0, xs1, xs2, xs3, E,
                              op + (n * OD + od) * OH * OW * C + c0, OW * C, C,
                              od, hb * OHB, oh1, wb * OWB, ow1, ax,
-                             mine, mine + buf_len, mine + 2 * buf_len)
+                             mine, mine + buf_len)
             else:
                 sep_max_item(xp + n * xs0 + cb * xs1, xs2, xs3, 1, 1,
                              op + ((n * C + cb) * OD + od) * OH * OW, OW, 1,
                              od, hb * OHB, oh1, wb * OWB, ow1, ax,
-                             mine, mine + buf_len, mine + 2 * buf_len)
+                             mine, mine + buf_len)
     finally:
         free(scratch)
-    return 0
+    return 1
 
 
 # ---------------------------------------------------------------------------------------
@@ -300,8 +314,7 @@ def max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out,
     cdef Py_ssize_t C, nblk, n_items, item, ocell
     cdef RowBlock rb
     cdef Pixel px
-    if not with_idx and _separable_pays(ax):
-        _sep_max_pool(x, out, ax, channels_last, num_threads)
+    if not with_idx and _separable_pays(ax) and _sep_max_pool(x, out, ax, channels_last, num_threads):
         return
     if not channels_last:
         C = x.shape[1]

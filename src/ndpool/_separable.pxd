@@ -135,17 +135,36 @@ cdef inline int gather_row(const pool_t* src, Py_ssize_t sW, Py_ssize_t E, Py_ss
     return seen
 
 
+cdef inline void emit_row(pool_t* d, Py_ssize_t d_cell, const pool_t* a, const pool_t* b,
+                          Py_ssize_t s_cell, Py_ssize_t E, Py_ssize_t cells, bint first,
+                          bint nan_new, bint nan_any) noexcept nogil:
+    """One output row: d = fold2(a, b) for the first plane, else d = fold3(d, a, b).
+    Output cell j is at d + j * d_cell, its two sources at a, b + j * s_cell."""
+    cdef Py_ssize_t j
+    if d_cell == E and s_cell == E:
+        if first:
+            fold2(a, b, d, cells * E, nan_new)
+        else:
+            fold3(d, a, b, cells * E, nan_any)
+    else:
+        for j in range(cells):
+            if first:
+                fold2(a + j * s_cell, b + j * s_cell, d + j * d_cell, E, nan_new)
+            else:
+                fold3(d + j * d_cell, a + j * s_cell, b + j * s_cell, E, nan_any)
+
+
 cdef inline void sep_max_item(const pool_t* base, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
                               Py_ssize_t E, pool_t* dst, Py_ssize_t dst_row, Py_ssize_t dst_cell,
                               Py_ssize_t od, Py_ssize_t oh0, Py_ssize_t oh1, Py_ssize_t ow0,
-                              Py_ssize_t ow1, const Axis* ax, pool_t* bufA, pool_t* bufB,
-                              pool_t* acc) noexcept nogil:
+                              Py_ssize_t ow1, const Axis* ax, pool_t* bufA,
+                              pool_t* bufB) noexcept nogil:
     """Max pooling of one tile: outputs (od, oh0:oh1, ow0:ow1) for E channels.
 
     base points at input (d, h, w) = (0, 0, 0) of those channels; sD, sH, sW are element
     strides and a cell's E channels are contiguous.  Output cell (oh, ow) is written at
     dst + oh * dst_row + ow * dst_cell.  bufA and bufB hold sep_rows(H) * sep_rows(W) * E
-    elements each; acc holds (oh1 - oh0) * (ow1 - ow0) * E.
+    elements each.
     """
     cdef const Axis* ah = &ax[1]
     cdef const Axis* aw = &ax[2]
@@ -172,12 +191,21 @@ cdef inline void sep_max_item(const pool_t* base, Py_ssize_t sD, Py_ssize_t sH, 
             else:
                 nan |= gather_row(base + id_ * sD + h * sH, sW, E, w_start, aw.size_in, lw,
                                   bufA + r * lw * E, lowest)
+        any_nan |= nan
         # W pass over all rows at once (results that straddle two rows are never read).
         cur = bufA
         spare = bufB
-        any_nan |= nan
         P = doubling(&cur, &spare, nr * lw * E, aw.dilation * E, aw.kernel, nan)
         shift = (aw.kernel - P) * aw.dilation * E
+        if ah.kernel == 1:
+            # No H pass: input row o * stride is output row o.  The D pass folds planes
+            # in order straight into the output.
+            for o in range(ob):
+                m = cur + o * ah.stride * lw * E
+                emit_row(dst + (oh0 + o) * dst_row + ow0 * dst_cell, dst_cell, m, m + shift,
+                         aw.stride * E, E, owb, first, nan, any_nan)
+            first = False
+            continue
         for r in range(nr):
             m = cur + r * lw * E
             if aw.stride == 1:
@@ -190,18 +218,8 @@ cdef inline void sep_max_item(const pool_t* base, Py_ssize_t sD, Py_ssize_t sH, 
         cur, spare = spare, cur
         P = doubling(&cur, &spare, nr * rw, ah.dilation * rw, ah.kernel, nan)
         shift = (ah.kernel - P) * ah.dilation * rw
-        # D pass: fold planes in order into acc.
         for o in range(ob):
             m = cur + o * ah.stride * rw
-            if first:
-                fold2(m, m + shift, acc + o * rw, rw, nan)
-            else:
-                # acc may hold a NaN from an earlier plane even when this one has none.
-                fold3(acc + o * rw, m, m + shift, rw, any_nan)
+            emit_row(dst + (oh0 + o) * dst_row + ow0 * dst_cell, dst_cell, m, m + shift,
+                     E, E, owb, first, nan, any_nan)
         first = False
-    for o in range(ob):
-        if dst_cell == E:
-            copy_span(dst + (oh0 + o) * dst_row + ow0 * E, acc + o * rw, rw)
-        else:
-            for j in range(owb):
-                copy_span(dst + (oh0 + o) * dst_row + (ow0 + j) * dst_cell, acc + o * rw + j * E, E)
