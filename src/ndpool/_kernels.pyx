@@ -14,15 +14,15 @@ so ties, NaN and float sums come out exactly as in torch.  Other strides are fre
 """
 
 from cython.parallel cimport prange, threadid
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t, uint32_t
 from libc.stdlib cimport free, malloc
 
 from ndpool._common cimport (Axis, Pixel, RowBlock, pool_t, real_t, block_taps, divisor_factor,
                              first_pos,
                              lowest_value, out_range, pixel, read_geometry, row_block,
                              row_blocks, tap_range)
-from ndpool._spans cimport (check_unit_inner, max_span, max_span_any, max_span_idx, sum_span,
-                            sum_span_any)
+from ndpool._spans cimport (check_unit_inner, max_span, max_span_any, max_span_idx,
+                            max_span_idx32, sum_span, sum_span_any)
 from ndpool._openmp cimport NDPOOL_OPENMP, omp_get_max_threads
 from ndpool._separable cimport sep_max_item, sep_rows
 
@@ -119,6 +119,45 @@ cdef void _max_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
                 else:
                     max_span_idx(plane + id_ * sD + ih * sH + iw * sW, 1, opix, ipix, C,
                                   (id_ * ax[1].size_in + ih) * ax[2].size_in + iw, 0)
+
+
+cdef enum:
+    IDX_CHUNK = 256  # channels per pass of the int32-index channels-last kernel
+
+
+cdef void _max_cl_item_idx32(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
+                             Py_ssize_t C, pool_t* opix, int64_t* ipix, Py_ssize_t od,
+                             Py_ssize_t oh, Py_ssize_t ow, const Axis* ax) noexcept nogil:
+    """_max_cl_item with indices, for 4-byte types and planes of fewer than 2**31 cells:
+    indices are tracked as int32, the width of the values, so that the compare mask
+    selects both without widening (baseline SSE2 cannot widen masks cheaply); they are
+    converted to int64 once per pixel."""
+    cdef Py_ssize_t kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, id_, ih, iw, c, c0, n
+    cdef pool_t lowest = lowest_value(<pool_t>0)
+    cdef int32_t idx[IDX_CHUNK]
+    cdef int32_t first
+    tap_range(&ax[0], od, &kd0, &kd1)
+    tap_range(&ax[1], oh, &kh0, &kh1)
+    tap_range(&ax[2], ow, &kw0, &kw1)
+    first = <int32_t>((first_pos(&ax[0], od) * ax[1].size_in + first_pos(&ax[1], oh))
+                      * ax[2].size_in + first_pos(&ax[2], ow))
+    c0 = 0
+    while c0 < C:
+        n = C - c0 if C - c0 < IDX_CHUNK else IDX_CHUNK
+        for c in range(n):
+            opix[c0 + c] = lowest
+            idx[c] = first
+        for kd in range(kd0, kd1):
+            id_ = od * ax[0].stride - ax[0].pad_lo + kd * ax[0].dilation
+            for kh in range(kh0, kh1):
+                ih = oh * ax[1].stride - ax[1].pad_lo + kh * ax[1].dilation
+                for kw in range(kw0, kw1):
+                    iw = ow * ax[2].stride - ax[2].pad_lo + kw * ax[2].dilation
+                    max_span_idx32(plane + id_ * sD + ih * sH + iw * sW + c0, opix + c0, idx, n,
+                                   <int32_t>((id_ * ax[1].size_in + ih) * ax[2].size_in + iw))
+        for c in range(n):
+            ipix[c0 + c] = idx[c]
+        c0 += n
 
 
 cdef void _avg_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t* orow,
@@ -312,6 +351,7 @@ def max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out,
     cdef Py_ssize_t xs0 = x.strides[0] // isz, xs1 = x.strides[1] // isz
     cdef Py_ssize_t xs2 = x.strides[2] // isz, xs3 = x.strides[3] // isz
     cdef Py_ssize_t C, nblk, n_items, item, ocell
+    cdef bint idx32
     cdef RowBlock rb
     cdef Pixel px
     if not with_idx and _separable_pays(ax) and _sep_max_pool(x, out, ax, channels_last, num_threads):
@@ -328,11 +368,17 @@ def max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out,
     else:
         C = x.shape[4]
         n_items = N * OD * OH * OW
+        idx32 = (with_idx and (pool_t is float or pool_t is int32_t or pool_t is uint32_t)
+                 and <double>ax[0].size_in * ax[1].size_in * ax[2].size_in < 2147483647.0)
         for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
             px = pixel(item, OD, OH, OW)
             ocell = item * C
-            _max_cl_item(xp + px.n * xs0, xs1, xs2, xs3, C, op + ocell,
-                         ip + ocell if with_idx else NULL, px.od, px.oh, px.ow, ax)
+            if idx32:
+                _max_cl_item_idx32(xp + px.n * xs0, xs1, xs2, xs3, C, op + ocell, ip + ocell,
+                                   px.od, px.oh, px.ow, ax)
+            else:
+                _max_cl_item(xp + px.n * xs0, xs1, xs2, xs3, C, op + ocell,
+                             ip + ocell if with_idx else NULL, px.od, px.oh, px.ow, ax)
 
 
 def avg_pool(const pool_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out,

@@ -2,7 +2,7 @@
 # Branch-free so that the compiler vectorises them; the *_any variants pass literal steps for
 # the common strides, which become constants after inlining.
 
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 
 from ndpool._common cimport pool_t, real_t
 
@@ -86,3 +86,22 @@ cdef inline void sum_span_any(const pool_t* src, Py_ssize_t step, real_t* dst, P
         sum_span(src, 2, dst, n)
     else:
         sum_span(src, step, dst, n)
+
+
+cdef inline void max_span_idx32(const pool_t* src, pool_t* dst, int32_t* idx, Py_ssize_t n,
+                                int32_t flat) noexcept nogil:
+    """max_span(step 1) that records idx[i] = flat where src wins, with int32 indices: for
+    4-byte types the compare mask then has the width of the index, so the select
+    vectorises on baseline SSE2."""
+    cdef Py_ssize_t i
+    cdef pool_t v, m
+    cdef int32_t take
+    for i in range(n):
+        v = src[i]
+        m = dst[i]
+        if pool_t is float or pool_t is double:
+            take = -<int32_t>((v > m) | (v != v))
+        else:
+            take = -<int32_t>(v > m)
+        dst[i] = v if take else m
+        idx[i] = (flat & take) | (idx[i] & ~take)
