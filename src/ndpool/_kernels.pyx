@@ -55,6 +55,23 @@ def max_threads():
 # Work items.  `plane` points at x[n, c, 0, 0, 0] (channels-first) or x[n, 0, 0, 0, 0]
 # (channels-last); `s*` are element strides.
 
+cdef enum:
+    RANGE_CACHE = 32  # W taps whose output ranges a channels-first item computes up front
+
+
+cdef inline bint cache_out_ranges(const Axis* aw, Py_ssize_t kw0, Py_ssize_t kw1, Py_ssize_t w0,
+                                  Py_ssize_t w1, Py_ssize_t* rr) noexcept nogil:
+    """rr[2t], rr[2t+1] = out_range of W tap kw0 + t, once per item instead of once per
+    (d, h) tap pair: its two integer divisions cost more than a short row's adds."""
+    cdef Py_ssize_t kw
+    if kw1 - kw0 > RANGE_CACHE:
+        return False
+    for kw in range(kw0, kw1):
+        out_range(aw, kw * aw.dilation - aw.pad_lo, w0, w1, &rr[2 * (kw - kw0)],
+                  &rr[2 * (kw - kw0) + 1])
+    return True
+
+
 cdef void _max_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t* orow,
                        int64_t* irow, Py_ssize_t od, Py_ssize_t oh, Py_ssize_t w0, Py_ssize_t w1,
                        const Axis* ax) noexcept nogil:
@@ -63,9 +80,11 @@ cdef void _max_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t
     cdef const Axis* aw = &ax[2]
     cdef const pool_t* src
     cdef pool_t lowest = lowest_value(<pool_t>0)
+    cdef Py_ssize_t rr[2 * RANGE_CACHE]
     tap_range(&ax[0], od, &kd0, &kd1)
     tap_range(&ax[1], oh, &kh0, &kh1)
     block_taps(aw, w0, w1, &kw0, &kw1)
+    cdef bint cached = cache_out_ranges(aw, kw0, kw1, w0, w1, rr)
     for i in range(w0, w1):
         orow[i] = lowest
     if irow != NULL:
@@ -81,7 +100,11 @@ cdef void _max_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t
             src = plane + id_ * sD + ih * sH
             for kw in range(kw0, kw1):
                 off = kw * aw.dilation - aw.pad_lo
-                out_range(aw, off, w0, w1, &r0, &r1)
+                if cached:
+                    r0 = rr[2 * (kw - kw0)]
+                    r1 = rr[2 * (kw - kw0) + 1]
+                else:
+                    out_range(aw, off, w0, w1, &r0, &r1)
                 if r1 == r0:
                     continue
                 if irow == NULL:
@@ -166,9 +189,11 @@ cdef void _avg_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
     cdef Py_ssize_t kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, id_, ih, off, r0, r1, i, div_dh
     cdef const Axis* aw = &ax[2]
     cdef const pool_t* src
+    cdef Py_ssize_t rr[2 * RANGE_CACHE]
     tap_range(&ax[0], od, &kd0, &kd1)
     tap_range(&ax[1], oh, &kh0, &kh1)
     block_taps(aw, w0, w1, &kw0, &kw1)
+    cdef bint cached = cache_out_ranges(aw, kw0, kw1, w0, w1, rr)
     for i in range(w0, w1):
         orow[i] = 0
     for kd in range(kd0, kd1):
@@ -178,7 +203,11 @@ cdef void _avg_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
             src = plane + id_ * sD + ih * sH
             for kw in range(kw0, kw1):
                 off = kw - aw.pad_lo
-                out_range(aw, off, w0, w1, &r0, &r1)
+                if cached:
+                    r0 = rr[2 * (kw - kw0)]
+                    r1 = rr[2 * (kw - kw0) + 1]
+                else:
+                    out_range(aw, off, w0, w1, &r0, &r1)
                 if r1 > r0:
                     sum_span_any(src + r0 * aw.stride + off, aw.stride, orow + r0, r1 - r0)
     # One true division by an integer divisor, as torch does (not a multiply by 1/div).
