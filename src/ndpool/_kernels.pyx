@@ -11,6 +11,17 @@ Every op sees a 5-D array in one of two memory layouts:
 
 Each output still sees its window elements in torch's scan order (d, then h, then w),
 so ties, NaN and float sums come out exactly as in torch.  Other strides are free.
+
+Max pooling without indices of overlapping windows (stride-1 k >= 2 in 2-D, SPP's
+5/9/13, k5s2, k7s2, ...) takes the separable path of ``_separable.pxd`` instead when a
+pass-count cost model says it pays (``_separable_pays``): reductions along W, then H,
+then D, O(log k) vector passes per axis, byte-identical to the raster scan.  Its tiles
+are (od, block of output rows, block of output columns) for one channel (channels-first)
+or a run of channels (channels-last), with per-thread scratch allocated up front.
+
+Channels-last max with indices of 4-byte types tracks indices as int32 while scanning
+(the compare mask then selects values and indices alike on baseline SSE2) and widens
+them once per pixel.
 """
 
 from cython.parallel cimport prange, threadid
@@ -32,12 +43,14 @@ cdef enum:
     W_BLOCK = 512
 
 # Separable tiles: each of the two ping-pong buffers of a thread holds about this many
-# bytes (L2-sized), and a channels-last tile takes channels in runs of at least CL_RUN
-# (tuned on the 2-core dev VM: 64 KiB / 16 was up to 1.5x slower channels-last).
+# bytes (L2-sized); a channels-last tile takes channels in runs (multiples of CL_RUN)
+# as long as the budget allows before it cuts the rows into blocks, whose halos cost
+# (tuned on the 2-core dev VM: a 64 KiB budget was up to 1.5x slower channels-last, and
+# runs of 64 that cut rows 2x slower for float64).
 cdef enum:
     SEP_BUF_BYTES = 512 * 1024
     SEP_W_TILE = 1024
-    CL_RUN = 64
+    CL_RUN = 16
     SEP_MAX_SCRATCH = 64 * 1024 * 1024
 
 
