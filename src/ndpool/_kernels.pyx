@@ -33,7 +33,7 @@ from ndpool._common cimport (Axis, Pixel, RowBlock, pool_t, real_t, block_taps, 
                              lowest_value, out_range, pixel, read_geometry, row_block,
                              row_blocks, tap_range)
 from ndpool._spans cimport (check_unit_inner, max_span, max_span_any, max_span_idx,
-                            max_span_idx32, sum_span, sum_span_any)
+                            max_span_idx32, sum_span, sum_span_any, sum_taps_any)
 from ndpool._openmp cimport NDPOOL_OPENMP, omp_get_max_threads
 from ndpool._separable cimport sep_max_item, sep_rows
 
@@ -207,6 +207,15 @@ cdef void _avg_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
     tap_range(&ax[1], oh, &kh0, &kh1)
     block_taps(aw, w0, w1, &kw0, &kw1)
     cdef bint cached = cache_out_ranges(aw, kw0, kw1, w0, w1, rr)
+    # 2 or 3 W taps (k2/k3 windows) are summed in one pass where all of them apply.
+    cdef bint fused = cached and (kw1 - kw0 == 2 or kw1 - kw0 == 3)
+    cdef Py_ssize_t fm0 = w0, fm1 = w1
+    if fused:
+        for kw in range(kw1 - kw0):
+            fm0 = rr[2 * kw] if rr[2 * kw] > fm0 else fm0
+            fm1 = rr[2 * kw + 1] if rr[2 * kw + 1] < fm1 else fm1
+        if fm1 <= fm0:
+            fused = False
     for i in range(w0, w1):
         orow[i] = 0
     for kd in range(kd0, kd1):
@@ -214,6 +223,10 @@ cdef void _avg_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
         for kh in range(kh0, kh1):
             ih = oh * ax[1].stride - ax[1].pad_lo + kh
             src = plane + id_ * sD + ih * sH
+            if fused:
+                # Outputs that all taps reach: every tap in one pass, in tap order.
+                sum_taps_any(src + fm0 * aw.stride + kw0 - aw.pad_lo, aw.stride, orow + fm0,
+                             fm1 - fm0, kw1 - kw0)
             for kw in range(kw0, kw1):
                 off = kw - aw.pad_lo
                 if cached:
@@ -221,6 +234,13 @@ cdef void _avg_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
                     r1 = rr[2 * (kw - kw0) + 1]
                 else:
                     out_range(aw, off, w0, w1, &r0, &r1)
+                if fused:
+                    # The rest, tap by tap: [r0, fm0) and [fm1, r1).
+                    if r0 < fm0:
+                        sum_span_any(src + r0 * aw.stride + off, aw.stride, orow + r0,
+                                     (r1 if r1 < fm0 else fm0) - r0)
+                    if fm1 > r0:
+                        r0 = fm1
                 if r1 > r0:
                     sum_span_any(src + r0 * aw.stride + off, aw.stride, orow + r0, r1 - r0)
     # One true division by an integer divisor, as torch does (not a multiply by 1/div).

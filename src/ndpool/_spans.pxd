@@ -105,3 +105,27 @@ cdef inline void max_span_idx32(const pool_t* src, pool_t* dst, int32_t* idx, Py
             take = -<int32_t>(v > m)
         dst[i] = v if take else m
         idx[i] = (flat & take) | (idx[i] & ~take)
+
+
+cdef inline void sum_taps(const pool_t* src, Py_ssize_t step, real_t* dst, Py_ssize_t n,
+                          Py_ssize_t taps) noexcept nogil:
+    """sum_span of `taps` (2 or 3) consecutive window taps in one pass: dst[i] gets
+    src[i * step], then src[i * step + 1] (then + 2) added in that order, the very
+    additions of separate passes, with one load and store of dst instead of several."""
+    cdef Py_ssize_t i
+    if taps == 2:
+        for i in range(n):
+            dst[i] = (dst[i] + src[i * step]) + src[i * step + 1]
+    else:
+        for i in range(n):
+            dst[i] = ((dst[i] + src[i * step]) + src[i * step + 1]) + src[i * step + 2]
+
+
+cdef inline void sum_taps_any(const pool_t* src, Py_ssize_t step, real_t* dst, Py_ssize_t n,
+                              Py_ssize_t taps) noexcept nogil:
+    if step == 1:
+        sum_taps(src, 1, dst, n, taps)
+    elif step == 2:
+        sum_taps(src, 2, dst, n, taps)
+    else:
+        sum_taps(src, step, dst, n, taps)
