@@ -11,23 +11,47 @@ Every op sees a 5-D array in one of two memory layouts:
 
 Each output still sees its window elements in torch's scan order (d, then h, then w),
 so ties, NaN and float sums come out exactly as in torch.  Other strides are free.
+
+Max pooling without indices of overlapping windows (stride-1 k >= 2 in 2-D, SPP's
+5/9/13, k5s2, k7s2, ...) takes the separable path of ``_separable.pxd`` instead when a
+pass-count cost model says it pays (``_separable_pays``): reductions along W, then H,
+then D, O(log k) vector passes per axis, byte-identical to the raster scan.  Its tiles
+are (od, block of output rows, block of output columns) for one channel (channels-first)
+or a run of channels (channels-last), with per-thread scratch allocated up front.
+
+Channels-last max with indices of 4-byte types tracks indices as int32 while scanning
+(the compare mask then selects values and indices alike on baseline SSE2) and widens
+them once per pixel.
 """
 
-from cython.parallel cimport prange
-from libc.stdint cimport int64_t
+from cython.parallel cimport prange, threadid
+from libc.stdint cimport int32_t, int64_t, uint32_t
+from libc.stdlib cimport free, malloc
 
 from ndpool._common cimport (Axis, Pixel, RowBlock, pool_t, real_t, block_taps, divisor_factor,
                              first_pos,
                              lowest_value, out_range, pixel, read_geometry, row_block,
                              row_blocks, tap_range)
-from ndpool._spans cimport (check_unit_inner, max_span, max_span_any, max_span_idx, sum_span,
-                            sum_span_any)
+from ndpool._spans cimport (check_unit_inner, max_span, max_span_any, max_span_idx,
+                            max_span_idx32, sum_span, sum_span_any, sum_taps_any)
 from ndpool._openmp cimport NDPOOL_OPENMP, omp_get_max_threads
+from ndpool._separable cimport sep_max_item, sep_rows
 
 # Output positions per channels-first work item: long rows are split so that a single
 # long signal still keeps every thread busy, and a block of outputs stays in L1.
 cdef enum:
     W_BLOCK = 512
+
+# Separable tiles: each of the two ping-pong buffers of a thread holds about this many
+# bytes (L2-sized); a channels-last tile takes channels in runs (multiples of CL_RUN)
+# as long as the budget allows before it cuts the rows into blocks, whose halos cost
+# (tuned on the 2-core dev VM: a 64 KiB budget was up to 1.5x slower channels-last, and
+# runs of 64 that cut rows 2x slower for float64).
+cdef enum:
+    SEP_BUF_BYTES = 512 * 1024
+    SEP_W_TILE = 1024
+    CL_RUN = 16
+    SEP_MAX_SCRATCH = 64 * 1024 * 1024
 
 
 def openmp_enabled():
@@ -44,6 +68,23 @@ def max_threads():
 # Work items.  `plane` points at x[n, c, 0, 0, 0] (channels-first) or x[n, 0, 0, 0, 0]
 # (channels-last); `s*` are element strides.
 
+cdef enum:
+    RANGE_CACHE = 32  # W taps whose output ranges a channels-first item computes up front
+
+
+cdef inline bint cache_out_ranges(const Axis* aw, Py_ssize_t kw0, Py_ssize_t kw1, Py_ssize_t w0,
+                                  Py_ssize_t w1, Py_ssize_t* rr) noexcept nogil:
+    """rr[2t], rr[2t+1] = out_range of W tap kw0 + t, once per item instead of once per
+    (d, h) tap pair: its two integer divisions cost more than a short row's adds."""
+    cdef Py_ssize_t kw
+    if kw1 - kw0 > RANGE_CACHE:
+        return False
+    for kw in range(kw0, kw1):
+        out_range(aw, kw * aw.dilation - aw.pad_lo, w0, w1, &rr[2 * (kw - kw0)],
+                  &rr[2 * (kw - kw0) + 1])
+    return True
+
+
 cdef void _max_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t* orow,
                        int64_t* irow, Py_ssize_t od, Py_ssize_t oh, Py_ssize_t w0, Py_ssize_t w1,
                        const Axis* ax) noexcept nogil:
@@ -52,9 +93,11 @@ cdef void _max_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t
     cdef const Axis* aw = &ax[2]
     cdef const pool_t* src
     cdef pool_t lowest = lowest_value(<pool_t>0)
+    cdef Py_ssize_t rr[2 * RANGE_CACHE]
     tap_range(&ax[0], od, &kd0, &kd1)
     tap_range(&ax[1], oh, &kh0, &kh1)
     block_taps(aw, w0, w1, &kw0, &kw1)
+    cdef bint cached = cache_out_ranges(aw, kw0, kw1, w0, w1, rr)
     for i in range(w0, w1):
         orow[i] = lowest
     if irow != NULL:
@@ -70,7 +113,11 @@ cdef void _max_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t
             src = plane + id_ * sD + ih * sH
             for kw in range(kw0, kw1):
                 off = kw * aw.dilation - aw.pad_lo
-                out_range(aw, off, w0, w1, &r0, &r1)
+                if cached:
+                    r0 = rr[2 * (kw - kw0)]
+                    r1 = rr[2 * (kw - kw0) + 1]
+                else:
+                    out_range(aw, off, w0, w1, &r0, &r1)
                 if r1 == r0:
                     continue
                 if irow == NULL:
@@ -110,15 +157,65 @@ cdef void _max_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
                                   (id_ * ax[1].size_in + ih) * ax[2].size_in + iw, 0)
 
 
+cdef enum:
+    IDX_CHUNK = 256  # channels per pass of the int32-index channels-last kernel
+
+
+cdef void _max_cl_item_idx32(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
+                             Py_ssize_t C, pool_t* opix, int64_t* ipix, Py_ssize_t od,
+                             Py_ssize_t oh, Py_ssize_t ow, const Axis* ax) noexcept nogil:
+    """_max_cl_item with indices, for 4-byte types and planes of fewer than 2**31 cells:
+    indices are tracked as int32, the width of the values, so that the compare mask
+    selects both without widening (baseline SSE2 cannot widen masks cheaply); they are
+    converted to int64 once per pixel."""
+    cdef Py_ssize_t kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, id_, ih, iw, c, c0, n
+    cdef pool_t lowest = lowest_value(<pool_t>0)
+    cdef int32_t idx[IDX_CHUNK]
+    cdef int32_t first
+    tap_range(&ax[0], od, &kd0, &kd1)
+    tap_range(&ax[1], oh, &kh0, &kh1)
+    tap_range(&ax[2], ow, &kw0, &kw1)
+    first = <int32_t>((first_pos(&ax[0], od) * ax[1].size_in + first_pos(&ax[1], oh))
+                      * ax[2].size_in + first_pos(&ax[2], ow))
+    c0 = 0
+    while c0 < C:
+        n = C - c0 if C - c0 < IDX_CHUNK else IDX_CHUNK
+        for c in range(n):
+            opix[c0 + c] = lowest
+            idx[c] = first
+        for kd in range(kd0, kd1):
+            id_ = od * ax[0].stride - ax[0].pad_lo + kd * ax[0].dilation
+            for kh in range(kh0, kh1):
+                ih = oh * ax[1].stride - ax[1].pad_lo + kh * ax[1].dilation
+                for kw in range(kw0, kw1):
+                    iw = ow * ax[2].stride - ax[2].pad_lo + kw * ax[2].dilation
+                    max_span_idx32(plane + id_ * sD + ih * sH + iw * sW + c0, opix + c0, idx, n,
+                                   <int32_t>((id_ * ax[1].size_in + ih) * ax[2].size_in + iw))
+        for c in range(n):
+            ipix[c0 + c] = idx[c]
+        c0 += n
+
+
 cdef void _avg_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t* orow,
                        Py_ssize_t od, Py_ssize_t oh, Py_ssize_t w0, Py_ssize_t w1,
                        const Axis* ax, bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil:
     cdef Py_ssize_t kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, id_, ih, off, r0, r1, i, div_dh
     cdef const Axis* aw = &ax[2]
     cdef const pool_t* src
+    cdef Py_ssize_t rr[2 * RANGE_CACHE]
     tap_range(&ax[0], od, &kd0, &kd1)
     tap_range(&ax[1], oh, &kh0, &kh1)
     block_taps(aw, w0, w1, &kw0, &kw1)
+    cdef bint cached = cache_out_ranges(aw, kw0, kw1, w0, w1, rr)
+    # 2 or 3 W taps (k2/k3 windows) are summed in one pass where all of them apply.
+    cdef bint fused = cached and (kw1 - kw0 == 2 or kw1 - kw0 == 3)
+    cdef Py_ssize_t fm0 = w0, fm1 = w1
+    if fused:
+        for kw in range(kw1 - kw0):
+            fm0 = rr[2 * kw] if rr[2 * kw] > fm0 else fm0
+            fm1 = rr[2 * kw + 1] if rr[2 * kw + 1] < fm1 else fm1
+        if fm1 <= fm0:
+            fused = False
     for i in range(w0, w1):
         orow[i] = 0
     for kd in range(kd0, kd1):
@@ -126,9 +223,24 @@ cdef void _avg_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
         for kh in range(kh0, kh1):
             ih = oh * ax[1].stride - ax[1].pad_lo + kh
             src = plane + id_ * sD + ih * sH
+            if fused:
+                # Outputs that all taps reach: every tap in one pass, in tap order.
+                sum_taps_any(src + fm0 * aw.stride + kw0 - aw.pad_lo, aw.stride, orow + fm0,
+                             fm1 - fm0, kw1 - kw0)
             for kw in range(kw0, kw1):
                 off = kw - aw.pad_lo
-                out_range(aw, off, w0, w1, &r0, &r1)
+                if cached:
+                    r0 = rr[2 * (kw - kw0)]
+                    r1 = rr[2 * (kw - kw0) + 1]
+                else:
+                    out_range(aw, off, w0, w1, &r0, &r1)
+                if fused:
+                    # The rest, tap by tap: [r0, fm0) and [fm1, r1).
+                    if r0 < fm0:
+                        sum_span_any(src + r0 * aw.stride + off, aw.stride, orow + r0,
+                                     (r1 if r1 < fm0 else fm0) - r0)
+                    if fm1 > r0:
+                        r0 = fm1
                 if r1 > r0:
                     sum_span_any(src + r0 * aw.stride + off, aw.stride, orow + r0, r1 - r0)
     # One true division by an integer divisor, as torch does (not a multiply by 1/div).
@@ -171,6 +283,110 @@ cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
 
 
 # ---------------------------------------------------------------------------------------
+# Separable max pooling (see _separable.pxd): tiles of (od, oh block, ow block) for one
+# channel (channels-first) or a run of channels (channels-last).
+
+cdef Py_ssize_t _levels(Py_ssize_t k) noexcept nogil:
+    cdef Py_ssize_t n = 0
+    while k > 1:
+        k //= 2
+        n += 1
+    return n
+
+
+cdef bint _separable_pays(const Axis* ax) noexcept nogil:
+    """Whether separable passes beat direct windows.  Cost in vector passes per output:
+    direct reads kh * kw taps; separable gathers and reduces the padded input cells along
+    W (about s_h * s_w per output, more where windows overhang few outputs), then the
+    rows along H (skipped when kh == 1), then stores; kd multiplies both.  The threshold
+    is fitted to single-thread timings on the dev VM (float32, both layouts): separable
+    won at k2s1 (2-D), k3s1, k5s2, k7s2 and every larger stride-1 window, tied at k3s2
+    and 1-D k2s1, lost at k2s2 and 1-D k3s2 (by up to 1.9x)."""
+    cdef const Axis* ah = &ax[1]
+    cdef const Axis* aw = &ax[2]
+    cdef double rows = <double>sep_rows(ah, ah.size_out) / ah.size_out
+    cdef double cols = <double>sep_rows(aw, aw.size_out) / aw.size_out
+    cdef double direct = <double>ah.kernel * aw.kernel
+    cdef double sep = rows * cols * (2 + _levels(aw.kernel)) + 1
+    if ah.kernel > 1:
+        sep += rows * (1 + _levels(ah.kernel))
+    return 10 * direct >= 6 * sep
+
+
+cdef int _sep_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out,
+                       const Axis* ax, bint channels_last, int num_threads) except -1:
+    """Separable max pooling of x into out; returns 0 without touching out when the tiles
+    would need more scratch than the direct kernel is worth (huge windows, e.g. a
+    window as large as a huge input: the direct kernel then reads each element once)."""
+    cdef int isz = sizeof(pool_t)
+    cdef Py_ssize_t N = x.shape[0]
+    cdef Py_ssize_t OD = ax[0].size_out, OH = ax[1].size_out, OW = ax[2].size_out
+    cdef Py_ssize_t xs0 = x.strides[0] // isz, xs1 = x.strides[1] // isz
+    cdef Py_ssize_t xs2 = x.strides[2] // isz, xs3 = x.strides[3] // isz
+    cdef Py_ssize_t C = x.shape[4] if channels_last else x.shape[1]
+    cdef Py_ssize_t budget = SEP_BUF_BYTES // isz
+    # Tile: OWB outputs along W, OHB along H, EB channels (1 for channels-first).
+    cdef Py_ssize_t OWB = OW if OW < SEP_W_TILE else SEP_W_TILE
+    cdef Py_ssize_t lw = sep_rows(&ax[2], OWB)
+    cdef Py_ssize_t OHB = OH, EB = 1
+    if channels_last:
+        EB = budget // (sep_rows(&ax[1], OH) * lw)
+        EB = C if EB >= C else (CL_RUN if EB < CL_RUN else EB - EB % CL_RUN)
+        if EB > C:
+            EB = C
+    while OHB > 1 and sep_rows(&ax[1], OHB) * lw * EB > budget:
+        OHB = (OHB + 1) // 2
+    cdef Py_ssize_t nwb = (OW + OWB - 1) // OWB, ncb = (C + EB - 1) // EB
+    cdef Py_ssize_t nhb = (OH + OHB - 1) // OHB
+    # Enough tiles for every thread (a few images with few channels).
+    while OHB > 1 and N * ncb * OD * nhb * nwb < 4 * num_threads:
+        OHB = (OHB + 1) // 2
+        nhb = (OH + OHB - 1) // OHB
+    cdef Py_ssize_t n_items = N * ncb * OD * nhb * nwb
+    cdef Py_ssize_t buf_len = sep_rows(&ax[1], OHB) * lw * EB
+    cdef Py_ssize_t per_thread = 2 * buf_len
+    cdef double scratch_bytes = <double>sep_rows(&ax[1], OHB) * lw * EB * 2 * isz * num_threads
+    if scratch_bytes > SEP_MAX_SCRATCH and scratch_bytes > <double>x.size * isz:
+        return 0
+    cdef pool_t* scratch = <pool_t*>malloc(num_threads * per_thread * isz)
+    if scratch == NULL:
+        raise MemoryError()
+    cdef const pool_t* xp = &x[0, 0, 0, 0, 0]
+    cdef pool_t* op = &out[0, 0, 0, 0, 0]
+    cdef Py_ssize_t item, r, n, cb, od, hb, wb, c0, E, oh1, ow1
+    cdef pool_t* mine
+    try:
+        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
+            mine = scratch + threadid() * per_thread
+            r = item
+            wb = r % nwb
+            r = r // nwb
+            hb = r % nhb
+            r = r // nhb
+            od = r % OD
+            r = r // OD
+            cb = r % ncb
+            n = r // ncb
+            c0 = cb * EB
+            E = EB if c0 + EB <= C else C - c0
+            oh1 = (hb + 1) * OHB if (hb + 1) * OHB < OH else OH
+            ow1 = (wb + 1) * OWB if (wb + 1) * OWB < OW else OW
+            if channels_last:
+                sep_max_item(xp + n * xs0 + c0, xs1, xs2, xs3, E,
+                             op + (n * OD + od) * OH * OW * C + c0, OW * C, C,
+                             od, hb * OHB, oh1, wb * OWB, ow1, ax,
+                             mine, mine + buf_len)
+            else:
+                sep_max_item(xp + n * xs0 + cb * xs1, xs2, xs3, 1, 1,
+                             op + ((n * C + cb) * OD + od) * OH * OW, OW, 1,
+                             od, hb * OHB, oh1, wb * OWB, ow1, ax,
+                             mine, mine + buf_len)
+    finally:
+        free(scratch)
+    return 1
+
+
+# ---------------------------------------------------------------------------------------
 # Entry points
 
 def max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out,
@@ -197,8 +413,11 @@ def max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out,
     cdef Py_ssize_t xs0 = x.strides[0] // isz, xs1 = x.strides[1] // isz
     cdef Py_ssize_t xs2 = x.strides[2] // isz, xs3 = x.strides[3] // isz
     cdef Py_ssize_t C, nblk, n_items, item, ocell
+    cdef bint idx32
     cdef RowBlock rb
     cdef Pixel px
+    if not with_idx and _separable_pays(ax) and _sep_max_pool(x, out, ax, channels_last, num_threads):
+        return
     if not channels_last:
         C = x.shape[1]
         nblk = row_blocks(OW, W_BLOCK)
@@ -211,11 +430,17 @@ def max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out,
     else:
         C = x.shape[4]
         n_items = N * OD * OH * OW
+        idx32 = (with_idx and (pool_t is float or pool_t is int32_t or pool_t is uint32_t)
+                 and <double>ax[0].size_in * ax[1].size_in * ax[2].size_in < 2147483647.0)
         for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
             px = pixel(item, OD, OH, OW)
             ocell = item * C
-            _max_cl_item(xp + px.n * xs0, xs1, xs2, xs3, C, op + ocell,
-                         ip + ocell if with_idx else NULL, px.od, px.oh, px.ow, ax)
+            if idx32:
+                _max_cl_item_idx32(xp + px.n * xs0, xs1, xs2, xs3, C, op + ocell, ip + ocell,
+                                   px.od, px.oh, px.ow, ax)
+            else:
+                _max_cl_item(xp + px.n * xs0, xs1, xs2, xs3, C, op + ocell,
+                             ip + ocell if with_idx else NULL, px.od, px.oh, px.ow, ax)
 
 
 def avg_pool(const pool_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out,

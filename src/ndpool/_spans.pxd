@@ -2,7 +2,7 @@
 # Branch-free so that the compiler vectorises them; the *_any variants pass literal steps for
 # the common strides, which become constants after inlining.
 
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 
 from ndpool._common cimport pool_t, real_t
 
@@ -86,3 +86,46 @@ cdef inline void sum_span_any(const pool_t* src, Py_ssize_t step, real_t* dst, P
         sum_span(src, 2, dst, n)
     else:
         sum_span(src, step, dst, n)
+
+
+cdef inline void max_span_idx32(const pool_t* src, pool_t* dst, int32_t* idx, Py_ssize_t n,
+                                int32_t flat) noexcept nogil:
+    """max_span(step 1) that records idx[i] = flat where src wins, with int32 indices: for
+    4-byte types the compare mask then has the width of the index, so the select
+    vectorises on baseline SSE2."""
+    cdef Py_ssize_t i
+    cdef pool_t v, m
+    cdef int32_t take
+    for i in range(n):
+        v = src[i]
+        m = dst[i]
+        if pool_t is float or pool_t is double:
+            take = -<int32_t>((v > m) | (v != v))
+        else:
+            take = -<int32_t>(v > m)
+        dst[i] = v if take else m
+        idx[i] = (flat & take) | (idx[i] & ~take)
+
+
+cdef inline void sum_taps(const pool_t* src, Py_ssize_t step, real_t* dst, Py_ssize_t n,
+                          Py_ssize_t taps) noexcept nogil:
+    """sum_span of `taps` (2 or 3) consecutive window taps in one pass: dst[i] gets
+    src[i * step], then src[i * step + 1] (then + 2) added in that order, the very
+    additions of separate passes, with one load and store of dst instead of several."""
+    cdef Py_ssize_t i
+    if taps == 2:
+        for i in range(n):
+            dst[i] = (dst[i] + src[i * step]) + src[i * step + 1]
+    else:
+        for i in range(n):
+            dst[i] = ((dst[i] + src[i * step]) + src[i * step + 1]) + src[i * step + 2]
+
+
+cdef inline void sum_taps_any(const pool_t* src, Py_ssize_t step, real_t* dst, Py_ssize_t n,
+                              Py_ssize_t taps) noexcept nogil:
+    if step == 1:
+        sum_taps(src, 1, dst, n, taps)
+    elif step == 2:
+        sum_taps(src, 2, dst, n, taps)
+    else:
+        sum_taps(src, step, dst, n, taps)

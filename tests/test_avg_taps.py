@@ -1,0 +1,43 @@
+"""Average pooling with 2 or 3 W taps sums them in one pass where all of them apply and
+tap by tap at the edges; every output must still get torch's additions in torch's order."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import ndpool
+from ndpool import reference
+
+torch = pytest.importorskip("torch")
+
+CASES = [
+    (k, s, p, ceil, cip)
+    for k, s in itertools.product((2, 3), (1, 2, 3))
+    for p in range(k // 2 + 1)
+    for ceil, cip in itertools.product((False, True), (False, True))
+]
+
+
+@pytest.mark.parametrize("k, s, p, ceil, cip", CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_avg_two_and_three_taps_match_torch(k, s, p, ceil, cip, dtype):
+    rng = np.random.default_rng(k * 100 + s * 10 + p)
+    # Values of very different magnitudes make the order of additions visible.
+    x = (rng.standard_normal((2, 3, 5, 9, 13)) * 10.0 ** rng.integers(-6, 7, (2, 3, 5, 9, 13)))
+    x = x.astype(dtype)
+    kw = dict(kernel_size=(2, 3, k), stride=(1, 2, s), padding=(1, 1, p), ceil_mode=ceil,
+              count_include_pad=cip)
+    want = torch.nn.functional.avg_pool3d(torch.from_numpy(x), **kw).numpy()
+    for data_format, xx in (("channels_first", x), ("channels_last", np.moveaxis(x, 1, -1))):
+        got = ndpool.avg_pool3d(xx, **kw, data_format=data_format)
+        if data_format == "channels_last":
+            got = np.moveaxis(got, -1, 1)
+        assert np.ascontiguousarray(got).tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_avg_taps_integers_match_reference(k):
+    x = np.random.default_rng(k).integers(-100, 100, (2, 3, 11, 17)).astype(np.int32)
+    kw = dict(kernel_size=k, stride=1, padding=k // 2, ceil_mode=True)
+    np.testing.assert_array_equal(ndpool.avg_pool2d(x, **kw), reference.avg_pool2d(x, **kw))

@@ -1,0 +1,168 @@
+"""The separable max-pooling path (overlapping windows such as SPP's k=5/9/13 at stride 1).
+
+It reduces along W, then H, then D with doubling passes instead of scanning each window.
+It must give the same bytes as a raster scan of every window: the last NaN of a window
+(payloads differ here), the first of equal maxima (0.0 vs -0.0), -inf and the integer
+minimum.  Each case is compared with the direct kernel (``return_indices=True`` always
+takes it), with torch when it is installed, and with the NumPy reference on small inputs.
+"""
+
+import zlib
+
+import numpy as np
+import pytest
+
+import ndpool
+from ndpool import reference
+
+try:
+    import torch
+except ImportError:  # pragma: no cover - torch is optional
+    torch = None
+
+
+def adversarial(rng, shape, dtype):
+    """Few distinct values (many ties), signed zeros, -inf and NaNs with distinct payloads
+    and signs; integers with ties and the type's minimum."""
+    dtype = np.dtype(dtype)
+    if dtype == np.bool_:
+        return rng.random(shape) < 0.2
+    if dtype.kind == "f":
+        x = rng.integers(-2, 3, size=shape).astype(dtype)
+        zero = rng.random(shape) < 0.3
+        x[zero] = np.where(rng.random(int(zero.sum())) < 0.5, 0.0, -0.0)
+        x[rng.random(shape) < 0.05] = -np.inf
+        uint = np.uint32 if dtype == np.float32 else np.uint64
+        quiet = uint(0x7FC00000) if dtype == np.float32 else uint(0x7FF8000000000000)
+        sign = uint(1) << uint(dtype.itemsize * 8 - 1)
+        nan = rng.random(shape) < 0.02
+        payload = rng.integers(1, 1 << 20, size=int(nan.sum())).astype(uint)
+        signs = np.where(rng.random(int(nan.sum())) < 0.5, sign, uint(0))
+        x.view(uint)[nan] = quiet | payload | signs
+        return x
+    info = np.iinfo(dtype)
+    x = rng.integers(-2, 3, size=shape).clip(info.min, info.max).astype(dtype)
+    x[rng.random(shape) < 0.05] = info.min
+    return x
+
+
+def _pool(x, nd, kwargs, channels_last, **extra):
+    fn = getattr(ndpool, f"max_pool{nd}d")
+    if channels_last:
+        y = fn(np.moveaxis(x, 1, -1), **kwargs, data_format="channels_last", **extra)
+        return tuple(np.moveaxis(v, -1, 1) for v in y) if isinstance(y, tuple) else np.moveaxis(y, -1, 1)
+    return fn(x, **kwargs, **extra)
+
+
+def _torch_values(x, nd, kwargs):
+    if x.dtype == np.bool_:
+        t = torch.from_numpy(x).to(torch.uint8)
+    else:
+        t = torch.from_numpy(np.ascontiguousarray(x))
+    fn = getattr(torch.nn.functional, f"max_pool{nd}d")
+    values = fn(t, **kwargs, return_indices=True)[0].numpy()
+    return values.astype(np.bool_) if x.dtype == np.bool_ else values
+
+
+def _check(x, nd, kwargs, channels_last, with_reference):
+    got = _pool(x, nd, kwargs, channels_last)
+    direct = _pool(x, nd, kwargs, channels_last, return_indices=True)[0]
+    assert got.shape == direct.shape
+    assert np.ascontiguousarray(got).tobytes() == np.ascontiguousarray(direct).tobytes()
+    if torch is not None:
+        want = _torch_values(x, nd, kwargs)
+        assert np.ascontiguousarray(got).tobytes() == np.ascontiguousarray(want).tobytes()
+    if with_reference:
+        want = getattr(reference, f"max_pool{nd}d")(x, **kwargs)
+        assert np.ascontiguousarray(got).tobytes() == np.ascontiguousarray(want).tobytes()
+
+
+SPP = [
+    dict(kernel_size=5, stride=1, padding=2),
+    dict(kernel_size=9, stride=1, padding=4),
+    dict(kernel_size=13, stride=1, padding=6),
+    dict(kernel_size=3, stride=1, padding=1, ceil_mode=True),
+    dict(kernel_size=4, stride=1, padding=2, dilation=2),
+    dict(kernel_size=(5, 3), stride=(1, 1), padding=(0, 1), dilation=(1, 3)),
+    dict(kernel_size=7, stride=2, padding=3, ceil_mode=True),
+    dict(kernel_size=(6, 5), stride=(3, 2), padding=(3, 2), ceil_mode=True),
+]
+
+
+@pytest.mark.parametrize("kwargs", SPP)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8, np.int8, np.int64, np.bool_])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_separable_2d(kwargs, dtype, channels_last):
+    rng = np.random.default_rng(zlib.crc32(f"{kwargs}{np.dtype(dtype).name}".encode()))
+    x = adversarial(rng, (2, 3, 15, 14), dtype)
+    _check(x, 2, kwargs, channels_last, with_reference=True)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(kernel_size=5, stride=1, padding=2),
+    dict(kernel_size=3, stride=1, padding=1),
+    dict(kernel_size=(3, 5, 5), stride=(2, 1, 1), padding=(1, 2, 2), ceil_mode=True),
+    dict(kernel_size=(2, 9, 9), stride=1, padding=(1, 4, 4), dilation=(2, 1, 1)),
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_separable_3d(kwargs, dtype, channels_last):
+    rng = np.random.default_rng(7)
+    x = adversarial(rng, (1, 2, 7, 11, 10), dtype)
+    _check(x, 3, kwargs, channels_last, with_reference=True)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_separable_3d_nan_in_an_earlier_plane_only(channels_last):
+    # Planes are folded in order; a NaN from an earlier plane must survive later planes
+    # that hold none (those take the plain-max path).
+    x = np.ones((1, 2, 6, 9, 9), np.float32)
+    x.view(np.uint32)[0, :, 1, 4, 4] = 0x7FC00123
+    x[0, :, 4] = 5.0
+    _check(x, 3, dict(kernel_size=5, stride=1, padding=2), channels_last, with_reference=True)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(kernel_size=9, stride=1, padding=4),
+    dict(kernel_size=13, stride=1, padding=6, dilation=3),
+    dict(kernel_size=3, stride=1, padding=1),
+])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_separable_1d(kwargs, channels_last):
+    rng = np.random.default_rng(3)
+    x = adversarial(rng, (2, 3, 300), np.float32)
+    _check(x, 1, kwargs, channels_last, with_reference=True)
+
+
+@pytest.mark.parametrize("shape, kwargs, channels_last", [
+    # Several W tiles (1024 outputs each).
+    ((1, 2, 9, 2500), dict(kernel_size=5, stride=1, padding=2), False),
+    # A single plane split into row tiles so that both threads get work.
+    ((1, 1, 200, 70), dict(kernel_size=9, stride=1, padding=4), False),
+    # Channels in runs, the last one short; row tiles smaller than the image.
+    ((2, 150, 40, 40), dict(kernel_size=13, stride=1, padding=6), True),
+    ((3, 70, 33, 20), dict(kernel_size=5, stride=1, padding=2), True),
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_separable_tiles(shape, kwargs, channels_last, dtype):
+    rng = np.random.default_rng(11)
+    x = adversarial(rng, shape, dtype)
+    _check(x, 2, kwargs, channels_last, with_reference=False)
+
+
+@pytest.mark.parametrize("num_threads", [1, 2, 3])
+def test_separable_thread_counts_agree(num_threads):
+    rng = np.random.default_rng(5)
+    x = adversarial(rng, (2, 7, 30, 30), np.float32)
+    kwargs = dict(kernel_size=9, stride=1, padding=4)
+    one = ndpool.max_pool2d(x, **kwargs, num_threads=1)
+    assert ndpool.max_pool2d(x, **kwargs, num_threads=num_threads).tobytes() == one.tobytes()
+
+
+def test_huge_window_stays_direct():
+    # A window nearly as large as a big input gives few outputs; the separable tiles would
+    # need far more scratch than the input, so the direct kernel runs (same result).
+    x = np.random.default_rng(0).random((1, 1, 2100, 2100), dtype=np.float32)
+    got = ndpool.max_pool2d(x, 2099, 1)
+    assert got.shape == (1, 1, 2, 2)
+    np.testing.assert_array_equal(got, ndpool.max_pool2d(x, 2099, 1, return_indices=True)[0])
