@@ -443,7 +443,8 @@ def adaptive_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out
             C = x.shape[1]
             nblk = row_blocks(OW, W_BLOCK)
             n_items = N * C * OD * OH * nblk
-            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
+            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+                               use_threads_if=num_threads > 1):
                 rb = row_block(item, C, OD, OH, OW, W_BLOCK)
                 rb.offset = (((rb.n * C + rb.c) * OD + rb.od) * OH + rb.oh) * OW
                 _max_cf_item(xp + rb.n * xs0 + rb.c * xs1, xs2, xs3, op + rb.offset,
@@ -451,7 +452,8 @@ def adaptive_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out
         else:
             C = x.shape[4]
             n_items = N * OD * OH * OW
-            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
+            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+                               use_threads_if=num_threads > 1):
                 px = pixel(item, OD, OH, OW)
                 ocell = item * C
                 _max_cl_item(xp + px.n * xs0, xs1, xs2, xs3, C, op + ocell,
@@ -482,7 +484,8 @@ def adaptive_avg_pool(const pool_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out
             C = x.shape[1]
             ncb = (C + PLANES - 1) // PLANES
             n_items = N * ncb * OD * OH
-            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
+            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+                               use_threads_if=num_threads > 1):
                 oh = item % OH
                 r = item // OH
                 od = r % OD
@@ -496,14 +499,16 @@ def adaptive_avg_pool(const pool_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out
             C = x.shape[1]
             nblk = row_blocks(OW, W_BLOCK)
             n_items = N * C * OD * OH * nblk
-            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
+            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+                               use_threads_if=num_threads > 1):
                 rb = row_block(item, C, OD, OH, OW, W_BLOCK)
                 _avg_cf_item(xp + rb.n * xs0 + rb.c * xs1, xs2, xs3,
                              op + rb.offset, rb.od, rb.oh, rb.w0, rb.w1, &b)
         else:
             C = x.shape[4]
             n_items = N * OD * OH * OW
-            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
+            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+                               use_threads_if=num_threads > 1):
                 px = pixel(item, OD, OH, OW)
                 _avg_cl_item(xp + px.n * xs0, xs1, xs2, xs3, C, op + item * C, px.od, px.oh, px.ow, &b)
     finally:

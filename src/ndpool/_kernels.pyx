@@ -356,7 +356,8 @@ cdef int _sep_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] ou
     cdef Py_ssize_t item, r, n, cb, od, hb, wb, c0, E, oh1, ow1
     cdef pool_t* mine
     try:
-        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
+        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+                           use_threads_if=num_threads > 1):
             mine = scratch + threadid() * per_thread
             r = item
             wb = r % nwb
@@ -422,7 +423,8 @@ def max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out,
         C = x.shape[1]
         nblk = row_blocks(OW, W_BLOCK)
         n_items = N * C * OD * OH * nblk
-        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
+        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+                           use_threads_if=num_threads > 1):
             rb = row_block(item, C, OD, OH, OW, W_BLOCK)
             rb.offset = (((rb.n * C + rb.c) * OD + rb.od) * OH + rb.oh) * OW
             _max_cf_item(xp + rb.n * xs0 + rb.c * xs1, xs2, xs3, op + rb.offset,
@@ -432,7 +434,8 @@ def max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out,
         n_items = N * OD * OH * OW
         idx32 = (with_idx and (pool_t is float or pool_t is int32_t or pool_t is uint32_t)
                  and <double>ax[0].size_in * ax[1].size_in * ax[2].size_in < 2147483647.0)
-        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
+        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+                           use_threads_if=num_threads > 1):
             px = pixel(item, OD, OH, OW)
             ocell = item * C
             if idx32:
@@ -464,14 +467,16 @@ def avg_pool(const pool_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out,
         C = x.shape[1]
         nblk = row_blocks(OW, W_BLOCK)
         n_items = N * C * OD * OH * nblk
-        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
+        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+                           use_threads_if=num_threads > 1):
             rb = row_block(item, C, OD, OH, OW, W_BLOCK)
             _avg_cf_item(xp + rb.n * xs0 + rb.c * xs1, xs2, xs3, op + rb.offset,
                          rb.od, rb.oh, rb.w0, rb.w1, ax, count_include_pad, divisor_override)
     else:
         C = x.shape[4]
         n_items = N * OD * OH * OW
-        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static'):
+        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+                           use_threads_if=num_threads > 1):
             px = pixel(item, OD, OH, OW)
             _avg_cl_item(xp + px.n * xs0, xs1, xs2, xs3, C, op + item * C,
                          px.od, px.oh, px.ow, ax, count_include_pad, divisor_override)
