@@ -7,7 +7,7 @@ rules); ``ndpool.reference`` holds plain-NumPy versions of the same functions.
 from typing import Any as _Any
 
 from ._build_info import BUILD_INFO as _BUILD_INFO
-from ._kernels import max_threads as _max_threads, openmp_enabled as _openmp_enabled
+from ._simd import VARIANT as _SIMD, _kernels as _simd_kernels
 from ._pooling import avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d
 from ._adaptive import (
     adaptive_avg_pool1d,
@@ -68,4 +68,5 @@ __all__ = [
 
 def build_info() -> dict[str, _Any]:
     """How the kernels were compiled, and the thread limit they would use now."""
-    return dict(_BUILD_INFO, openmp=_openmp_enabled(), max_threads=_max_threads())
+    return dict(_BUILD_INFO, openmp=_simd_kernels.openmp_enabled(), simd=_SIMD,
+                max_threads=_simd_kernels.max_threads())

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import _backward_kernels
+from ._simd import _backward_kernels
 from ._args import (avg_backward_geometry, avg_options, axes_table, index_range_error,
                     validate_backward)
 from ._docs import OPTIONS, RAISES, SHAPES, examples

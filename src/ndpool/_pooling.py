@@ -7,7 +7,7 @@ from typing import Any, Literal, overload
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import _kernels
+from ._simd import _kernels
 from ._args import Axis, avg_options, axes_table, validate_call
 from ._docs import FLAT_INDEX, OPTIONS, RAISES, examples, input_param, max_returns
 from ._layout import empty_output, from_ncdhw, kernel_input, to_ncdhw

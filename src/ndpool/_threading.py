@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import _kernels
+from ._simd import _kernels
 
 # Below this many element reads and writes a call runs on one thread: waking a thread team
 # costs more than the work.
