@@ -28,7 +28,7 @@ from libc.stdlib cimport free, malloc
 
 from ndpool._common cimport (Pixel, RowBlock, adaptive_end, adaptive_start, lowest_value, pixel,
                              pool_t, real_t, row_block, row_blocks)
-from ndpool._spans cimport check_unit_inner, max_span, max_span_idx, sum_span
+from ndpool._spans cimport check_unit_inner, max_span, max_span_idx, max_span_idx32, sum_span
 
 # Output positions per channels-first work item, as in ndpool._kernels: a long row is
 # split so that a few long signals still keep every thread busy.
@@ -163,21 +163,8 @@ cdef inline void _divide_span(real_t* p, Py_ssize_t n, Py_ssize_t k) noexcept no
 # Channels-last max with indices, vectorised: the index lanes have the width of the value
 # lanes, so that one compare mask selects both (SSE2 has no 64-bit integer compare, and
 # widening a float mask to int64 lanes costs shuffles).  Per C_BLOCK channels, float keeps
-# int32 indices (plane sizes below 2**31) and double keeps them as doubles (exact below
-# 2**53); both are converted to int64 at the end.
-
-cdef inline void _max_span_i32(const float* src, float* dst, int32_t* idx, Py_ssize_t n,
-                               int32_t flat) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef float v, m
-    cdef bint take
-    for i in range(n):
-        v = src[i]
-        m = dst[i]
-        take = (v > m) | (v != v)  # torch's rule, as max_span
-        dst[i] = v if take else m
-        idx[i] = flat if take else idx[i]
-
+# int32 indices (plane sizes below 2**31; _spans.max_span_idx32) and double keeps them as
+# doubles (exact below 2**53); both are converted to int64 at the end.
 
 cdef inline void _max_span_f64(const double* src, double* dst, double* idx, Py_ssize_t n,
                                double flat) noexcept nogil:
@@ -311,8 +298,8 @@ cdef inline void _max_cl_idx32(const float* plane, Py_ssize_t sD, Py_ssize_t sH,
         for id_ in range(d0, d1):
             for ih in range(h0, h1):
                 for iw in range(w0, w1):
-                    _max_span_i32(plane + id_ * sD + ih * sH + iw * sW + c0, opix + c0, ib, cb,
-                                  <int32_t>((id_ * H + ih) * W + iw))
+                    max_span_idx32(plane + id_ * sD + ih * sH + iw * sW + c0, opix + c0, ib, cb,
+                                   <int32_t>((id_ * H + ih) * W + iw))
         for c in range(cb):
             ipix[c0 + c] = ib[c]
 
