@@ -1,7 +1,8 @@
 # Stub for the compiled module ndpool._kernels (src/ndpool/_kernels.pyx).
 # Arguments are trusted: ndpool._pooling validates them.  Arrays are 5-D, (N, C, D, H, W)
-# or channels-last (N, D, H, W, C), and reach the kernels through the buffer protocol; the
-# comments say what the kernels accept.  pool_t is one of float32/float64/int8/int16/int32/
+# or channels-last (N, D, H, W, C), or 3-/4-D without the leading spatial axes (read as
+# size 1), and reach the kernels through the buffer protocol; the comments say what the
+# kernels accept.  pool_t is one of float32/float64/int8/int16/int32/
 # int64/uint8/uint16/uint32/uint64 (bool is read as uint8), one type per call.
 
 import numpy as np

@@ -38,7 +38,7 @@ from ndpool._common cimport (Axis, Pixel, RowBlock, pool_t, real_t, block_taps, 
                              row_blocks, tap_range)
 from ndpool._spans cimport (max_span, max_span_any, max_span_idx,
                             max_span_idx32, sum_span, sum_span_any, sum_taps_any)
-from ndpool._buffers cimport Strided, acquire, format_kind
+from ndpool._buffers cimport Strided, acquire_padded, format_kind
 from ndpool._openmp cimport NDPOOL_OPENMP, omp_get_max_threads
 from ndpool._separable cimport sep_max_item, sep_rows
 
@@ -463,7 +463,7 @@ cdef void _avg_impl(const pool_t* xp, const Strided* x, real_t* op, const Axis* 
 
 
 # ---------------------------------------------------------------------------------------
-# Entry points.  Plain arrays arrive through the buffer protocol (_buffers.pxd) and an
+# Entry points.  Plain (3- to 5-D) arrays arrive through the buffer protocol (_buffers.pxd), an
 # explicit switch picks the typed body, float32 and float64 first: a fused `def` of typed
 # memoryviews spent microseconds per call on dispatch and view set-up.
 
@@ -518,15 +518,15 @@ def max_pool(x, out, indices, geometry, bint channels_last, int num_threads):
     cdef Strided xs, os, is_
     cdef int64_t* ip = NULL
     cdef int t
-    acquire(x, &xb, &xs, False, 0, POOL_KINDS)
+    acquire_padded(x, &xb, &xs, False, 0, POOL_KINDS, 3, 0 if channels_last else 1)
     try:
         t = _type_code(&xb)
-        acquire(out, &ob, &os, True, xb.itemsize, POOL_KINDS)
+        acquire_padded(out, &ob, &os, True, xb.itemsize, POOL_KINDS, 3, 0 if channels_last else 1)
         try:
             if _type_code(&ob) != t:
                 raise ValueError("kernel output must have the input's dtype")
             if indices is not None:
-                acquire(indices, &ib, &is_, True, 8, b"lq")
+                acquire_padded(indices, &ib, &is_, True, 8, b"lq", 3, 0 if channels_last else 1)
                 ip = <int64_t*>is_.data
             try:
                 if t == T_F32:
@@ -567,10 +567,11 @@ def avg_pool(x, out, geometry, bint count_include_pad, Py_ssize_t divisor_overri
     cdef Py_buffer xb, ob
     cdef Strided xs, os
     cdef int t
-    acquire(x, &xb, &xs, False, 0, POOL_KINDS)
+    acquire_padded(x, &xb, &xs, False, 0, POOL_KINDS, 3, 0 if channels_last else 1)
     try:
         t = _type_code(&xb)
-        acquire(out, &ob, &os, True, 4 if t == T_F32 else 8, b"fd")
+        acquire_padded(out, &ob, &os, True, 4 if t == T_F32 else 8, b"fd", 3,
+                       0 if channels_last else 1)
         try:
             if t == T_F32:
                 _avg_impl(<const float*>xs.data, &xs, <float*>os.data, ax, count_include_pad,

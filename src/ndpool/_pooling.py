@@ -58,17 +58,17 @@ def _plain(fn, nd, x, kernel_size, stride, padding, dilation, ceil_mode, data_fo
     shape = x.shape
     if 0 in shape or shape[-1] < 2:
         return None
+    # The kernels read (nd + 2)-D arrays as 5-D (missing spatial axes of size 1).
     if x.flags.c_contiguous:
         channels_last = False
-        xk = x.reshape(shape[:2] + (1,) * (3 - nd) + shape[2:])
+        xk = x
     else:
         if shape[1] < 2:
             return None
-        xt = x.transpose(_TO_CL[nd])
-        if not xt.flags.c_contiguous:
+        xk = x.transpose(_TO_CL[nd])
+        if not xk.flags.c_contiguous:
             return None
         channels_last = True
-        xk = xt.reshape(shape[:1] + (1,) * (3 - nd) + xt.shape[1:])
     table, spatial_out, window = _plain_geometry(fn, shape[2:], kernel_size, stride, padding,
                                                  dilation)
     out_shape = shape[:2] + spatial_out
@@ -77,13 +77,13 @@ def _plain(fn, nd, x, kernel_size, stride, padding, dilation, ceil_mode, data_fo
 
 
 def _empty(out_shape, dtype, channels_last, nd):
-    """(output in kernel order (5-D), output in the user's order), as empty_output and
-    from_ncdhw would give them."""
+    """(output in kernel order, output in the user's order), with the strides that
+    empty_output and from_ncdhw would give them."""
     if channels_last:
         buf = np.empty(out_shape[:1] + out_shape[2:] + out_shape[1:2], dtype)
-        return buf.reshape(out_shape[:1] + (1,) * (3 - nd) + buf.shape[1:]), buf.transpose(_FROM_CL[nd])
+        return buf, buf.transpose(_FROM_CL[nd])
     buf = np.empty(out_shape, dtype)
-    return buf.reshape(out_shape[:2] + (1,) * (3 - nd) + out_shape[2:]), buf
+    return buf, buf
 
 
 def _max_pool(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
