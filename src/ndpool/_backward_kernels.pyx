@@ -21,16 +21,15 @@ zeros are then still in cache when the shares arrive, instead of a separate pass
 whole gradient, and the tail past the last write is zeroed at the end.
 """
 
-from cpython.buffer cimport (PyBUF_RECORDS, PyBUF_RECORDS_RO, PyBuffer_IsContiguous,
-                            PyBuffer_Release, PyObject_GetBuffer)
+from cpython.buffer cimport PyBuffer_Release
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memset, strlen
+from libc.string cimport memset
 
 from ndpool._common cimport (Axis, real_t, read_geometry, divisor_factor, out_range, tap_range,
                              adaptive_start, adaptive_end)
-from ndpool._spans cimport check_unit_inner
+from ndpool._buffers cimport Strided, acquire
 
 cdef enum:
     # Channels-last units split a sample's channels in multiples of this (a 64-byte line of
@@ -396,47 +395,6 @@ cdef void _adaptive_avg(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_
     _zero_upto(out, wm, D * H * W, D * H * W, C, nc)
 
 
-# ---------------------------------------------------------------------------------------
-# Arrays reach the kernels through the buffer protocol: a fused `def` with typed memoryviews
-# costs several microseconds per call in dispatch and view set-up, which is most of a small
-# call.  Strides are kept in elements.
-
-cdef struct Strided:
-    char* data
-    Py_ssize_t shape[5]
-    Py_ssize_t step[5]
-
-
-cdef int _acquire(object a, Py_buffer* view, Strided* s, bint writable, Py_ssize_t itemsize,
-                  const char* kinds) except -1:
-    """Fill s from a 5-D array of the given item size and format kind (the format's last
-    character, one of the two in kinds); the last axis must have unit stride (when longer than 1), and a writable
-    one must be C-contiguous.  On success the caller releases view."""
-    cdef int i
-    cdef size_t n
-    cdef char last = 0
-    PyObject_GetBuffer(a, view, PyBUF_RECORDS if writable else PyBUF_RECORDS_RO)
-    try:
-        n = strlen(view.format) if view.format != NULL else 0
-        if n:
-            last = view.format[n - 1]
-        if view.ndim != 5 or view.itemsize != itemsize or (last != kinds[0] and last != kinds[1]):
-            raise ValueError(f"kernel arrays must be 5-D with items {kinds.decode()!r} of {itemsize} bytes")
-        s.data = <char*>view.buf
-        for i in range(5):
-            s.shape[i] = view.shape[i]
-            s.step[i] = view.strides[i] // itemsize
-            if view.strides[i] % itemsize:
-                raise ValueError("kernel array strides must be multiples of the item size")
-        check_unit_inner(view.strides[4], <int>itemsize, view.shape[4])
-        if writable and not PyBuffer_IsContiguous(view, b'C'):
-            raise ValueError("kernel output must be C-contiguous")
-    except BaseException:
-        PyBuffer_Release(view)
-        raise
-    return 0
-
-
 cdef bint _is_float(object grad) except -1:
     """Whether grad holds float32 (else float64)."""
     cdef Py_ssize_t size = grad.itemsize
@@ -491,11 +449,11 @@ def max_backward(grad, indices, out, bint channels_last, int num_threads):
     cdef Strided gs, is_, os
     cdef bint f32 = _is_float(grad)
     cdef Py_ssize_t size = 4 if f32 else 8, bad
-    _acquire(grad, &gb, &gs, False, size, b"fd")
+    acquire(grad, &gb, &gs, False, size, b"fd")
     try:
-        _acquire(indices, &ib, &is_, False, 8, b"lq")
+        acquire(indices, &ib, &is_, False, 8, b"lq")
         try:
-            _acquire(out, &ob, &os, True, size, b"fd")
+            acquire(out, &ob, &os, True, size, b"fd")
             try:
                 with nogil:
                     if f32:
@@ -555,9 +513,9 @@ def avg_backward(grad, out, const int64_t[:, ::1] geometry, bint count_include_p
         if tab == NULL:
             raise MemoryError()
     try:
-        _acquire(grad, &gb, &gs, False, size, b"fd")
+        acquire(grad, &gb, &gs, False, size, b"fd")
         try:
-            _acquire(out, &ob, &os, True, size, b"fd")
+            acquire(out, &ob, &os, True, size, b"fd")
             try:
                 with nogil:
                     if f32:
@@ -609,9 +567,9 @@ def adaptive_avg_backward(grad, out, bint channels_last, int num_threads):
     cdef bint f32 = _is_float(grad)
     cdef Py_ssize_t size = 4 if f32 else 8
     cdef Py_ssize_t* tab = NULL
-    _acquire(grad, &gb, &gs, False, size, b"fd")
+    acquire(grad, &gb, &gs, False, size, b"fd")
     try:
-        _acquire(out, &ob, &os, True, size, b"fd")
+        acquire(out, &ob, &os, True, size, b"fd")
         try:
             if channels_last:
                 tab = _bin_tables(os.shape[1], os.shape[2], os.shape[3],

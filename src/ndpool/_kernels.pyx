@@ -24,16 +24,21 @@ Channels-last max with indices of 4-byte types tracks indices as int32 while sca
 them once per pixel.
 """
 
+from cpython.buffer cimport (PyBUF_RECORDS_RO, PyBuffer_IsContiguous, PyBuffer_Release,
+                            PyObject_GetBuffer)
 from cython.parallel cimport prange, threadid
-from libc.stdint cimport int32_t, int64_t, uint32_t
+from libc.stdint cimport (int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t,
+                          uint64_t)
 from libc.stdlib cimport free, malloc
+from libc.string cimport strchr
 
 from ndpool._common cimport (Axis, Pixel, RowBlock, pool_t, real_t, block_taps, divisor_factor,
                              first_pos,
                              lowest_value, out_range, pixel, read_geometry, row_block,
                              row_blocks, tap_range)
-from ndpool._spans cimport (check_unit_inner, max_span, max_span_any, max_span_idx,
+from ndpool._spans cimport (max_span, max_span_any, max_span_idx,
                             max_span_idx32, sum_span, sum_span_any, sum_taps_any)
+from ndpool._buffers cimport Strided, acquire_padded, format_kind
 from ndpool._openmp cimport NDPOOL_OPENMP, omp_get_max_threads
 from ndpool._separable cimport sep_max_item, sep_rows
 
@@ -313,7 +318,7 @@ cdef bint _separable_pays(const Axis* ax) noexcept nogil:
     return 10 * direct >= 6 * sep
 
 
-cdef int _sep_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out,
+cdef int _sep_max_pool(const pool_t* xp, const Strided* x, pool_t* op,
                        const Axis* ax, bint channels_last, int num_threads) except -1:
     """Separable max pooling of x into out; returns 0 without touching out when the tiles
     would need more scratch than the direct kernel is worth (huge windows, e.g. a
@@ -321,8 +326,7 @@ cdef int _sep_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] ou
     cdef int isz = sizeof(pool_t)
     cdef Py_ssize_t N = x.shape[0]
     cdef Py_ssize_t OD = ax[0].size_out, OH = ax[1].size_out, OW = ax[2].size_out
-    cdef Py_ssize_t xs0 = x.strides[0] // isz, xs1 = x.strides[1] // isz
-    cdef Py_ssize_t xs2 = x.strides[2] // isz, xs3 = x.strides[3] // isz
+    cdef Py_ssize_t xs0 = x.step[0], xs1 = x.step[1], xs2 = x.step[2], xs3 = x.step[3]
     cdef Py_ssize_t C = x.shape[4] if channels_last else x.shape[1]
     cdef Py_ssize_t budget = SEP_BUF_BYTES // isz
     # Tile: OWB outputs along W, OHB along H, EB channels (1 for channels-first).
@@ -346,13 +350,12 @@ cdef int _sep_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] ou
     cdef Py_ssize_t buf_len = sep_rows(&ax[1], OHB) * lw * EB
     cdef Py_ssize_t per_thread = 2 * buf_len
     cdef double scratch_bytes = <double>sep_rows(&ax[1], OHB) * lw * EB * 2 * isz * num_threads
-    if scratch_bytes > SEP_MAX_SCRATCH and scratch_bytes > <double>x.size * isz:
+    cdef double x_bytes = <double>x.shape[0] * x.shape[1] * x.shape[2] * x.shape[3] * x.shape[4] * isz
+    if scratch_bytes > SEP_MAX_SCRATCH and scratch_bytes > x_bytes:
         return 0
     cdef pool_t* scratch = <pool_t*>malloc(num_threads * per_thread * isz)
     if scratch == NULL:
         raise MemoryError()
-    cdef const pool_t* xp = &x[0, 0, 0, 0, 0]
-    cdef pool_t* op = &out[0, 0, 0, 0, 0]
     cdef Py_ssize_t item, r, n, cb, od, hb, wb, c0, E, oh1, ow1
     cdef pool_t* mine
     try:
@@ -388,37 +391,21 @@ cdef int _sep_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] ou
 
 
 # ---------------------------------------------------------------------------------------
-# Entry points
+# Typed bodies of the entry points: x is read through element strides, out (and indices)
+# are C-contiguous in the same axis order.
 
-def max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out,
-             int64_t[:, :, :, :, ::1] indices, const int64_t[:, ::1] geometry,
-             bint channels_last, int num_threads):
-    """Max pooling of x into out (and indices, unless None).
-
-    x may have any strides but a unit-stride last axis; out and indices are C-contiguous
-    in the same axis order.  geometry rows are the D, H, W axes: (size_in, size_out,
-    kernel, stride, dilation, pad_lo, pad_hi).  All sizes are non-zero.
-    """
-    cdef Axis ax[3]
-    read_geometry(&geometry[0, 0], ax)
-    cdef int isz = sizeof(pool_t)
-    check_unit_inner(x.strides[4], isz, x.shape[4])
-    cdef const pool_t* xp = &x[0, 0, 0, 0, 0]
-    cdef pool_t* op = &out[0, 0, 0, 0, 0]
-    cdef int64_t* ip = NULL
-    cdef bint with_idx = indices is not None
-    if with_idx:
-        ip = &indices[0, 0, 0, 0, 0]
+cdef int _max_impl(const pool_t* xp, const Strided* x, pool_t* op, int64_t* ip, const Axis* ax,
+                   bint channels_last, int num_threads) except -1:
+    cdef bint with_idx = ip != NULL
     cdef Py_ssize_t N = x.shape[0]
     cdef Py_ssize_t OD = ax[0].size_out, OH = ax[1].size_out, OW = ax[2].size_out
-    cdef Py_ssize_t xs0 = x.strides[0] // isz, xs1 = x.strides[1] // isz
-    cdef Py_ssize_t xs2 = x.strides[2] // isz, xs3 = x.strides[3] // isz
+    cdef Py_ssize_t xs0 = x.step[0], xs1 = x.step[1], xs2 = x.step[2], xs3 = x.step[3]
     cdef Py_ssize_t C, nblk, n_items, item, ocell
     cdef bint idx32
     cdef RowBlock rb
     cdef Pixel px
-    if not with_idx and _separable_pays(ax) and _sep_max_pool(x, out, ax, channels_last, num_threads):
-        return
+    if not with_idx and _separable_pays(ax) and _sep_max_pool(xp, x, op, ax, channels_last, num_threads):
+        return 0
     if not channels_last:
         C = x.shape[1]
         nblk = row_blocks(OW, W_BLOCK)
@@ -444,22 +431,15 @@ def max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out,
             else:
                 _max_cl_item(xp + px.n * xs0, xs1, xs2, xs3, C, op + ocell,
                              ip + ocell if with_idx else NULL, px.od, px.oh, px.ow, ax)
+    return 0
 
 
-def avg_pool(const pool_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out,
-             const int64_t[:, ::1] geometry, bint count_include_pad,
-             Py_ssize_t divisor_override, bint channels_last, int num_threads):
-    """Average pooling of x into out (same layout); divisor_override 0 means none."""
-    cdef Axis ax[3]
-    read_geometry(&geometry[0, 0], ax)
-    cdef int isz = sizeof(pool_t)
-    check_unit_inner(x.strides[4], isz, x.shape[4])
-    cdef const pool_t* xp = &x[0, 0, 0, 0, 0]
-    cdef real_t* op = &out[0, 0, 0, 0, 0]
+cdef void _avg_impl(const pool_t* xp, const Strided* x, real_t* op, const Axis* ax,
+                    bint count_include_pad, Py_ssize_t divisor_override, bint channels_last,
+                    int num_threads) noexcept:
     cdef Py_ssize_t N = x.shape[0]
     cdef Py_ssize_t OD = ax[0].size_out, OH = ax[1].size_out, OW = ax[2].size_out
-    cdef Py_ssize_t xs0 = x.strides[0] // isz, xs1 = x.strides[1] // isz
-    cdef Py_ssize_t xs2 = x.strides[2] // isz, xs3 = x.strides[3] // isz
+    cdef Py_ssize_t xs0 = x.step[0], xs1 = x.step[1], xs2 = x.step[2], xs3 = x.step[3]
     cdef Py_ssize_t C, nblk, n_items, item
     cdef RowBlock rb
     cdef Pixel px
@@ -480,3 +460,149 @@ def avg_pool(const pool_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out,
             px = pixel(item, OD, OH, OW)
             _avg_cl_item(xp + px.n * xs0, xs1, xs2, xs3, C, op + item * C,
                          px.od, px.oh, px.ow, ax, count_include_pad, divisor_override)
+
+
+# ---------------------------------------------------------------------------------------
+# Entry points.  Plain (3- to 5-D) arrays arrive through the buffer protocol (_buffers.pxd), an
+# explicit switch picks the typed body, float32 and float64 first: a fused `def` of typed
+# memoryviews spent microseconds per call on dispatch and view set-up.
+
+cdef enum:  # the pool_t types
+    T_F32, T_F64, T_I8, T_I16, T_I32, T_I64, T_U8, T_U16, T_U32, T_U64
+
+# Buffer format characters of the pool_t types (bool, '?', is read as uint8).
+cdef const char* POOL_KINDS = b"fdbhilqnBHILQN?"
+
+
+cdef int _type_code(const Py_buffer* view) except -1:
+    """The pool_t type of a buffer, from its format character and item size."""
+    cdef char k = format_kind(view)
+    cdef Py_ssize_t size = view.itemsize
+    cdef int width = 0 if size == 1 else 1 if size == 2 else 2 if size == 4 else 3 if size == 8 else -1
+    if k == c'f' and size == 4:
+        return T_F32
+    if k == c'd' and size == 8:
+        return T_F64
+    if width >= 0 and k != 0 and strchr(b"bhilqn", k) != NULL:
+        return T_I8 + width
+    if width >= 0 and k != 0 and strchr(b"BHILQN?", k) != NULL:
+        return T_U8 + width
+    raise ValueError("kernel input dtype has no pooling kernel")
+
+
+cdef int _read_table(object geometry, Axis* ax) except -1:
+    """ax from the read-only (3, 7) int64 geometry table (see _common.pxd read_geometry)."""
+    cdef Py_buffer gb
+    PyObject_GetBuffer(geometry, &gb, PyBUF_RECORDS_RO)
+    try:
+        if (gb.ndim != 2 or gb.itemsize != 8 or gb.shape[0] != 3 or gb.shape[1] != 7
+                or not PyBuffer_IsContiguous(&gb, b'C') or strchr(b"lq", format_kind(&gb)) == NULL):
+            raise ValueError("geometry must be a C-contiguous (3, 7) int64 table")
+        read_geometry(<const int64_t*>gb.buf, ax)
+    finally:
+        PyBuffer_Release(&gb)
+    return 0
+
+
+def max_pool(x, out, indices, geometry, bint channels_last, int num_threads):
+    """Max pooling of x into out (and indices, unless None).
+
+    x may have any strides but a unit-stride last axis; out (of x's dtype) and indices
+    (int64) are C-contiguous in the same axis order.  geometry is the read-only (3, 7)
+    int64 table whose rows are the D, H, W axes: (size_in, size_out, kernel, stride,
+    dilation, pad_lo, pad_hi).  All sizes are non-zero.
+    """
+    cdef Axis ax[3]
+    _read_table(geometry, ax)
+    cdef Py_buffer xb, ob, ib
+    cdef Strided xs, os, is_
+    cdef int64_t* ip = NULL
+    cdef int t
+    acquire_padded(x, &xb, &xs, False, 0, POOL_KINDS, 3, 0 if channels_last else 1)
+    try:
+        t = _type_code(&xb)
+        acquire_padded(out, &ob, &os, True, xb.itemsize, POOL_KINDS, 3, 0 if channels_last else 1)
+        try:
+            if _type_code(&ob) != t:
+                raise ValueError("kernel output must have the input's dtype")
+            if indices is not None:
+                acquire_padded(indices, &ib, &is_, True, 8, b"lq", 3, 0 if channels_last else 1)
+                ip = <int64_t*>is_.data
+            try:
+                if t == T_F32:
+                    _max_impl(<const float*>xs.data, &xs, <float*>os.data, ip, ax, channels_last, num_threads)
+                elif t == T_F64:
+                    _max_impl(<const double*>xs.data, &xs, <double*>os.data, ip, ax, channels_last, num_threads)
+                elif t == T_I8:
+                    _max_impl(<const int8_t*>xs.data, &xs, <int8_t*>os.data, ip, ax, channels_last, num_threads)
+                elif t == T_I16:
+                    _max_impl(<const int16_t*>xs.data, &xs, <int16_t*>os.data, ip, ax, channels_last, num_threads)
+                elif t == T_I32:
+                    _max_impl(<const int32_t*>xs.data, &xs, <int32_t*>os.data, ip, ax, channels_last, num_threads)
+                elif t == T_I64:
+                    _max_impl(<const int64_t*>xs.data, &xs, <int64_t*>os.data, ip, ax, channels_last, num_threads)
+                elif t == T_U8:
+                    _max_impl(<const uint8_t*>xs.data, &xs, <uint8_t*>os.data, ip, ax, channels_last, num_threads)
+                elif t == T_U16:
+                    _max_impl(<const uint16_t*>xs.data, &xs, <uint16_t*>os.data, ip, ax, channels_last, num_threads)
+                elif t == T_U32:
+                    _max_impl(<const uint32_t*>xs.data, &xs, <uint32_t*>os.data, ip, ax, channels_last, num_threads)
+                else:
+                    _max_impl(<const uint64_t*>xs.data, &xs, <uint64_t*>os.data, ip, ax, channels_last, num_threads)
+            finally:
+                if indices is not None:
+                    PyBuffer_Release(&ib)
+        finally:
+            PyBuffer_Release(&ob)
+    finally:
+        PyBuffer_Release(&xb)
+
+
+def avg_pool(x, out, geometry, bint count_include_pad, Py_ssize_t divisor_override,
+             bint channels_last, int num_threads):
+    """Average pooling of x into out (same layout; float32 for float32 x, float64
+    otherwise); divisor_override 0 means none.  x, out and geometry as for max_pool."""
+    cdef Axis ax[3]
+    _read_table(geometry, ax)
+    cdef Py_buffer xb, ob
+    cdef Strided xs, os
+    cdef int t
+    acquire_padded(x, &xb, &xs, False, 0, POOL_KINDS, 3, 0 if channels_last else 1)
+    try:
+        t = _type_code(&xb)
+        acquire_padded(out, &ob, &os, True, 4 if t == T_F32 else 8, b"fd", 3,
+                       0 if channels_last else 1)
+        try:
+            if t == T_F32:
+                _avg_impl(<const float*>xs.data, &xs, <float*>os.data, ax, count_include_pad,
+                          divisor_override, channels_last, num_threads)
+            else:
+                _avg_cast(t, &xs, <double*>os.data, ax, count_include_pad, divisor_override,
+                          channels_last, num_threads)
+        finally:
+            PyBuffer_Release(&ob)
+    finally:
+        PyBuffer_Release(&xb)
+
+
+cdef void _avg_cast(int t, const Strided* xs, double* op, const Axis* ax, bint cip,
+                    Py_ssize_t div, bint cl, int nt) noexcept:
+    """avg_pool of every type but float32 (the output is float64)."""
+    if t == T_F64:
+        _avg_impl(<const double*>xs.data, xs, op, ax, cip, div, cl, nt)
+    elif t == T_I8:
+        _avg_impl(<const int8_t*>xs.data, xs, op, ax, cip, div, cl, nt)
+    elif t == T_I16:
+        _avg_impl(<const int16_t*>xs.data, xs, op, ax, cip, div, cl, nt)
+    elif t == T_I32:
+        _avg_impl(<const int32_t*>xs.data, xs, op, ax, cip, div, cl, nt)
+    elif t == T_I64:
+        _avg_impl(<const int64_t*>xs.data, xs, op, ax, cip, div, cl, nt)
+    elif t == T_U8:
+        _avg_impl(<const uint8_t*>xs.data, xs, op, ax, cip, div, cl, nt)
+    elif t == T_U16:
+        _avg_impl(<const uint16_t*>xs.data, xs, op, ax, cip, div, cl, nt)
+    elif t == T_U32:
+        _avg_impl(<const uint32_t*>xs.data, xs, op, ax, cip, div, cl, nt)
+    else:
+        _avg_impl(<const uint64_t*>xs.data, xs, op, ax, cip, div, cl, nt)
