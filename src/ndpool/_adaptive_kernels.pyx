@@ -330,33 +330,11 @@ cdef void _avg_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
 
 cdef inline void _sum_planes(const pool_t* src, const Py_ssize_t* off, Py_ssize_t i0,
                              Py_ssize_t i1, real_t* acc) noexcept nogil:
-    """acc[p] += src[off[p] + i] for i in [i0, i1), in turn; PLANES independent sums.
-
-    The PLANES sums live in named locals and the planes in named pointers: kept in arrays,
-    the compiler reloads each offset per element or packs the eight loads into one vector,
-    and either halves the rate (PLANES = 8 is spelled out here)."""
-    cdef const pool_t* q0 = src + off[0]
-    cdef const pool_t* q1 = src + off[1]
-    cdef const pool_t* q2 = src + off[2]
-    cdef const pool_t* q3 = src + off[3]
-    cdef const pool_t* q4 = src + off[4]
-    cdef const pool_t* q5 = src + off[5]
-    cdef const pool_t* q6 = src + off[6]
-    cdef const pool_t* q7 = src + off[7]
-    cdef real_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3]
-    cdef real_t a4 = acc[4], a5 = acc[5], a6 = acc[6], a7 = acc[7]
-    cdef Py_ssize_t i
+    """acc[p] += src[off[p] + i] for i in [i0, i1), in turn; PLANES independent sums."""
+    cdef Py_ssize_t i, p
     for i in range(i0, i1):
-        a0 = a0 + q0[i]
-        a1 = a1 + q1[i]
-        a2 = a2 + q2[i]
-        a3 = a3 + q3[i]
-        a4 = a4 + q4[i]
-        a5 = a5 + q5[i]
-        a6 = a6 + q6[i]
-        a7 = a7 + q7[i]
-    acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3
-    acc[4] = a4; acc[5] = a5; acc[6] = a6; acc[7] = a7
+        for p in range(PLANES):
+            acc[p] = acc[p] + src[off[p] + i]
 
 
 cdef void _avg_cf_planes(const pool_t* plane, Py_ssize_t sC, Py_ssize_t sD, Py_ssize_t sH,
