@@ -32,6 +32,7 @@ from ndpool._spans cimport check_unit_inner, max_span, max_span_idx, max_span_id
 
 cdef extern from "_plane_sums.h" nogil:
     enum: NDP_PLANES  # planes per call
+    void ndp_prefetch(const void* p, Py_ssize_t nbytes)
     void ndp_sum16_f32(const float** rows, Py_ssize_t n, float* acc)
     void ndp_sum16_f64(const double** rows, Py_ssize_t n, double* acc)
 
@@ -398,6 +399,8 @@ cdef void _avg_global_cf(const pool_t* x, Py_ssize_t sN, Py_ssize_t sC, Py_ssize
             c += 1
             if c == C:
                 n, c = n + 1, 0
+    # Packed planes (the usual case): the next item's block follows this one.
+    ndp_prefetch(rows[NDP_PLANES - 1] + L, NDP_PLANES * L * sizeof(pool_t))
     if pool_t is float and real_t is float:
         ndp_sum16_f32(<const float**>rows, L, <float*>acc)
     elif pool_t is double and real_t is double:
