@@ -16,10 +16,12 @@ Backends:
   padding, divisible sizes; adaptive bins of equal size), a plain reduction for a global
   (output 1) adaptive pool, ``sliding_window_view`` (after ``np.pad``) for overlapping
   windows.  Adaptive pooling with overlapping bins has no such idiom.
-- ``copy``: the memory floor of the call, not pooling: a copy of as many bytes as the
-  call reads and writes (input and output; gradients, indices and the input-sized
-  gradient for backward), half read and half written, between preallocated buffers;
-  torch's ``copy_`` at the suite's thread count, else ``np.copyto`` (one thread).
+- ``copy``: the memory floor of the call, not pooling: a copy between preallocated
+  buffers with the call's memory traffic.  The call must read R bytes (the input; for
+  a gradient, the incoming gradient and max pooling's indices) and write W (the output,
+  or the input-sized gradient), each once; a written byte costs two transfers (read for
+  ownership, written back), so the copy moves (R + 2W) / 3 bytes.  torch's ``copy_`` at
+  the suite's thread count, else ``np.copyto`` (one thread).
   ``ratios.py`` divides torch's time by it: the most that any kernel moving each byte
   once at copy speed could gain over torch (its outputs' first-touch page faults aside).
 - ``torch``: ``torch.nn.functional`` on CPU, on a tensor sharing the array's memory.
@@ -237,18 +239,19 @@ def _idiom_call(case: Case, layout: str, x: np.ndarray) -> Callable[[], Any]:
     return call
 
 
-def _bytes_moved(case: Case, direction: str, layout: str, x: np.ndarray) -> int:
-    """Bytes a pooling call must read and write at least, each once."""
+def _traffic(case: Case, direction: str, layout: str, x: np.ndarray) -> tuple[int, int]:
+    """(bytes read, bytes written) that a pooling call cannot avoid."""
     y = getattr(ndpool, case.fn_name)(x, **case.args, data_format=layout)
     if direction == "forward":
-        return x.nbytes + y.nbytes
+        return x.nbytes, y.nbytes
     indices = y.size * 8 if case.op.endswith("max") else 0  # int64
-    return y.nbytes + indices + x.nbytes  # gradient (and indices) in, input-sized gradient out
+    return y.nbytes + indices, x.nbytes  # gradient (and indices) in, input-sized gradient out
 
 
 def _copy_call(case: Case, direction: str, layout: str, x: np.ndarray) -> Callable[[], Any]:
-    half = _bytes_moved(case, direction, layout, x) // 2
-    src, dst = np.ones(half, np.uint8), np.empty(half, np.uint8)
+    read, written = _traffic(case, direction, layout, x)
+    n = (read + 2 * written) // 3
+    src, dst = np.ones(n, np.uint8), np.empty(n, np.uint8)
     if torch is None:
         return lambda: np.copyto(dst, src)
     torch.set_num_threads(THREADS)
