@@ -7,15 +7,7 @@ import pytest
 from ndpool import _adaptive
 
 from test_adaptive import adaptive
-from test_forward_plain import _same
-
-
-def _layouts(x):
-    """(data_format, array) pairs that the short path serves, all holding the logical x."""
-    nhwc = np.ascontiguousarray(np.moveaxis(x, 1, -1))
-    return {"contiguous": ("channels_first", x),
-            "torch_channels_last": ("channels_first", np.moveaxis(nhwc, -1, 1)),
-            "keras_channels_last": ("channels_last", nhwc)}
+from test_forward_plain import _layouts, _same
 
 
 @pytest.mark.parametrize("nd", [1, 2, 3])

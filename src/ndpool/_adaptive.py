@@ -72,12 +72,10 @@ def _plain_geometry(spatial: tuple[int, ...], sizes: tuple[int, ...]) -> tuple[n
 
 
 def _plain(nd, x, output_size, data_format, num_threads):
-    """The common call in a few steps: a plain_input array, output_size an int or a tuple
-    of nd ints, each from 1 to 2**31 - 1, num_threads None or a positive int.  Returns
+    """The common call in a few steps: a plain_input call whose output_size is an int or a
+    tuple of nd ints, each from 1 to 2**31 - 1.  Returns
     (plain_input's four values, output shape, size table, threads), or None for every other
     call, which the general path then checks with its errors."""
-    if num_threads is not None and (type(num_threads) is not int or num_threads < 1):
-        return None
     if type(output_size) is int:
         sizes = (output_size,) * nd
     elif type(output_size) is tuple and len(output_size) == nd \
@@ -87,7 +85,7 @@ def _plain(nd, x, output_size, data_format, num_threads):
         return None
     if min(sizes) < 1 or max(sizes) > INT32_MAX:
         return None
-    plain = plain_input(x, nd, data_format)
+    plain = plain_input(x, nd, data_format, num_threads)
     if plain is None:
         return None
     shape = plain[2]
@@ -103,7 +101,10 @@ def _adaptive_max(fn, nd, input, output_size, return_indices, data_format, num_t
         idx_k = idx = None
         if return_indices:
             idx_k, idx = plain_output(out_shape, np.int64, cl, nd, data_format, batched)
-        _adaptive_kernels.adaptive_max_pool(_as_5d(xk, nd, cl), out_k, idx_k, table, cl, threads)
+        if return_indices:
+            idx_k = _as_5d(idx_k, nd, cl)
+        _adaptive_kernels.adaptive_max_pool(_as_5d(xk, nd, cl), _as_5d(out_k, nd, cl), idx_k,
+                                            table, cl, threads)
         return (out, idx) if return_indices else out
     call = validate_adaptive_call(fn, nd, input, output_size, data_format, num_threads)
     return run_adaptive_max(call, nd, return_indices)
@@ -138,7 +139,8 @@ def _adaptive_avg(fn, nd, input, output_size, data_format, num_threads):
     if plain is not None:
         xk, cl, _, batched, out_shape, table, threads = plain
         out_k, out = plain_output(out_shape, xk.dtype, cl, nd, data_format, batched)
-        _adaptive_kernels.adaptive_avg_pool(_as_5d(xk, nd, cl), out_k, table, cl, threads)
+        _adaptive_kernels.adaptive_avg_pool(_as_5d(xk, nd, cl), _as_5d(out_k, nd, cl), table, cl,
+                                            threads)
         return out
     call = validate_adaptive_call(fn, nd, input, output_size, data_format, num_threads)
     return run_adaptive_avg(call, nd)

@@ -93,20 +93,23 @@ _TO_CL = {1: (0, 2, 1), 2: (0, 2, 3, 1), 3: (0, 2, 3, 4, 1)}
 _FROM_CL = {1: (0, 2, 1), 2: (0, 3, 1, 2), 3: (0, 4, 1, 2, 3)}
 
 
-def plain_input(x, nd: int, data_format) -> tuple[np.ndarray, bool, tuple[int, ...], bool] | None:
+def plain_input(x, nd: int, data_format, num_threads
+                ) -> tuple[np.ndarray, bool, tuple[int, ...], bool] | None:
     """The common input in a few steps, for the short paths of the public functions.
 
     A batched or unbatched native float32/float64 ndarray without empty axes, whose
     memory a kernel reads in place with no doubt about the choice: C-contiguous (last
     axis longer than 1) for either data_format, or torch's channels_last memory (more
-    than one channel) for "channels_first".  Returns (array in kernel axis order,
-    channels_last kernel, logical (N, C, *spatial) shape, batched), or None for every
-    other input, which the general path then checks with its errors.  kernel_input
-    picks the same kernel for such an input, so outputs get the general path's bytes,
-    shape and strides.
+    than one channel) for "channels_first"; num_threads None or a positive int.  Returns
+    (array in kernel axis order, channels_last kernel, logical (N, C, *spatial) shape,
+    batched), or None for every other input, which the general path then checks with
+    its errors.  kernel_input picks the same kernel for such an input, so outputs get
+    the general path's bytes, shape and strides (plain_output).
     """
     if (type(x) is not np.ndarray or (x.dtype is not _F32 and x.dtype is not _F64)
             or data_format.__class__ is not str):
+        return None
+    if num_threads is not None and (type(num_threads) is not int or num_threads < 1):
         return None
     batched = x.ndim == nd + 2
     if not batched:
@@ -134,16 +137,11 @@ def plain_input(x, nd: int, data_format) -> tuple[np.ndarray, bool, tuple[int, .
 
 def plain_output(out_shape: tuple[int, ...], dtype, channels_last: bool, nd: int,
                  data_format: str, batched: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(output in kernel axis order, as 5-D; the output the user gets) for a plain_input
-    call with logical (N, C, *spatial_out) shape out_shape: empty_output's memory,
-    from_ncdhw's view."""
-    n, c, spatial = out_shape[0], out_shape[1], out_shape[2:]
-    ones = (1,) * (3 - nd)
+    """(output in kernel axis order, the output the user gets) for a plain_input call with
+    logical (N, C, *spatial_out) shape out_shape: empty_output's memory, from_ncdhw's view."""
     if channels_last:
-        buf = np.empty((n, *spatial, c), dtype)
+        buf = np.empty(out_shape[:1] + out_shape[2:] + out_shape[1:2], dtype)
         user = buf if data_format == "channels_last" else buf.transpose(_FROM_CL[nd])
-        kernel = buf.reshape((n, *ones, *spatial, c))
     else:
         user = buf = np.empty(out_shape, dtype)
-        kernel = buf.reshape((n, c, *ones, *spatial))
-    return kernel, user if batched else user[0]
+    return buf, user if batched else user[0]
