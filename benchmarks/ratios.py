@@ -9,8 +9,14 @@ prints the times (the minimum of the samples where the run recorded them with
 ``--record-samples``, else asv's result, their median) and the speed-ups
 ``other time / ndpool time`` (above 1: ndpool is faster) over torch, ``ndpool.reference``
 (``numpy``) and the NumPy idiom; then the geometric means of the speed-ups, separately for
-forward and backward, and every case where ndpool is slower than torch.  ``--check`` exits with status 1 unless the issue's targets hold: no case
-slower than torch, and both geometric means over torch at least 5.
+forward and backward, and every case where ndpool is slower than torch.  ``--check`` exits
+with status 1 unless the issue's targets hold: no case slower than torch, and both
+geometric means over torch at least 5.
+
+The ``ceiling`` column is torch's time over the ``copy`` backend's (a copy of the bytes
+the call must move, see ``_cases.py``): roughly the largest speed-up over torch that a
+memory-bound kernel can reach on this machine.  Its geometric mean bounds what the
+geometric means of the speed-ups can become.
 """
 
 from __future__ import annotations
@@ -114,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             groups.setdefault((p["direction"], p["case"], variant), {})[p["backend"]] = value
 
     header = (f"{'case':32} {'dir':8} {'variant':10} {'ndpool ms':>10} {'torch ms':>10} "
-              f"{'numpy ms':>10} {'idiom ms':>10} {'x torch':>8} {'x numpy':>8} {'x idiom':>8}")
+              f"{'numpy ms':>10} {'idiom ms':>10} {'x torch':>8} {'x numpy':>8} {'x idiom':>8} "
+              f"{'ceiling':>8}")
     print()
     print("speed-up = other's time / ndpool's time (above 1: ndpool faster); "
           "variant float32/cl = channels-last")
@@ -129,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
             continue
         x = {b: (t[b] / nd if t.get(b) is not None else None)
              for b in ("torch", "numpy", "numpy_idiom")}
+        ceiling = (t["torch"] / t["copy"] if t.get("torch") is not None and t.get("copy")
+                   else None)
+        if ceiling is not None:
+            speedups.setdefault(direction, {}).setdefault("ceiling", []).append(ceiling)
         for b, r in x.items():
             if r is not None:
                 speedups.setdefault(direction, {}).setdefault(b, []).append(r)
@@ -139,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
                           f"torch {fmt_ms(t['torch'])} ms (x{x['torch']:.2f})")
         print(f"{case:32} {direction:8} {variant:10} {fmt_ms(nd):>10} {fmt_ms(t.get('torch')):>10} "
               f"{fmt_ms(t.get('numpy')):>10} {fmt_ms(t.get('numpy_idiom')):>10} "
-              f"{fmt_x(x['torch']):>8} {fmt_x(x['numpy']):>8} {fmt_x(x['numpy_idiom']):>8}{mark}")
+              f"{fmt_x(x['torch']):>8} {fmt_x(x['numpy']):>8} {fmt_x(x['numpy_idiom']):>8} "
+              f"{fmt_x(ceiling):>8}{mark}")
 
     print()
     print("geometric mean speed-up of ndpool (cases where both ran):")
@@ -154,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
                 means[direction] = geomean(xs)
             parts.append(f"{label} x{geomean(xs):.2f} ({len(xs)} cases)")
         print(f"  {direction:8}: " + "; ".join(parts))
+        ceilings = per.get("ceiling", [])
+        if ceilings:
+            print(f"  {'':8}  ceiling over torch (copy floor) x{geomean(ceilings):.2f} "
+                  f"({len(ceilings)} cases)")
 
     print()
     if slower:

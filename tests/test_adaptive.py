@@ -309,6 +309,10 @@ def test_global_average(nd, dtype):
         "contiguous": x,
         "channels_last_memory": np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 1, -1)), -1, 1),
         "rows_apart": np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, 5)])[..., : spatial[-1]],
+        # Contiguous planes, but channels or samples not packed: blocks of planes that
+        # cross a sample must step over the gap.
+        "channels_apart": np.repeat(x, 2, axis=1)[:, ::2],
+        "samples_apart": np.pad(x, [(0, 0), (0, 3)] + [(0, 0)] * nd)[:, :150],
     }
     for name, arr in layouts.items():
         for threads in (1, 2, 3):

@@ -15,9 +15,12 @@ def _general(monkeypatch):
 
 
 def _layouts(x):
-    """x as C-contiguous memory and as torch's channels_last memory (same logical array)."""
-    cl = np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 1, -1)), -1, 1)
-    return {"contiguous": x, "channels_last_memory": cl}
+    """(data_format, array) pairs the short path serves, all holding the logical x:
+    C-contiguous memory, torch's channels_last memory, a C-contiguous (N, *spatial, C)."""
+    nhwc = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+    return {"contiguous": ("channels_first", x),
+            "torch_channels_last": ("channels_first", np.moveaxis(nhwc, -1, 1)),
+            "keras_channels_last": ("channels_last", nhwc)}
 
 
 def _same(a, b):
@@ -53,18 +56,18 @@ def test_short_path_matches_general_path(monkeypatch, nd, dtype, batched, op, kw
     x = rng.standard_normal((2, 5) + (7,) * nd).astype(dtype)
     x[0, 1, ..., 2] = np.nan
     x[1, 2, ..., 0] = -np.inf
-    for name, arr in _layouts(x).items():
+    for name, (data_format, arr) in _layouts(x).items():
         if not batched:
             arr = arr[1]
         fn = func(op, nd)
         plan = _pooling._plain(fn.__name__, nd, arr, kwargs["kernel_size"], kwargs.get("stride"),
-                               kwargs.get("padding", 0), 1, False, "channels_first",
+                               kwargs.get("padding", 0), 1, False, data_format,
                                kwargs.get("num_threads"))
         assert plan is not None, name  # the short path serves this call
-        fast = fn(arr, **kwargs)
+        fast = fn(arr, data_format=data_format, **kwargs)
         with monkeypatch.context() as m:
             _general(m)
-            slow = fn(arr, **kwargs)
+            slow = fn(arr, data_format=data_format, **kwargs)
         _same(fast, slow)
 
 
@@ -87,7 +90,7 @@ def test_other_inputs_take_the_general_path(make):
 
 @pytest.mark.parametrize("kwargs", [
     dict(stride=(2, 2)), dict(padding=(0, 0)), dict(dilation=2), dict(ceil_mode=True),
-    dict(data_format="channels_last"), dict(kernel_size=np.int64(2)), dict(padding="valid"),
+    dict(data_format="NHWC"), dict(kernel_size=np.int64(2)), dict(padding="valid"),
 ])
 def test_other_arguments_take_the_general_path(kwargs):
     x = np.ones((2, 3, 6, 6), np.float32)

@@ -16,6 +16,14 @@ Backends:
   padding, divisible sizes; adaptive bins of equal size), a plain reduction for a global
   (output 1) adaptive pool, ``sliding_window_view`` (after ``np.pad``) for overlapping
   windows.  Adaptive pooling with overlapping bins has no such idiom.
+- ``copy``: the memory floor of the call, not pooling: a copy between preallocated
+  buffers with the call's memory traffic.  The call must read R bytes (the input; for
+  a gradient, the incoming gradient and max pooling's indices) and write W (the output,
+  or the input-sized gradient), each once; a written byte costs two transfers (read for
+  ownership, written back), so the copy moves (R + 2W) / 3 bytes.  torch's ``copy_`` at
+  the suite's thread count, else ``np.copyto`` (one thread).
+  ``ratios.py`` divides torch's time by it: the most that any kernel moving each byte
+  once at copy speed could gain over torch (its outputs' first-touch page faults aside).
 - ``torch``: ``torch.nn.functional`` on CPU, on a tensor sharing the array's memory.
   Forward under ``torch.no_grad()``; backward is ``torch.autograd.grad`` on a graph built in
   ``setup`` (``retain_graph=True``), so only the backward pass is timed.  Skipped when
@@ -46,7 +54,7 @@ except ImportError:  # torch is optional: its benchmarks are skipped
 THREADS = int(os.environ.get("NDPOOL_ASV_THREADS", "2"))
 TINY = os.environ.get("NDPOOL_ASV_TINY", "0") not in ("", "0")
 
-BACKENDS = ["ndpool", "numpy", "torch"]  # plus "numpy_idiom", forward only (its own class)
+BACKENDS = ["ndpool", "numpy", "torch", "copy"]  # plus "numpy_idiom", forward only (its own class)
 DIRECTIONS = ["forward", "backward"]
 LAYOUTS = ["channels_first", "channels_last"]
 
@@ -231,6 +239,26 @@ def _idiom_call(case: Case, layout: str, x: np.ndarray) -> Callable[[], Any]:
     return call
 
 
+def _traffic(case: Case, direction: str, layout: str, x: np.ndarray) -> tuple[int, int]:
+    """(bytes read, bytes written) that a pooling call cannot avoid."""
+    y = getattr(ndpool, case.fn_name)(x, **case.args, data_format=layout)
+    if direction == "forward":
+        return x.nbytes, y.nbytes
+    indices = y.size * 8 if case.op.endswith("max") else 0  # int64
+    return y.nbytes + indices, x.nbytes  # gradient (and indices) in, input-sized gradient out
+
+
+def _copy_call(case: Case, direction: str, layout: str, x: np.ndarray) -> Callable[[], Any]:
+    read, written = _traffic(case, direction, layout, x)
+    n = (read + 2 * written) // 3
+    src, dst = np.ones(n, np.uint8), np.empty(n, np.uint8)
+    if torch is None:
+        return lambda: np.copyto(dst, src)
+    torch.set_num_threads(THREADS)
+    s, d = torch.from_numpy(src), torch.from_numpy(dst)
+    return lambda: d.copy_(s)
+
+
 def _torch_call(case: Case, direction: str, layout: str, x: np.ndarray) -> Callable[[], Any]:
     if torch is None:
         raise NotImplementedError("torch is not installed")
@@ -275,6 +303,8 @@ def build(case_name: str, backend: str, direction: str, layout: str,
         call = _idiom_call(case, layout, x)
     elif backend == "torch":
         call = _torch_call(case, direction, layout, x)
+    elif backend == "copy":
+        call = _copy_call(case, direction, layout, x)
     else:
         raise ValueError(backend)
     try:

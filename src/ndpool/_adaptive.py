@@ -9,9 +9,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._simd import _adaptive_kernels
-from ._args import AdaptiveAxis, Call, adaptive_bounds, validate_adaptive_call
+from ._args import INT32_MAX, AdaptiveAxis, Call, adaptive_bounds, validate_adaptive_call
 from ._docs import FLAT_INDEX, OPTIONS, RAISES, examples, input_param, max_returns
-from ._layout import empty_output, from_ncdhw, kernel_input, to_ncdhw
+from ._layout import (empty_output, from_ncdhw, kernel_input, plain_input, plain_output,
+                      to_ncdhw)
 from ._threading import threads_for
 from ._typing import DataFormat, OutputSize
 
@@ -35,12 +36,17 @@ def _reads_per_line(axis: AdaptiveAxis) -> int:
     return int((end - start).sum())
 
 
+def _plane_reads(axes: tuple[AdaptiveAxis, ...]) -> int:
+    """Input reads of all bins of one (n, c) plane."""
+    reads = 1
+    for a in axes:
+        reads *= _reads_per_line(a)
+    return reads
+
+
 def _work(call: Call, out_shape: tuple[int, ...]) -> int:
     """Input reads of a call: (n, c) planes times the reads of all bins of a plane."""
-    work = out_shape[0] * out_shape[1]
-    for a in call.axes:
-        work *= _reads_per_line(a)
-    return work
+    return out_shape[0] * out_shape[1] * _plane_reads(call.axes)
 
 
 def _kernel_operands(call, nd):
@@ -58,9 +64,56 @@ def _as_kernel_input(x5: np.ndarray) -> np.ndarray:
 
 
 
+@lru_cache(maxsize=1024)
+def _plain_geometry(spatial: tuple[int, ...], sizes: tuple[int, ...]) -> tuple[np.ndarray, int]:
+    """(kernel size table, input reads per (n, c) plane) of valid spatial and output sizes."""
+    axes = tuple(AdaptiveAxis(i, o) for i, o in zip(spatial, sizes))
+    return _sizes_array(axes), _plane_reads(axes)
+
+
+def _plain(nd, x, output_size, data_format, num_threads):
+    """The common call in a few steps: a plain_input call whose output_size is an int or a
+    tuple of nd ints, each from 1 to 2**31 - 1.  Returns
+    (plain_input's four values, output shape, size table, threads), or None for every other
+    call, which the general path then checks with its errors."""
+    if type(output_size) is int:
+        sizes = (output_size,) * nd
+    elif type(output_size) is tuple and len(output_size) == nd \
+            and all(type(v) is int for v in output_size):
+        sizes = output_size
+    else:
+        return None
+    if min(sizes) < 1 or max(sizes) > INT32_MAX:
+        return None
+    plain = plain_input(x, nd, data_format, num_threads)
+    if plain is None:
+        return None
+    shape = plain[2]
+    table, reads = _plain_geometry(shape[2:], sizes)
+    return (*plain, shape[:2] + sizes, table, threads_for(num_threads, shape[0] * shape[1] * reads))
+
+
 def _adaptive_max(fn, nd, input, output_size, return_indices, data_format, num_threads):
+    plain = _plain(nd, input, output_size, data_format, num_threads)
+    if plain is not None:
+        xk, cl, _, batched, out_shape, table, threads = plain
+        out_k, out = plain_output(out_shape, xk.dtype, cl, nd, data_format, batched)
+        idx_k = idx = None
+        if return_indices:
+            idx_k, idx = plain_output(out_shape, np.int64, cl, nd, data_format, batched)
+        if return_indices:
+            idx_k = _as_5d(idx_k, nd, cl)
+        _adaptive_kernels.adaptive_max_pool(_as_5d(xk, nd, cl), _as_5d(out_k, nd, cl), idx_k,
+                                            table, cl, threads)
+        return (out, idx) if return_indices else out
     call = validate_adaptive_call(fn, nd, input, output_size, data_format, num_threads)
     return run_adaptive_max(call, nd, return_indices)
+
+
+def _as_5d(xk: np.ndarray, nd: int, channels_last: bool) -> np.ndarray:
+    """A kernel-order array of nd spatial axes with the missing ones inserted (size 1)."""
+    at = 1 if channels_last else 2
+    return xk.reshape(xk.shape[:at] + (1,) * (3 - nd) + xk.shape[at:])
 
 
 def run_adaptive_max(call, nd, return_indices):
@@ -82,6 +135,13 @@ def run_adaptive_max(call, nd, return_indices):
 
 
 def _adaptive_avg(fn, nd, input, output_size, data_format, num_threads):
+    plain = _plain(nd, input, output_size, data_format, num_threads)
+    if plain is not None:
+        xk, cl, _, batched, out_shape, table, threads = plain
+        out_k, out = plain_output(out_shape, xk.dtype, cl, nd, data_format, batched)
+        _adaptive_kernels.adaptive_avg_pool(_as_5d(xk, nd, cl), _as_5d(out_k, nd, cl), table, cl,
+                                            threads)
+        return out
     call = validate_adaptive_call(fn, nd, input, output_size, data_format, num_threads)
     return run_adaptive_avg(call, nd)
 

@@ -30,6 +30,12 @@ from ndpool._common cimport (Pixel, RowBlock, adaptive_end, adaptive_start, lowe
                              pool_t, real_t, row_block, row_blocks)
 from ndpool._spans cimport check_unit_inner, max_span, max_span_idx, max_span_idx32, sum_span
 
+cdef extern from "_plane_sums.h" nogil:
+    enum: NDP_PLANES  # planes per call
+    void ndp_prefetch(const void* p, Py_ssize_t nbytes)
+    void ndp_sum16_f32(const float** rows, Py_ssize_t n, float* acc)
+    void ndp_sum16_f64(const double** rows, Py_ssize_t n, double* acc)
+
 # Output positions per channels-first work item, as in ndpool._kernels: a long row is
 # split so that a few long signals still keep every thread busy.
 cdef enum:
@@ -376,6 +382,35 @@ cdef void _avg_cf_planes(const pool_t* plane, Py_ssize_t sC, Py_ssize_t sD, Py_s
                                         we[ow] - ws[ow])
 
 
+cdef void _avg_global_cf(const pool_t* x, Py_ssize_t sN, Py_ssize_t sC, Py_ssize_t C,
+                         Py_ssize_t q0, Py_ssize_t Q, Py_ssize_t L, real_t* out,
+                         const Bins* b) noexcept nogil:
+    """Global averages out[q] of planes q0 .. q0 + NDP_PLANES - 1 (fewer at the end of the
+    Q = N * C planes), each plane L contiguous values; plane q = (n, c) is q = n * C + c.
+
+    Only for float -> float and double -> double (the caller checks)."""
+    cdef const pool_t* rows[NDP_PLANES]
+    cdef real_t acc[NDP_PLANES]
+    cdef Py_ssize_t p, P = min(<Py_ssize_t>NDP_PLANES, Q - q0), n = q0 // C, c = q0 % C
+    for p in range(NDP_PLANES):
+        rows[p] = x + n * sN + c * sC
+        acc[p] = 0
+        if p < P - 1:  # a short block repeats its last plane
+            c += 1
+            if c == C:
+                n, c = n + 1, 0
+    # Packed planes (the usual case): the next item's block follows this one.
+    ndp_prefetch(rows[NDP_PLANES - 1] + L, NDP_PLANES * L * sizeof(pool_t))
+    if pool_t is float and real_t is float:
+        ndp_sum16_f32(<const float**>rows, L, <float*>acc)
+    elif pool_t is double and real_t is double:
+        ndp_sum16_f64(<const double**>rows, L, <double*>acc)
+    for p in range(3):  # one division per axis in order, as torch (_divide)
+        _divide_span(acc, NDP_PLANES, b.size_in[p])
+    for p in range(P):
+        out[q0 + p] = acc[p]
+
+
 cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
                        Py_ssize_t C, real_t* opix, Py_ssize_t od, Py_ssize_t oh, Py_ssize_t ow,
                        const Bins* b) noexcept nogil:
@@ -464,10 +499,21 @@ def adaptive_avg_pool(const pool_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out
     cdef Py_ssize_t C, nblk, ncb, n_items, item, r, n, c, od, oh
     cdef RowBlock rb
     cdef Pixel px
+    cdef Py_ssize_t D = b.size_in[0], H = b.size_in[1], W = b.size_in[2]
     try:
         check_unit_inner(x.strides[4], isz, x.shape[4])
         xp = &x[0, 0, 0, 0, 0]
-        if not channels_last and OW < PLANES:
+        if ((pool_t is float and real_t is float) or (pool_t is double and real_t is double)) \
+                and not channels_last and OD * OH * OW == 1 \
+                and (H == 1 or xs3 == W) and (D == 1 or xs2 == H * W):
+            # Global pooling of contiguous planes: NDP_PLANES planes per item, vectorised
+            # across planes (_plane_sums.h).
+            C = x.shape[1]
+            n_items = (N * C + NDP_PLANES - 1) // NDP_PLANES
+            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+                               use_threads_if=num_threads > 1):
+                _avg_global_cf(xp, xs0, xs1, C, item * NDP_PLANES, N * C, D * H * W, op, &b)
+        elif not channels_last and OW < PLANES:
             C = x.shape[1]
             ncb = (C + PLANES - 1) // PLANES
             n_items = N * ncb * OD * OH

@@ -84,3 +84,64 @@ def kernel_layout(x5: np.ndarray, channels_last: bool) -> np.ndarray:
     if not _unit(x5, 1 if channels_last else 4):
         x5 = copy_to_layout(x5, channels_last)
     return _fix_size1_stride(x5.transpose(0, 2, 3, 4, 1) if channels_last else x5)
+
+
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+# Kernel axis orders (N, D, H, W, C) of channels-first axes (N, C, *spatial), and back.
+_TO_CL = {1: (0, 2, 1), 2: (0, 2, 3, 1), 3: (0, 2, 3, 4, 1)}
+_FROM_CL = {1: (0, 2, 1), 2: (0, 3, 1, 2), 3: (0, 4, 1, 2, 3)}
+
+
+def plain_input(x, nd: int, data_format, num_threads
+                ) -> tuple[np.ndarray, bool, tuple[int, ...], bool] | None:
+    """The common input in a few steps, for the short paths of the public functions.
+
+    A batched or unbatched native float32/float64 ndarray without empty axes, whose
+    memory a kernel reads in place with no doubt about the choice: C-contiguous (last
+    axis longer than 1) for either data_format, or torch's channels_last memory (more
+    than one channel) for "channels_first"; num_threads None or a positive int.  Returns
+    (array in kernel axis order, channels_last kernel, logical (N, C, *spatial) shape,
+    batched), or None for every other input, which the general path then checks with
+    its errors.  kernel_input picks the same kernel for such an input, so outputs get
+    the general path's bytes, shape and strides (plain_output).
+    """
+    if (type(x) is not np.ndarray or (x.dtype is not _F32 and x.dtype is not _F64)
+            or data_format.__class__ is not str):
+        return None
+    if num_threads is not None and (type(num_threads) is not int or num_threads < 1):
+        return None
+    batched = x.ndim == nd + 2
+    if not batched:
+        if x.ndim != nd + 1:
+            return None
+        x = x[np.newaxis]
+    shape = x.shape
+    if 0 in shape or shape[-1] < 2:
+        return None
+    if data_format == "channels_last":
+        if not x.flags.c_contiguous:
+            return None
+        return x, True, shape[:1] + shape[-1:] + shape[1:-1], batched
+    if data_format != "channels_first":
+        return None
+    if x.flags.c_contiguous:
+        return x, False, shape, batched
+    if shape[1] < 2:
+        return None
+    xk = x.transpose(_TO_CL[nd])
+    if not xk.flags.c_contiguous:
+        return None
+    return xk, True, shape, batched
+
+
+def plain_output(out_shape: tuple[int, ...], dtype, channels_last: bool, nd: int,
+                 data_format: str, batched: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(output in kernel axis order, the output the user gets) for a plain_input call with
+    logical (N, C, *spatial_out) shape out_shape: empty_output's memory, from_ncdhw's view."""
+    if channels_last:
+        buf = np.empty(out_shape[:1] + out_shape[2:] + out_shape[1:2], dtype)
+        user = buf if data_format == "channels_last" else buf.transpose(_FROM_CL[nd])
+    else:
+        user = buf = np.empty(out_shape, dtype)
+    return buf, user if batched else user[0]

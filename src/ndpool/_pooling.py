@@ -12,16 +12,10 @@ from numpy.typing import ArrayLike, NDArray
 from ._simd import _kernels
 from ._args import Axis, avg_options, axes_table, validate_call, window_geometry
 from ._docs import FLAT_INDEX, OPTIONS, RAISES, examples, input_param, max_returns
-from ._layout import empty_output, from_ncdhw, kernel_input, to_ncdhw
+from ._layout import (empty_output, from_ncdhw, kernel_input, plain_input, plain_output,
+                      to_ncdhw)
 from ._threading import threads_for
 from ._typing import DataFormat, Padding, Size
-
-
-_F32 = np.dtype(np.float32)
-_F64 = np.dtype(np.float64)
-# Kernel axis orders (N, D, H, W, C) of a channels-first array of 1, 2, 3 spatial axes.
-_TO_CL = {1: (0, 2, 1), 2: (0, 2, 3, 1), 3: (0, 2, 3, 4, 1)}
-_FROM_CL = {1: (0, 2, 1), 2: (0, 3, 1, 2), 3: (0, 4, 1, 2, 3)}
 
 
 @lru_cache(maxsize=256)
@@ -34,56 +28,23 @@ def _plain_geometry(fn, spatial, kernel_size, stride, padding, dilation):
 
 def _plain(fn, nd, x, kernel_size, stride, padding, dilation, ceil_mode, data_format,
            num_threads):
-    """The common call in a few steps: a batched or unbatched native float32/float64 array
-    of data_format "channels_first" whose memory is C-contiguous (last axis longer than 1)
-    or torch's channels_last (C-contiguous in (N, *spatial, C) order, more than one
-    channel), int window arguments, default dilation and ceil_mode.  Returns (input in
-    kernel order, channels_last kernel, (N, C, *spatial_out) output shape, geometry table,
-    threads, batched), or None for every other call, which the general path then checks
-    with its errors.  What kernel_input and empty_output decide for such an input is
-    fixed, so the result has the general path's bytes, shape and strides."""
-    if (type(x) is not np.ndarray or (x.dtype is not _F32 and x.dtype is not _F64)
-            or type(kernel_size) is not int or type(padding) is not int
+    """The common call in a few steps: a plain_input call with int window arguments and
+    default dilation and ceil_mode.  Returns (input in kernel order, channels_last kernel,
+    (N, C, *spatial_out) output shape, geometry table, threads, batched), or None for
+    every other call, which the general path then checks with its errors."""
+    if (type(kernel_size) is not int or type(padding) is not int
             or (stride is not None and type(stride) is not int)
-            or dilation.__class__ is not int or dilation != 1 or ceil_mode is not False
-            or data_format.__class__ is not str or data_format != "channels_first"):
+            or dilation.__class__ is not int or dilation != 1 or ceil_mode is not False):
         return None
-    if num_threads is not None and (type(num_threads) is not int or num_threads < 1):
+    plain = plain_input(x, nd, data_format, num_threads)
+    if plain is None:
         return None
-    batched = x.ndim == nd + 2
-    if not batched:
-        if x.ndim != nd + 1:
-            return None
-        x = x[np.newaxis]
-    shape = x.shape
-    if 0 in shape or shape[-1] < 2:
-        return None
-    # The kernels read (nd + 2)-D arrays as 5-D (missing spatial axes of size 1).
-    if x.flags.c_contiguous:
-        channels_last = False
-        xk = x
-    else:
-        if shape[1] < 2:
-            return None
-        xk = x.transpose(_TO_CL[nd])
-        if not xk.flags.c_contiguous:
-            return None
-        channels_last = True
+    xk, channels_last, shape, batched = plain
     table, spatial_out, window = _plain_geometry(fn, shape[2:], kernel_size, stride, padding,
                                                  dilation)
     out_shape = shape[:2] + spatial_out
     threads = threads_for(num_threads, math.prod(out_shape) * window)
     return xk, channels_last, out_shape, table, threads, batched
-
-
-def _empty(out_shape, dtype, channels_last, nd):
-    """(output in kernel order, output in the user's order), with the strides that
-    empty_output and from_ncdhw would give them."""
-    if channels_last:
-        buf = np.empty(out_shape[:1] + out_shape[2:] + out_shape[1:2], dtype)
-        return buf, buf.transpose(_FROM_CL[nd])
-    buf = np.empty(out_shape, dtype)
-    return buf, buf
 
 
 def _max_pool(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
@@ -92,13 +53,13 @@ def _max_pool(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode, 
                    num_threads)
     if plain is not None:
         xk, cl, out_shape, table, threads, batched = plain
-        out_k, out = _empty(out_shape, xk.dtype, cl, nd)
+        out_k, out = plain_output(out_shape, xk.dtype, cl, nd, data_format, batched)
         if return_indices:
-            idx_k, idx = _empty(out_shape, np.int64, cl, nd)
+            idx_k, idx = plain_output(out_shape, np.int64, cl, nd, data_format, batched)
             _kernels.max_pool(xk, out_k, idx_k, table, cl, threads)
-            return (out, idx) if batched else (out[0], idx[0])
+            return out, idx
         _kernels.max_pool(xk, out_k, None, table, cl, threads)
-        return out if batched else out[0]
+        return out
     call = validate_call(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode,
                          data_format, num_threads)
     return run_max_pool(call, nd, return_indices)
@@ -135,9 +96,9 @@ def _avg_pool(fn, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
                    num_threads)
     if plain is not None:
         xk, cl, out_shape, table, threads, batched = plain
-        out_k, out = _empty(out_shape, xk.dtype, cl, nd)
+        out_k, out = plain_output(out_shape, xk.dtype, cl, nd, data_format, batched)
         _kernels.avg_pool(xk, out_k, table, count_include_pad, divisor, cl, threads)
-        return out if batched else out[0]
+        return out
     call = validate_call(fn, nd, input, kernel_size, stride, padding, 1, ceil_mode, data_format,
                          num_threads)
     return run_avg_pool(call, nd, count_include_pad, divisor)
