@@ -37,16 +37,23 @@ def _plain(fn, nd, x, kernel_size, stride, padding, dilation, ceil_mode, data_fo
     """The common call in a few steps: a batched or unbatched native float32/float64 array
     of data_format "channels_first" whose memory is C-contiguous (last axis longer than 1)
     or torch's channels_last (C-contiguous in (N, *spatial, C) order, more than one
-    channel), int window arguments, default dilation and ceil_mode.  Returns (input in
-    kernel order, channels_last kernel, (N, C, *spatial_out) output shape, geometry table,
-    threads, batched), or None for every other call, which the general path then checks
+    channel), or of data_format "channels_last" and C-contiguous (more than one channel),
+    int window arguments, default dilation and ceil_mode.  Returns (input in kernel order,
+    channels_last kernel, (N, C, *spatial_out) output shape, geometry table, threads,
+    batched, whether the user's order is the kernel's), or None for every other call, which the general path then checks
     with its errors.  What kernel_input and empty_output decide for such an input is
     fixed, so the result has the general path's bytes, shape and strides."""
     if (type(x) is not np.ndarray or (x.dtype is not _F32 and x.dtype is not _F64)
             or type(kernel_size) is not int or type(padding) is not int
             or (stride is not None and type(stride) is not int)
             or dilation.__class__ is not int or dilation != 1 or ceil_mode is not False
-            or data_format.__class__ is not str or data_format != "channels_first"):
+            or data_format.__class__ is not str):
+        return None
+    if data_format == "channels_first":
+        user_cl = False
+    elif data_format == "channels_last":
+        user_cl = True
+    else:
         return None
     if num_threads is not None and (type(num_threads) is not int or num_threads < 1):
         return None
@@ -59,6 +66,15 @@ def _plain(fn, nd, x, kernel_size, stride, padding, dilation, ceil_mode, data_fo
     if 0 in shape or shape[-1] < 2:
         return None
     # The kernels read (nd + 2)-D arrays as 5-D (missing spatial axes of size 1).
+    if user_cl:
+        # (N, *spatial, C) C-contiguous with C > 1 is the channels-last kernel's order.
+        if not x.flags.c_contiguous:
+            return None
+        table, spatial_out, window = _plain_geometry(fn, shape[1:-1], kernel_size, stride,
+                                                     padding, dilation)
+        out_shape = (shape[0], shape[-1]) + spatial_out
+        threads = threads_for(num_threads, math.prod(out_shape) * window)
+        return x, True, out_shape, table, threads, batched, True
     if x.flags.c_contiguous:
         channels_last = False
         xk = x
@@ -73,15 +89,15 @@ def _plain(fn, nd, x, kernel_size, stride, padding, dilation, ceil_mode, data_fo
                                                  dilation)
     out_shape = shape[:2] + spatial_out
     threads = threads_for(num_threads, math.prod(out_shape) * window)
-    return xk, channels_last, out_shape, table, threads, batched
+    return xk, channels_last, out_shape, table, threads, batched, False
 
 
-def _empty(out_shape, dtype, channels_last, nd):
+def _empty(out_shape, dtype, channels_last, nd, user_cl):
     """(output in kernel order, output in the user's order), with the strides that
     empty_output and from_ncdhw would give them."""
     if channels_last:
         buf = np.empty(out_shape[:1] + out_shape[2:] + out_shape[1:2], dtype)
-        return buf, buf.transpose(_FROM_CL[nd])
+        return buf, buf if user_cl else buf.transpose(_FROM_CL[nd])
     buf = np.empty(out_shape, dtype)
     return buf, buf
 
@@ -91,10 +107,10 @@ def _max_pool(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode, 
     plain = _plain(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode, data_format,
                    num_threads)
     if plain is not None:
-        xk, cl, out_shape, table, threads, batched = plain
-        out_k, out = _empty(out_shape, xk.dtype, cl, nd)
+        xk, cl, out_shape, table, threads, batched, user_cl = plain
+        out_k, out = _empty(out_shape, xk.dtype, cl, nd, user_cl)
         if return_indices:
-            idx_k, idx = _empty(out_shape, np.int64, cl, nd)
+            idx_k, idx = _empty(out_shape, np.int64, cl, nd, user_cl)
             _kernels.max_pool(xk, out_k, idx_k, table, cl, threads)
             return (out, idx) if batched else (out[0], idx[0])
         _kernels.max_pool(xk, out_k, None, table, cl, threads)
@@ -134,8 +150,8 @@ def _avg_pool(fn, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
     plain = _plain(fn, nd, input, kernel_size, stride, padding, 1, ceil_mode, data_format,
                    num_threads)
     if plain is not None:
-        xk, cl, out_shape, table, threads, batched = plain
-        out_k, out = _empty(out_shape, xk.dtype, cl, nd)
+        xk, cl, out_shape, table, threads, batched, user_cl = plain
+        out_k, out = _empty(out_shape, xk.dtype, cl, nd, user_cl)
         _kernels.avg_pool(xk, out_k, table, count_include_pad, divisor, cl, threads)
         return out if batched else out[0]
     call = validate_call(fn, nd, input, kernel_size, stride, padding, 1, ceil_mode, data_format,
