@@ -366,10 +366,63 @@ cdef void _avg_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, real_t* plan
     _zero_upto(plane, wm, P, P, 1, 1)
 
 
+cdef inline Py_ssize_t _cover(const Axis* a, Py_ssize_t p) noexcept nogil:
+    """The output whose window holds input position p, or -1 (windows disjoint: kernel <=
+    stride, no dilation)."""
+    cdef Py_ssize_t o = (p + a.pad_lo) // a.stride
+    if o >= a.size_out or p + a.pad_lo - o * a.stride >= a.kernel:
+        return -1
+    return o
+
+
+cdef void _avg_disjoint(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
+                        real_t* out, Py_ssize_t C, Py_ssize_t nc, const Axis* ax,
+                        bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil:
+    """_avg_block when windows do not overlap (kernel <= stride on every axis): a cell then
+    receives at most one share, and its result, 0 + share, is written once, in memory
+    order, with no zeroing pass.  The share is the same division as _avg_block's."""
+    cdef const Axis* aw = &ax[2]
+    cdef Py_ssize_t D = ax[0].size_in, H = ax[1].size_in, W = aw.size_in
+    cdef Py_ssize_t d, h, w, od, oh, ow, kw, c, stop
+    cdef real_t div, zero = 0
+    cdef const real_t* gp
+    cdef real_t* op
+    for d in range(D):
+        od = _cover(&ax[0], d)
+        for h in range(H):
+            oh = _cover(&ax[1], h) if od >= 0 else -1
+            op = out + (d * H + h) * W * C
+            if oh < 0:
+                _zero_block(op, W, C, nc)
+                continue
+            w = 0
+            for ow in range(aw.size_out):
+                gp = g + od * gD + oh * gH + ow * gW
+                div = <real_t>_divisor(ax, od, oh, ow, count_include_pad, divisor_override)
+                # This window's cells of the row, then the gap to the next window.
+                stop = ow * aw.stride - aw.pad_lo + aw.kernel
+                stop = stop if stop < W else W
+                while w < stop:
+                    for c in range(nc):
+                        op[w * C + c] = zero + gp[c] / div
+                    w += 1
+                stop = (ow + 1) * aw.stride - aw.pad_lo
+                stop = stop if stop < W else W
+                if w < stop:
+                    _zero_block(op + w * C, stop - w, C, nc)
+                    w = stop
+            if w < W:
+                _zero_block(op + w * C, W - w, C, nc)
+
+
 cdef void _avg_block(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW, real_t* out,
                      Py_ssize_t C, Py_ssize_t nc, const Axis* ax, bint count_include_pad,
                      Py_ssize_t divisor_override) noexcept nogil:
     """Channels [c0, c0 + nc) of one sample; g and out point at channel c0."""
+    if (ax[0].kernel <= ax[0].stride and ax[1].kernel <= ax[1].stride
+            and ax[2].kernel <= ax[2].stride):
+        _avg_disjoint(g, gD, gH, gW, out, C, nc, ax, count_include_pad, divisor_override)
+        return
     cdef Py_ssize_t H = ax[1].size_in, W = ax[2].size_in
     cdef Py_ssize_t od, oh, ow, kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, c, chunk, c1, m, cell
     cdef Py_ssize_t P = ax[0].size_in * H * W, wm = 0
