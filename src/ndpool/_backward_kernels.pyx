@@ -41,6 +41,11 @@ cdef enum:
     W_BLOCK = 512
     # Lazy zeroing runs ahead of the writes in steps of about this many bytes.
     ZERO_AHEAD = 4096
+    # Max backward writes blocks cell by cell (_gather_blocks) up to this many cells a
+    # block: each cell tests every index of its output, which for large blocks costs
+    # more than zeroing them and one scatter (measured: 3x3 blocks gain, 4x4 break even,
+    # a global max over 7x7 is 2.5x slower).
+    GATHER_CELLS = 12
 
 
 cdef Py_ssize_t _channel_block(Py_ssize_t N, Py_ssize_t C, int num_threads) noexcept nogil:
@@ -569,7 +574,7 @@ cdef Py_ssize_t _max_units(const real_t* gp, const Strided* gs, const int64_t* i
                            bint channels_last, int num_threads) noexcept nogil:
     cdef const Py_ssize_t* g = gs.step
     cdef const Py_ssize_t* i = is_.step
-    cdef Py_ssize_t N = os.shape[0], C, P, width, nblk, u, n, c0, R, parts, r0, bad = 0
+    cdef Py_ssize_t N = os.shape[0], C, P, width, nblk, u, n, c0, R, parts, r0, B, bad = 0
     cdef char* failed = NULL
     if not channels_last:
         C = os.shape[1]
@@ -583,13 +588,16 @@ cdef Py_ssize_t _max_units(const real_t* gp, const Strided* gs, const int64_t* i
     else:
         C = os.shape[4]
         P = os.shape[1] * os.shape[2] * os.shape[3]
-        # First every sample as blocks (units: slabs of output rows with all channels), then
-        # the samples where that failed by _scatter (units: channel blocks).
+        # First, where blocks are small, every sample as blocks (units: slabs of output rows
+        # with all channels), then the samples where that failed, or all of them, by
+        # _scatter (units: channel blocks).
         R = gs.shape[1] * gs.shape[2]
         parts = (4 * num_threads + N - 1) // N if num_threads > 1 else 1
         if parts > R:
             parts = R
-        failed = <char*>malloc(N * parts)
+        B = (os.shape[1] // gs.shape[1]) * (os.shape[2] // gs.shape[2]) * (os.shape[3] // gs.shape[3])
+        if 0 < B <= GATHER_CELLS:
+            failed = <char*>malloc(N * parts)
         if failed != NULL:
             for u in prange(N * parts, num_threads=num_threads, schedule='static',
                             use_threads_if=num_threads > 1):
@@ -599,6 +607,9 @@ cdef Py_ssize_t _max_units(const real_t* gp, const Strided* gs, const int64_t* i
                                                i[2], i[3], gs.shape[1], gs.shape[2], gs.shape[3],
                                                r0, R * (u % parts + 1) // parts, op + n * P * C,
                                                os.shape[1], os.shape[2], os.shape[3], C)
+            if not memchr(failed, 1, N * parts):
+                free(failed)
+                return 0
         width = _channel_block(N, C, num_threads)
         nblk = (C + width - 1) // width
         for u in prange(N * nblk, num_threads=num_threads, schedule='static',
