@@ -19,6 +19,12 @@ A unit zeroes its part of ``out`` lazily, a few KiB ahead of where it writes (a 
 cells at or past it were never written, so zeroing them is safe in any access order).  The
 zeros are then still in cache when the shares arrive, instead of a separate pass over the
 whole gradient, and the tail past the last write is zeroed at the end.
+
+Channels-last calls where a cell receives at most one share skip both the zeroing and the
+scatter and write each cell once, in memory order, as 0 + its share (the bits the scatter
+gives): average pooling with disjoint windows (kernel <= stride), and max pooling where
+every index lies in its output's small block (_gather_blocks; a sample where one does not
+is redone by the scatter).
 """
 
 from cpython.buffer cimport PyBuffer_Release
