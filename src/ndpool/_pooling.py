@@ -40,9 +40,10 @@ def _plain(fn, nd, x, kernel_size, stride, padding, dilation, ceil_mode, data_fo
     channel), or of data_format "channels_last" and C-contiguous (more than one channel),
     int window arguments, default dilation and ceil_mode.  Returns (input in kernel order,
     channels_last kernel, (N, C, *spatial_out) output shape, geometry table, threads,
-    batched, whether the user's order is the kernel's), or None for every other call, which the general path then checks
-    with its errors.  What kernel_input and empty_output decide for such an input is
-    fixed, so the result has the general path's bytes, shape and strides."""
+    batched, whether the user's order is the kernel's), or None for every other call,
+    which the general path then checks with its errors.  What kernel_input and
+    empty_output decide for such an input is fixed, so the result has the general path's
+    bytes, shape and strides."""
     if (type(x) is not np.ndarray or (x.dtype is not _F32 and x.dtype is not _F64)
             or type(kernel_size) is not int or type(padding) is not int
             or (stride is not None and type(stride) is not int)
