@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import ndpool
-from ndpool import _layout, reference
+from ndpool import _backward, _layout, reference
 
 from _backward_helpers import (adaptive_avg_forward, adaptive_configs, arrange, arrange_shape,
                                arrangements, bfunc, logical)
@@ -344,9 +344,9 @@ def test_out_of_range_indices_are_never_written(channels_last, bad):
 
 @pytest.mark.parametrize("nd", [1, 2, 3])
 @pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
-def test_common_call_path_matches_general_path(nd, data_format):
-    # Batched C-contiguous calls with default threads take _backward._plain; an explicit
-    # num_threads sends the same call through validate_backward.  Same bits, same layout.
+def test_common_call_path_matches_general_path(monkeypatch, nd, data_format):
+    # Batched C-contiguous calls take _backward._plain; without it the same call goes
+    # through validate_backward.  Same bits, same layout.
     rng = np.random.default_rng(nd)
     shape = (2, 5) + (6,) * nd
     x = rng.standard_normal(shape).astype(np.float32)
@@ -360,9 +360,13 @@ def test_common_call_path_matches_general_path(nd, data_format):
         lambda t: bfunc("avg", nd, ndpool)(a, x.shape, 3, 1, 1, num_threads=t, **kw),
         lambda t: bfunc("adaptive_avg", nd, ndpool)(y, x.shape, num_threads=t, **kw),
     ]:
-        fast, slow = call(None), call(1)
-        assert fast.shape == slow.shape and fast.strides == slow.strides
-        assert fast.tobytes() == slow.tobytes()
+        for t in (None, 1, 2):
+            fast = call(t)
+            with monkeypatch.context() as m:
+                m.setattr(_backward, "_plain", lambda *args: None)
+                slow = call(t)
+            assert fast.shape == slow.shape and fast.strides == slow.strides
+            assert fast.tobytes() == slow.tobytes()
 
 
 def test_avg_geometry_cache_keeps_argument_checks():

@@ -58,7 +58,7 @@ class _PlainCall:
     __slots__ = ("grad", "indices", "input_shape", "spatial_in", "spatial_out", "batched",
                  "channels_last", "num_threads")
 
-    def __init__(self, grad, indices, input_shape, spatial_in, channels_last):
+    def __init__(self, grad, indices, input_shape, spatial_in, channels_last, num_threads):
         self.grad = grad
         self.indices = indices
         self.input_shape = input_shape
@@ -66,22 +66,25 @@ class _PlainCall:
         self.spatial_out = grad.shape[1:-1] if channels_last else grad.shape[2:]
         self.batched = True
         self.channels_last = channels_last
-        self.num_threads = None
+        self.num_threads = num_threads
 
 
 def _plain(nd, grad_output, indices, input_shape, data_format, num_threads, with_indices):
     """The common call, checked in a few steps: batched C-contiguous native float32/float64
     arrays (int64 indices) of either layout with more than one element on the last axis,
-    input_shape a tuple of positive ints, default threads.  Returns what the general path
-    (validate_backward, then _prepare) would, as (call, grad, indices, result in kernel
-    order, result), or None for any other call, which the general path then checks, with
-    its errors.  Small inputs are where these steps matter: the general path costs tens
-    of microseconds."""
+    input_shape a tuple of positive ints, num_threads None or a positive int.  Returns what
+    the general path (validate_backward, then _prepare) would, as (call, grad, indices,
+    result in kernel order, result), or None for any other call, which the general path
+    then checks, with its errors.  Small inputs are where these steps matter: the general
+    path costs tens of microseconds."""
     g = grad_output
-    if (type(g) is not np.ndarray or num_threads is not None or type(input_shape) is not tuple
+    if (type(g) is not np.ndarray or type(input_shape) is not tuple
             or g.ndim != nd + 2 or len(input_shape) != nd + 2
             or (g.dtype is not _F32 and g.dtype is not _F64) or not g.flags.c_contiguous or g.size == 0
             or g.shape[-1] < 2):
+        return None
+    # An exact positive int is what check_num_threads returns unchanged.
+    if num_threads is not None and (type(num_threads) is not int or num_threads < 1):
         return None
     if data_format == "channels_first":
         channels_last = False
@@ -105,7 +108,7 @@ def _plain(nd, grad_output, indices, input_shape, data_format, num_threads, with
     # C-contiguous with a last axis longer than 1: kernel_input picks the kernel of the data
     # format, and the result is C-contiguous in the same layout.
     spatial = shape[1:-1] if channels_last else shape[2:]
-    call = _PlainCall(g, idx, shape, spatial, channels_last)
+    call = _PlainCall(g, idx, shape, spatial, channels_last, num_threads)
     gk = g.reshape(_kernel_shape(g.shape, nd, channels_last))
     idx_k = idx.reshape(gk.shape) if with_indices else None
     result = np.empty(shape, g.dtype)

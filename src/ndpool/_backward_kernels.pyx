@@ -19,13 +19,19 @@ A unit zeroes its part of ``out`` lazily, a few KiB ahead of where it writes (a 
 cells at or past it were never written, so zeroing them is safe in any access order).  The
 zeros are then still in cache when the shares arrive, instead of a separate pass over the
 whole gradient, and the tail past the last write is zeroed at the end.
+
+Channels-last calls where a cell receives at most one share skip both the zeroing and the
+scatter and write each cell once, in memory order, as 0 + its share (the bits the scatter
+gives): average pooling with disjoint windows (kernel <= stride), and max pooling where
+every index lies in its output's small block (_gather_blocks; a sample where one does not
+is redone by the scatter).
 """
 
 from cpython.buffer cimport PyBuffer_Release
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memset
+from libc.string cimport memchr, memset
 
 from ndpool._common cimport (Axis, real_t, read_geometry, divisor_factor, out_range, tap_range,
                              adaptive_start, adaptive_end)
@@ -41,6 +47,11 @@ cdef enum:
     W_BLOCK = 512
     # Lazy zeroing runs ahead of the writes in steps of about this many bytes.
     ZERO_AHEAD = 4096
+    # Max backward writes blocks cell by cell (_gather_blocks) up to this many cells a
+    # block: each cell tests every index of its output, which for large blocks costs
+    # more than zeroing them and one scatter (measured: 3x3 blocks gain, 4x4 break even,
+    # a global max over 7x7 is 2.5x slower).
+    GATHER_CELLS = 12
 
 
 cdef Py_ssize_t _channel_block(Py_ssize_t N, Py_ssize_t C, int num_threads) noexcept nogil:
@@ -132,6 +143,110 @@ cdef Py_ssize_t _scatter(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize
                     out[<Py_ssize_t>j * C + c] += gp[c]
     _zero_upto(out, wm, P, P, C, nc)
     return bad
+
+
+cdef extern from *:
+    """
+    #include <string.h>
+    /* op[c] = 0 + (gp[c] if ip[c] == cell else +0) for c < nc; returns how many matched.
+       The share is masked by its bits, not chosen by a branch: GCC vectorises this form
+       (with AVX2), and a branch on a random match mispredicts.  Adding it to zero is what
+       the scatter does to a zeroed cell (and turns a -0 share into +0, as there). */
+    static inline Py_ssize_t ndpool_pick_f32(const float* gp, const int64_t* ip, int64_t cell,
+                                             float* op, Py_ssize_t nc) {
+        const uint32_t* gb = (const uint32_t*)gp;
+        int hits = 0;
+        for (Py_ssize_t c = 0; c < nc; c++) {
+            uint32_t m = -(uint32_t)(ip[c] == cell);
+            uint32_t b = gb[c] & m;
+            float v;
+            memcpy(&v, &b, sizeof v);
+            op[c] = 0.0f + v;
+            hits += (int)(m & 1u);
+        }
+        return hits;
+    }
+    static inline Py_ssize_t ndpool_pick_f64(const double* gp, const int64_t* ip, int64_t cell,
+                                             double* op, Py_ssize_t nc) {
+        const uint64_t* gb = (const uint64_t*)gp;
+        int64_t hits = 0;
+        for (Py_ssize_t c = 0; c < nc; c++) {
+            uint64_t m = -(uint64_t)(ip[c] == cell);
+            uint64_t b = gb[c] & m;
+            double v;
+            memcpy(&v, &b, sizeof v);
+            op[c] = 0.0 + v;
+            hits += (int64_t)(m & 1u);
+        }
+        return hits;
+    }
+    """
+    Py_ssize_t ndpool_pick_f32(const float* gp, const int64_t* ip, int64_t cell, float* op,
+                               Py_ssize_t nc) noexcept nogil
+    Py_ssize_t ndpool_pick_f64(const double* gp, const int64_t* ip, int64_t cell, double* op,
+                               Py_ssize_t nc) noexcept nogil
+
+
+cdef inline Py_ssize_t _select(const real_t* gp, const int64_t* ip, int64_t cell, real_t* op,
+                               Py_ssize_t nc) noexcept nogil:
+    """op[c] = 0 + (gp[c] if ip[c] == cell else 0) for c < nc (a cell that receives at most
+    one share: zero plus it, as the scatter adds it to a zeroed cell); returns the hits."""
+    if real_t is float:
+        return ndpool_pick_f32(gp, ip, cell, op, nc)
+    else:
+        return ndpool_pick_f64(gp, ip, cell, op, nc)
+
+
+cdef bint _gather_blocks(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
+                         const int64_t* idx, Py_ssize_t iD, Py_ssize_t iH, Py_ssize_t iW,
+                         Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t r0,
+                         Py_ssize_t r1, real_t* out, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
+                         Py_ssize_t C) noexcept nogil:
+    """_scatter's result for output rows r = od * OH + oh in [r0, r1) of one channels-last
+    sample, written cell by cell, when every index lies in its output's block.
+
+    Output (od, oh, ow) owns the block of (D // OD) x (H // OH) x (W // OW) cells at
+    (od, oh, ow) times those sizes, where a non-overlapping forward (kernel == stride, and
+    the global adaptive max) puts its argmax.  Blocks are disjoint, so a cell then receives
+    at most one share and its result is 0 + that share, written once: no zeroing pass, no
+    scatter, and rows of outputs own disjoint parts of out (cells no block covers go with
+    the last block before them).  Each output's index must hit one cell of its block; at
+    the first that does not (an overlapping forward, or indices from elsewhere) this
+    returns False with out partly written, and the sample is redone by _scatter.
+    """
+    cdef Py_ssize_t bd = D // OD, bh = H // OH, bw = W // OW
+    cdef Py_ssize_t r, od, oh, ow, a, b, e, row
+    cdef const real_t* gp
+    cdef const int64_t* ip
+    cdef Py_ssize_t hits
+    if bd == 0 or bh == 0 or bw == 0:
+        return False
+    for r in range(r0, r1):
+        od = r // OH
+        oh = r % OH
+        for ow in range(OW):
+            gp = g + od * gD + oh * gH + ow * gW
+            ip = idx + od * iD + oh * iH + ow * iW
+            hits = 0
+            for a in range(bd):
+                for b in range(bh):
+                    row = ((od * bd + a) * H + oh * bh + b) * W + ow * bw
+                    for e in range(bw):
+                        hits += _select(gp, ip, row + e, out + (row + e) * C, C)
+            if hits != C:
+                return False
+        if OW * bw < W:  # the columns no block covers
+            for a in range(bd):
+                for b in range(bh):
+                    row = ((od * bd + a) * H + oh * bh + b) * W + OW * bw
+                    memset(out + row * C, 0, (W - OW * bw) * C * sizeof(real_t))
+        if oh == OH - 1 and OH * bh < H:  # the rows no block covers
+            for a in range(bd):
+                row = ((od * bd + a) * H + OH * bh) * W
+                memset(out + row * C, 0, (H - OH * bh) * W * C * sizeof(real_t))
+        if r == OD * OH - 1 and OD * bd < D:  # the depth slices no block covers
+            memset(out + OD * bd * H * W * C, 0, (D - OD * bd) * H * W * C * sizeof(real_t))
+    return True
 
 
 cdef Py_ssize_t _scatter_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH,
@@ -262,10 +377,63 @@ cdef void _avg_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, real_t* plan
     _zero_upto(plane, wm, P, P, 1, 1)
 
 
+cdef inline Py_ssize_t _cover(const Axis* a, Py_ssize_t p) noexcept nogil:
+    """The output whose window holds input position p, or -1 (windows disjoint: kernel <=
+    stride, no dilation)."""
+    cdef Py_ssize_t o = (p + a.pad_lo) // a.stride
+    if o >= a.size_out or p + a.pad_lo - o * a.stride >= a.kernel:
+        return -1
+    return o
+
+
+cdef void _avg_disjoint(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
+                        real_t* out, Py_ssize_t C, Py_ssize_t nc, const Axis* ax,
+                        bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil:
+    """_avg_block when windows do not overlap (kernel <= stride on every axis): a cell then
+    receives at most one share, and its result, 0 + share, is written once, in memory
+    order, with no zeroing pass.  The share is the same division as _avg_block's."""
+    cdef const Axis* aw = &ax[2]
+    cdef Py_ssize_t D = ax[0].size_in, H = ax[1].size_in, W = aw.size_in
+    cdef Py_ssize_t d, h, w, od, oh, ow, kw, c, stop
+    cdef real_t div, zero = 0
+    cdef const real_t* gp
+    cdef real_t* op
+    for d in range(D):
+        od = _cover(&ax[0], d)
+        for h in range(H):
+            oh = _cover(&ax[1], h) if od >= 0 else -1
+            op = out + (d * H + h) * W * C
+            if oh < 0:
+                _zero_block(op, W, C, nc)
+                continue
+            w = 0
+            for ow in range(aw.size_out):
+                gp = g + od * gD + oh * gH + ow * gW
+                div = <real_t>_divisor(ax, od, oh, ow, count_include_pad, divisor_override)
+                # This window's cells of the row, then the gap to the next window.
+                stop = ow * aw.stride - aw.pad_lo + aw.kernel
+                stop = stop if stop < W else W
+                while w < stop:
+                    for c in range(nc):
+                        op[w * C + c] = zero + gp[c] / div
+                    w += 1
+                stop = (ow + 1) * aw.stride - aw.pad_lo
+                stop = stop if stop < W else W
+                if w < stop:
+                    _zero_block(op + w * C, stop - w, C, nc)
+                    w = stop
+            if w < W:
+                _zero_block(op + w * C, W - w, C, nc)
+
+
 cdef void _avg_block(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW, real_t* out,
                      Py_ssize_t C, Py_ssize_t nc, const Axis* ax, bint count_include_pad,
                      Py_ssize_t divisor_override) noexcept nogil:
     """Channels [c0, c0 + nc) of one sample; g and out point at channel c0."""
+    if (ax[0].kernel <= ax[0].stride and ax[1].kernel <= ax[1].stride
+            and ax[2].kernel <= ax[2].stride):
+        _avg_disjoint(g, gD, gH, gW, out, C, nc, ax, count_include_pad, divisor_override)
+        return
     cdef Py_ssize_t H = ax[1].size_in, W = ax[2].size_in
     cdef Py_ssize_t od, oh, ow, kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, c, chunk, c1, m, cell
     cdef Py_ssize_t P = ax[0].size_in * H * W, wm = 0
@@ -412,7 +580,8 @@ cdef Py_ssize_t _max_units(const real_t* gp, const Strided* gs, const int64_t* i
                            bint channels_last, int num_threads) noexcept nogil:
     cdef const Py_ssize_t* g = gs.step
     cdef const Py_ssize_t* i = is_.step
-    cdef Py_ssize_t N = os.shape[0], C, P, width, nblk, u, n, c0, bad = 0
+    cdef Py_ssize_t N = os.shape[0], C, P, width, nblk, u, n, c0, R, parts, r0, B, bad = 0
+    cdef char* failed = NULL
     if not channels_last:
         C = os.shape[1]
         P = os.shape[2] * os.shape[3] * os.shape[4]
@@ -425,15 +594,40 @@ cdef Py_ssize_t _max_units(const real_t* gp, const Strided* gs, const int64_t* i
     else:
         C = os.shape[4]
         P = os.shape[1] * os.shape[2] * os.shape[3]
+        # First, where blocks are small, every sample as blocks (units: slabs of output rows
+        # with all channels), then the samples where that failed, or all of them, by
+        # _scatter (units: channel blocks).
+        R = gs.shape[1] * gs.shape[2]
+        parts = (4 * num_threads + N - 1) // N if num_threads > 1 else 1
+        if parts > R:
+            parts = R
+        B = (os.shape[1] // gs.shape[1]) * (os.shape[2] // gs.shape[2]) * (os.shape[3] // gs.shape[3])
+        if 0 < B <= GATHER_CELLS:
+            failed = <char*>malloc(N * parts)
+        if failed != NULL:
+            for u in prange(N * parts, num_threads=num_threads, schedule='static',
+                            use_threads_if=num_threads > 1):
+                n = u // parts
+                r0 = R * (u % parts) // parts
+                failed[u] = not _gather_blocks(gp + n * g[0], g[1], g[2], g[3], ip + n * i[0], i[1],
+                                               i[2], i[3], gs.shape[1], gs.shape[2], gs.shape[3],
+                                               r0, R * (u % parts + 1) // parts, op + n * P * C,
+                                               os.shape[1], os.shape[2], os.shape[3], C)
+            if not memchr(failed, 1, N * parts):
+                free(failed)
+                return 0
         width = _channel_block(N, C, num_threads)
         nblk = (C + width - 1) // width
         for u in prange(N * nblk, num_threads=num_threads, schedule='static',
                         use_threads_if=num_threads > 1):
             n = u // nblk
+            if failed != NULL and not memchr(failed + n * parts, 1, parts):
+                continue
             c0 = (u % nblk) * width
             bad += _scatter(gp + n * g[0] + c0, g[1], g[2], g[3], ip + n * i[0] + c0, i[1], i[2], i[3],
                             gs.shape[1], gs.shape[2], gs.shape[3], op + n * P * C + c0, P, C,
                             width if c0 + width <= C else C - c0)
+        free(failed)
     return bad
 
 
