@@ -317,8 +317,6 @@ cdef enum:
     # Up to this many outputs per channels-first plane, their divisors are tabulated per call
     # and a depth slice's shares are divided in one vectorised pass; above, row by row.
     FLAT_MAX = 16384
-    # Channels-last shares are computed this many channels at a time (on the stack).
-    AD_CHUNK = 512
 
 
 cdef struct Bins:
@@ -533,12 +531,13 @@ cdef void _adaptive_avg_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, rea
 
 
 cdef void _adaptive_avg_block(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
-                              real_t* out, Py_ssize_t C, Py_ssize_t nc, const Bins* b) noexcept nogil:
-    """Channels [c0, c0 + nc) of one channels-last sample; g and out point at channel c0."""
+                              real_t* out, Py_ssize_t C, Py_ssize_t nc, const Bins* b,
+                              real_t* share) noexcept nogil:
+    """Channels [c0, c0 + nc) of one channels-last sample; g and out point at channel c0.
+    share: room for nc values.  Every cell takes all nc channels in one run."""
     cdef Py_ssize_t H = b.size_in[1], W = b.size_in[2]
-    cdef Py_ssize_t od, oh, ow, d0, d1, df, h0, h1, hf, w0, w1, wf, d, h, w, c, chunk, c1, m
+    cdef Py_ssize_t od, oh, ow, d0, d1, df, h0, h1, hf, w0, w1, wf, d, h, w, c
     cdef real_t kd, kh, kw
-    cdef real_t share[AD_CHUNK]
     cdef const real_t* gp
     cdef real_t* op
     cdef bint fresh
@@ -549,29 +548,26 @@ cdef void _adaptive_avg_block(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_
             for ow in range(b.size_out[2]):
                 kw = <real_t>_bin(b, 2, ow, &w0, &w1, &wf)
                 gp = g + od * gD + oh * gH + ow * gW
-                for chunk in range((nc + AD_CHUNK - 1) // AD_CHUNK):
-                    c1 = chunk * AD_CHUNK
-                    m = nc - c1 if nc - c1 < AD_CHUNK else AD_CHUNK
-                    for c in range(m):
-                        share[c] = gp[c1 + c]
-                    if not b.unit[0]:
-                        _divide(share, m, kd)
-                    if not b.unit[1]:
-                        _divide(share, m, kh)
-                    if not b.unit[2]:
-                        _divide(share, m, kw)
-                    for d in range(d0, d1):
-                        for h in range(h0, h1):
-                            fresh = d >= df and h >= hf
-                            op = out + ((d * H + h) * W + w0) * C + c1
-                            for w in range(w0, w1):
-                                if fresh and w >= wf:
-                                    for c in range(m):
-                                        op[c] = share[c] + 0
-                                else:
-                                    for c in range(m):
-                                        op[c] += share[c]
-                                op += C
+                for c in range(nc):
+                    share[c] = gp[c]
+                if not b.unit[0]:
+                    _divide(share, nc, kd)
+                if not b.unit[1]:
+                    _divide(share, nc, kh)
+                if not b.unit[2]:
+                    _divide(share, nc, kw)
+                for d in range(d0, d1):
+                    for h in range(h0, h1):
+                        fresh = d >= df and h >= hf
+                        op = out + ((d * H + h) * W + w0) * C
+                        for w in range(w0, w1):
+                            if fresh and w >= wf:
+                                for c in range(nc):
+                                    op[c] = share[c] + 0
+                            else:
+                                for c in range(nc):
+                                    op[c] += share[c]
+                            op += C
 
 
 cdef bint _is_float(object grad) except -1:
@@ -745,8 +741,13 @@ cdef Py_ssize_t _adaptive_units(const real_t* gp, const Strided* gs, real_t* op,
                         use_threads_if=num_threads > 1):
             n = u // nblk
             c0 = (u % nblk) * width
-            _adaptive_avg_block(gp + n * g[0] + c0, g[1], g[2], g[3], op + n * P * C + c0, C,
-                                width if c0 + width <= C else C - c0, b)
+            buf = <real_t*>malloc(width * sizeof(real_t))
+            if buf == NULL:
+                failed += 1
+            else:
+                _adaptive_avg_block(gp + n * g[0] + c0, g[1], g[2], g[3], op + n * P * C + c0, C,
+                                    width if c0 + width <= C else C - c0, b, buf)
+                free(buf)
     return failed
 
 
@@ -785,3 +786,4 @@ def adaptive_avg_backward(grad, out, bint channels_last, int num_threads):
         PyBuffer_Release(&gb)
     if failed:
         raise MemoryError()
+
