@@ -472,95 +472,270 @@ cdef void _avg_block(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t g
 
 # ---------------------------------------------------------------------------------------
 # Adaptive average: the share gout / kd / kh / kw (successive divisions by the bin sizes, as
-# torch's contiguous and 3-D kernels) is added to every cell of the bin.
+# torch's contiguous and 3-D kernels) is added to every cell of the bin, in output order.
+#
+# Adaptive bins cover every input cell, so nothing is zeroed first: a cell's first share
+# (from the first output, in row-major order, whose bin holds it) is stored as share + 0,
+# which is what adding it to a zeroed cell gives, bit for bit (-0.0 included), and later
+# shares are added.  Along an axis bins only move forward, so the cells of bin o that no
+# earlier bin holds are [fresh[o], hi[o]); a cell is reached first by an output whose bins
+# hold it fresh along every axis.
 
-cdef Py_ssize_t* _bin_tables(Py_ssize_t D, Py_ssize_t H, Py_ssize_t W, Py_ssize_t OD,
-                             Py_ssize_t OH, Py_ssize_t OW) noexcept nogil:
-    """Every bin's first and one-past-last input position, per call (the formulas divide):
-    [starts (OD), ends (OD)] for D, then for H, then for W; NULL when out of memory."""
-    cdef Py_ssize_t* tab = <Py_ssize_t*>malloc(2 * (OD + OH + OW) * sizeof(Py_ssize_t))
-    cdef Py_ssize_t o
-    if tab == NULL:
-        return NULL
-    for o in range(OD):
-        tab[o] = adaptive_start(o, D, OD)
-        tab[OD + o] = adaptive_end(o, D, OD)
-    for o in range(OH):
-        tab[2 * OD + o] = adaptive_start(o, H, OH)
-        tab[2 * OD + OH + o] = adaptive_end(o, H, OH)
+cdef enum:
+    # Up to this many outputs per channels-first plane, their divisors are tabulated per call
+    # and a depth slice's shares are divided in one vectorised pass; above, row by row.
+    FLAT_MAX = 16384
+
+
+cdef struct Bins:
+    Py_ssize_t size_in[3]
+    Py_ssize_t size_out[3]
+    Py_ssize_t* lo[3]      # first cell of each bin
+    Py_ssize_t* hi[3]      # one past its last cell
+    Py_ssize_t* fresh[3]   # its first cell that no earlier bin holds
+    bint unit[3]           # every bin of the axis is one cell wide: no division
+    Py_ssize_t layers      # the most W bins that hold one cell
+    Py_ssize_t* pick       # [layers][W]: the k-th bin holding cell w, or -1
+    double* fh             # [OH * OW]: kh of each output of a depth slice, or NULL (see FLAT_MAX)
+    double* fw             # [OH * OW]: its kw
+    void* block            # the allocation behind lo, hi, fresh, fh and fw
+
+
+cdef void _bins_free(Bins* b) noexcept nogil:
+    free(b.block)
+    free(b.pick)
+    b.block = NULL
+    b.pick = NULL
+
+
+cdef int _bins_init(Bins* b, const Py_ssize_t* size_in, const Py_ssize_t* size_out) noexcept nogil:
+    """Every bin of one call (the formulas divide, so once per call); -1 when out of memory,
+    with nothing left allocated."""
+    cdef Py_ssize_t W = size_in[2], OH = size_out[1], OW = size_out[2]
+    cdef Py_ssize_t flat = OH * OW, n = 2 * W, a, o, w, k
+    cdef Py_ssize_t* t
+    cdef Py_ssize_t* first
+    cdef Py_ssize_t* last
+    for a in range(3):
+        b.size_in[a] = size_in[a]
+        b.size_out[a] = size_out[a]
+        b.unit[a] = size_in[a] == size_out[a] or size_in[a] == 1
+        n += 3 * size_out[a]
+    if flat > FLAT_MAX:
+        flat = 0
+    b.pick = NULL
+    b.block = malloc(n * sizeof(Py_ssize_t) + 2 * flat * sizeof(double))
+    if b.block == NULL:
+        return -1
+    t = <Py_ssize_t*>b.block
+    for a in range(3):
+        b.lo[a] = t
+        b.hi[a] = t + size_out[a]
+        b.fresh[a] = t + 2 * size_out[a]
+        t += 3 * size_out[a]
+        for o in range(size_out[a]):
+            b.lo[a][o] = adaptive_start(o, size_in[a], size_out[a])
+            b.hi[a][o] = adaptive_end(o, size_in[a], size_out[a])
+            b.fresh[a][o] = b.lo[a][o]
+            if o > 0 and b.hi[a][o - 1] > b.lo[a][o]:
+                b.fresh[a][o] = b.hi[a][o - 1]
+    # The W bins that hold each cell: consecutive outputs first[w] .. last[w].
+    first = t
+    last = t + W
+    t += 2 * W
+    for w in range(W):
+        first[w] = -1
     for o in range(OW):
-        tab[2 * (OD + OH) + o] = adaptive_start(o, W, OW)
-        tab[2 * (OD + OH) + OW + o] = adaptive_end(o, W, OW)
-    return tab
+        for w in range(b.lo[2][o], b.hi[2][o]):
+            if first[w] < 0:
+                first[w] = o
+            last[w] = o
+    b.layers = 1
+    for w in range(W):
+        if last[w] - first[w] + 1 > b.layers:
+            b.layers = last[w] - first[w] + 1
+    b.fh = b.fw = NULL
+    if flat:
+        b.fh = <double*>t
+        b.fw = b.fh + flat
+        for o in range(flat):
+            b.fh[o] = <double>(b.hi[1][o // OW] - b.lo[1][o // OW])
+            b.fw[o] = <double>(b.hi[2][o % OW] - b.lo[2][o % OW])
+    b.pick = <Py_ssize_t*>malloc(b.layers * W * sizeof(Py_ssize_t))
+    if b.pick == NULL:
+        _bins_free(b)
+        return -1
+    for k in range(b.layers):
+        for w in range(W):
+            b.pick[k * W + w] = first[w] + k if first[w] + k <= last[w] else -1
+    return 0
 
 
-cdef void _adaptive_avg_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH,
-                              Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW, real_t* out,
-                              Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
-                              const Py_ssize_t* tab) noexcept nogil:
-    """One channels-first (n, c) plane: the shares of an output row block first (the
-    divisions then vectorise), then each output's bin, in output order."""
-    cdef const Py_ssize_t* bw0 = tab + 2 * (OD + OH)
-    cdef const Py_ssize_t* bw1 = bw0 + OW
-    cdef Py_ssize_t od, oh, d0, d1, h0, h1, d, h, w, blk, i0, i1, i, wm = 0, P = D * H * W
-    cdef real_t share[W_BLOCK]
-    cdef const real_t* grow
-    cdef real_t* row
+cdef inline Py_ssize_t _bin(const Bins* b, int a, Py_ssize_t o, Py_ssize_t* lo, Py_ssize_t* hi,
+                            Py_ssize_t* fresh) noexcept nogil:
+    """Bin o of axis a: its cells [lo, hi), the first fresh one, and its size (the divisor)."""
+    lo[0] = b.lo[a][o]
+    hi[0] = b.hi[a][o]
+    fresh[0] = b.fresh[a][o]
+    return hi[0] - lo[0]
+
+
+cdef inline void _divide(real_t* s, Py_ssize_t n, real_t k) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        s[i] = s[i] / k
+
+
+cdef inline void _divide_by(real_t* s, const double* k, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        s[i] = s[i] / <real_t>k[i]
+
+
+cdef void _plane_shares(const real_t* g, Py_ssize_t gH, Py_ssize_t OH, Py_ssize_t OW, real_t kd,
+                        const Bins* b, real_t* s) noexcept nogil:
+    """s[oh * OW + ow] = g[oh, ow] / kd / kh / kw for one depth slice of a plane, one division
+    at a time over the whole slice (they vectorise); a division by 1 is exact and skipped."""
+    cdef Py_ssize_t oh, ow, n = OH * OW
+    for oh in range(OH):
+        for ow in range(OW):
+            s[oh * OW + ow] = g[oh * gH + ow]
+    if not b.unit[0]:
+        _divide(s, n, kd)
+    if not b.unit[1]:
+        _divide_by(s, b.fh, n)
+    if not b.unit[2]:
+        _divide_by(s, b.fw, n)
+
+
+cdef void _row_shares(const real_t* g, Py_ssize_t OW, real_t kd, real_t kh, const Bins* b,
+                      real_t* s) noexcept nogil:
+    """The shares of one output row (planes with more than FLAT_MAX outputs)."""
+    cdef Py_ssize_t ow
+    for ow in range(OW):
+        s[ow] = g[ow]
+        if not b.unit[0]:
+            s[ow] = s[ow] / kd
+        if not b.unit[1]:
+            s[ow] = s[ow] / kh
+        if not b.unit[2]:
+            s[ow] = s[ow] / <real_t>(b.hi[2][ow] - b.lo[2][ow])
+
+
+cdef inline void _store_span(real_t* dst, real_t v, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    v = v + 0  # what a zeroed cell holds after v is added: -0.0 becomes +0.0
+    for i in range(n):
+        dst[i] = v
+
+
+cdef inline void _add_const(real_t* dst, real_t v, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        dst[i] += v
+
+
+cdef inline void _apply_layers(real_t* row, const real_t* lay, Py_ssize_t K, Py_ssize_t W,
+                               bint fresh) noexcept nogil:
+    """row[w] receives lay[0][w], then lay[1][w], ...: the shares of one output row in output
+    order (a layer holds -0.0 where fewer bins hold the cell: adding it changes nothing)."""
+    cdef Py_ssize_t k, w
+    if fresh:
+        for w in range(W):
+            row[w] = lay[w] + 0
+    else:
+        for w in range(W):
+            row[w] += lay[w]
+    for k in range(1, K):
+        for w in range(W):
+            row[w] += lay[k * W + w]
+
+
+cdef void _adaptive_avg_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, real_t* out,
+                              const Bins* b, real_t* buf) noexcept nogil:
+    """One channels-first (n, c) plane.  buf: room for the shares of a depth slice (of a row
+    when b.fh is NULL), then for b.layers rows of W.
+
+    An output row's shares are spread into W-wide layers (layer k: each cell's k-th bin), and
+    each input row of the bin takes the layers in turn, whole rows at a time."""
+    cdef Py_ssize_t D = b.size_in[0], H = b.size_in[1], W = b.size_in[2]
+    cdef Py_ssize_t OD = b.size_out[0], OH = b.size_out[1], OW = b.size_out[2], K = b.layers
+    cdef Py_ssize_t od, oh, w, d, h, k, d0, d1, df, h0, h1, hf, j
+    cdef bint flat = b.fh != NULL
+    cdef real_t* share = buf
+    cdef real_t* lay = buf + (OH * OW if flat else OW)
+    cdef const real_t* srow
+    cdef real_t kd, kh, v
+    cdef real_t* p
     for od in range(OD):
-        d0 = tab[od]
-        d1 = tab[OD + od]
+        kd = <real_t>_bin(b, 0, od, &d0, &d1, &df)
+        if flat:
+            _plane_shares(g + od * gD, gH, OH, OW, kd, b, share)
         for oh in range(OH):
-            h0 = tab[2 * OD + oh]
-            h1 = tab[2 * OD + OH + oh]
-            wm = _zero_upto(out, wm, _rows_end(d1 - 1, h1 - 1, H, W), P, 1, 1)
-            grow = g + od * gD + oh * gH
-            for blk in range((OW + W_BLOCK - 1) // W_BLOCK):
-                i0 = blk * W_BLOCK
-                i1 = i0 + W_BLOCK if i0 + W_BLOCK < OW else OW
-                for i in range(i0, i1):
-                    share[i - i0] = grow[i] / <real_t>(d1 - d0) / <real_t>(h1 - h0) / <real_t>(bw1[i] - bw0[i])
-                for i in range(i0, i1):
-                    for d in range(d0, d1):
-                        for h in range(h0, h1):
-                            row = out + (d * H + h) * W
-                            for w in range(bw0[i], bw1[i]):
-                                row[w] += share[i - i0]
-    _zero_upto(out, wm, P, P, 1, 1)
+            kh = <real_t>_bin(b, 1, oh, &h0, &h1, &hf)
+            if flat:
+                srow = share + oh * OW
+            else:
+                _row_shares(g + od * gD + oh * gH, OW, kd, kh, b, share)
+                srow = share
+            if OW == 1:
+                # The bin spans whole rows: rows [h0, h1) of a depth are one span.
+                v = srow[0]
+                for d in range(d0, d1):
+                    p = out + d * H * W
+                    if d >= df:
+                        _add_const(p + h0 * W, v, (hf - h0) * W)
+                        _store_span(p + hf * W, v, (h1 - hf) * W)
+                    else:
+                        _add_const(p + h0 * W, v, (h1 - h0) * W)
+                continue
+            for k in range(K):
+                for w in range(W):
+                    j = b.pick[k * W + w]
+                    lay[k * W + w] = srow[j] if j >= 0 else <real_t>-0.0
+            for d in range(d0, d1):
+                for h in range(h0, h1):
+                    _apply_layers(out + (d * H + h) * W, lay, K, W, d >= df and h >= hf)
 
 
-cdef void _adaptive_avg(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
-                        Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW, real_t* out,
-                        Py_ssize_t D, Py_ssize_t H, Py_ssize_t W, Py_ssize_t C,
-                        Py_ssize_t nc, const Py_ssize_t* tab) noexcept nogil:
-    """Channels [c0, c0 + nc) of one sample; g and out point at channel c0."""
-    cdef Py_ssize_t od, oh, ow, d0, d1, h0, h1, w0, w1, d, h, w, c, chunk, c1, m
-    cdef real_t share[CH_CHUNK]
+cdef void _adaptive_avg_block(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
+                              real_t* out, Py_ssize_t C, Py_ssize_t nc, const Bins* b,
+                              real_t* share) noexcept nogil:
+    """Channels [c0, c0 + nc) of one channels-last sample; g and out point at channel c0.
+    share: room for nc values.  Every cell takes all nc channels in one run."""
+    cdef Py_ssize_t H = b.size_in[1], W = b.size_in[2]
+    cdef Py_ssize_t od, oh, ow, d0, d1, df, h0, h1, hf, w0, w1, wf, d, h, w, c
+    cdef real_t kd, kh, kw
     cdef const real_t* gp
     cdef real_t* op
-    cdef Py_ssize_t wm = 0
-    for od in range(OD):
-        d0 = tab[od]
-        d1 = tab[OD + od]
-        for oh in range(OH):
-            h0 = tab[2 * OD + oh]
-            h1 = tab[2 * OD + OH + oh]
-            wm = _zero_upto(out, wm, _rows_end(d1 - 1, h1 - 1, H, W), D * H * W, C, nc)
-            for ow in range(OW):
-                w0 = tab[2 * (OD + OH) + ow]
-                w1 = tab[2 * (OD + OH) + OW + ow]
+    cdef bint fresh
+    for od in range(b.size_out[0]):
+        kd = <real_t>_bin(b, 0, od, &d0, &d1, &df)
+        for oh in range(b.size_out[1]):
+            kh = <real_t>_bin(b, 1, oh, &h0, &h1, &hf)
+            for ow in range(b.size_out[2]):
+                kw = <real_t>_bin(b, 2, ow, &w0, &w1, &wf)
                 gp = g + od * gD + oh * gH + ow * gW
-                for chunk in range((nc + CH_CHUNK - 1) // CH_CHUNK):
-                    c1 = chunk * CH_CHUNK
-                    m = nc - c1 if nc - c1 < CH_CHUNK else CH_CHUNK
-                    for c in range(m):
-                        share[c] = gp[c1 + c] / <real_t>(d1 - d0) / <real_t>(h1 - h0) / <real_t>(w1 - w0)
-                    for d in range(d0, d1):
-                        for h in range(h0, h1):
-                            for w in range(w0, w1):
-                                op = out + ((d * H + h) * W + w) * C + c1
-                                for c in range(m):
+                for c in range(nc):
+                    share[c] = gp[c]
+                if not b.unit[0]:
+                    _divide(share, nc, kd)
+                if not b.unit[1]:
+                    _divide(share, nc, kh)
+                if not b.unit[2]:
+                    _divide(share, nc, kw)
+                for d in range(d0, d1):
+                    for h in range(h0, h1):
+                        fresh = d >= df and h >= hf
+                        op = out + ((d * H + h) * W + w0) * C
+                        for w in range(w0, w1):
+                            if fresh and w >= wf:
+                                for c in range(nc):
+                                    op[c] = share[c] + 0
+                            else:
+                                for c in range(nc):
                                     op[c] += share[c]
-    _zero_upto(out, wm, D * H * W, D * H * W, C, nc)
+                            op += C
 
 
 cdef bint _is_float(object grad) except -1:
@@ -726,62 +901,83 @@ def avg_backward(grad, out, const int64_t[:, ::1] geometry, bint count_include_p
         free(tab)
 
 
-cdef void _adaptive_units(const real_t* gp, const Strided* gs, real_t* op, const Strided* os,
-                          const Py_ssize_t* tab, bint channels_last, int num_threads) noexcept nogil:
+cdef Py_ssize_t _adaptive_units(const real_t* gp, const Strided* gs, real_t* op,
+                                const Strided* os, const Bins* b, bint channels_last,
+                                int num_threads) noexcept nogil:
+    """Returns how many threads found no memory for their scratch (then out is incomplete)."""
     cdef const Py_ssize_t* g = gs.step
-    cdef Py_ssize_t N = os.shape[0], C, D, H, W, OD, OH, OW, width, nblk, u, n, c0
+    cdef Py_ssize_t N = os.shape[0], P = b.size_in[0] * b.size_in[1] * b.size_in[2]
+    cdef Py_ssize_t C, width, nblk, u, n, c0, t, units, scratch, failed = 0
+    cdef real_t* buf
     if not channels_last:
-        C, D, H, W = os.shape[1], os.shape[2], os.shape[3], os.shape[4]
-        OD, OH, OW = gs.shape[2], gs.shape[3], gs.shape[4]
-        for u in prange(N * C, num_threads=num_threads, schedule='static',
+        C = os.shape[1]
+        units = N * C
+        scratch = (b.size_out[1] * b.size_out[2] if b.fh != NULL else b.size_out[2])
+        scratch += b.layers * b.size_in[2]
+        # One scratch buffer per thread: each thread takes a contiguous run of planes, as
+        # a static schedule would.
+        for t in prange(num_threads, num_threads=num_threads, schedule='static',
                         use_threads_if=num_threads > 1):
-            n = u // C
-            c0 = u % C
-            _adaptive_avg_plane(gp + n * g[0] + c0 * g[1], g[2], g[3], OD, OH, OW,
-                                op + u * D * H * W, D, H, W, tab)
+            buf = <real_t*>malloc(scratch * sizeof(real_t))
+            if buf == NULL:
+                failed += 1
+            else:
+                for u in range(units * t // num_threads, units * (t + 1) // num_threads):
+                    n = u // C
+                    c0 = u % C
+                    _adaptive_avg_plane(gp + n * g[0] + c0 * g[1], g[2], g[3], op + u * P, b, buf)
+                free(buf)
     else:
-        D, H, W, C = os.shape[1], os.shape[2], os.shape[3], os.shape[4]
-        OD, OH, OW = gs.shape[1], gs.shape[2], gs.shape[3]
+        C = os.shape[4]
         width = _channel_block(N, C, num_threads)
         nblk = (C + width - 1) // width
         for u in prange(N * nblk, num_threads=num_threads, schedule='static',
                         use_threads_if=num_threads > 1):
             n = u // nblk
             c0 = (u % nblk) * width
-            _adaptive_avg(gp + n * g[0] + c0, g[1], g[2], g[3], OD, OH, OW,
-                          op + n * D * H * W * C + c0, D, H, W, C,
-                          width if c0 + width <= C else C - c0, tab)
+            buf = <real_t*>malloc(width * sizeof(real_t))
+            if buf == NULL:
+                failed += 1
+            else:
+                _adaptive_avg_block(gp + n * g[0] + c0, g[1], g[2], g[3], op + n * P * C + c0, C,
+                                    width if c0 + width <= C else C - c0, b, buf)
+                free(buf)
+    return failed
 
 
 def adaptive_avg_backward(grad, out, bint channels_last, int num_threads):
     """Adaptive average pooling backward; the bins follow from the two arrays' shapes.
-    grad and out as for max_backward."""
+    grad and out as for max_backward (out need not be zeroed: every cell is written)."""
     cdef Py_buffer gb, ob
     cdef Strided gs, os
     cdef bint f32 = _is_float(grad)
-    cdef Py_ssize_t size = 4 if f32 else 8
-    cdef Py_ssize_t* tab = NULL
+    cdef Py_ssize_t size = 4 if f32 else 8, failed = 0, a
+    cdef Py_ssize_t size_in[3]
+    cdef Py_ssize_t size_out[3]
+    cdef Bins b
     acquire(grad, &gb, &gs, False, size, b"fd")
     try:
         acquire(out, &ob, &os, True, size, b"fd")
         try:
-            if channels_last:
-                tab = _bin_tables(os.shape[1], os.shape[2], os.shape[3],
-                                  gs.shape[1], gs.shape[2], gs.shape[3])
-            else:
-                tab = _bin_tables(os.shape[2], os.shape[3], os.shape[4],
-                                  gs.shape[2], gs.shape[3], gs.shape[4])
-            if tab == NULL:
+            for a in range(3):
+                size_in[a] = os.shape[a + 1 if channels_last else a + 2]
+                size_out[a] = gs.shape[a + 1 if channels_last else a + 2]
+            if _bins_init(&b, size_in, size_out) < 0:
                 raise MemoryError()
-            with nogil:
-                if f32:
-                    _adaptive_units(<const float*>gs.data, &gs, <float*>os.data, &os, tab,
-                                    channels_last, num_threads)
-                else:
-                    _adaptive_units(<const double*>gs.data, &gs, <double*>os.data, &os, tab,
-                                    channels_last, num_threads)
+            try:
+                with nogil:
+                    if f32:
+                        failed = _adaptive_units(<const float*>gs.data, &gs, <float*>os.data, &os,
+                                                 &b, channels_last, num_threads)
+                    else:
+                        failed = _adaptive_units(<const double*>gs.data, &gs, <double*>os.data, &os,
+                                                 &b, channels_last, num_threads)
+            finally:
+                _bins_free(&b)
         finally:
-            free(tab)
             PyBuffer_Release(&ob)
     finally:
         PyBuffer_Release(&gb)
+    if failed:
+        raise MemoryError()
+
