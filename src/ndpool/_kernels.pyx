@@ -4,8 +4,11 @@
 Every op sees a 5-D array in one of two memory layouts:
 
 * channels-first ``(N, C, D, H, W)`` with unit-stride W.  One work item is a block of
-  output positions along W for one ``(n, c, od, oh)``; loops run window tap by window tap
-  over the whole block, so the innermost loop walks output width and vectorises.
+  output positions along W for one ``(n, c, od, oh)`` (without indices: for a run of
+  output rows, _rows_per_item); loops run window tap by window tap over the whole block,
+  so the innermost loop walks output width and vectorises.  Windows of 2 or 3 W taps
+  fold all their taps of up to three window rows in one pass instead (_max_cf_fused,
+  _avg_cf_fused; _spans.max_rows, sum_rows).
 * channels-last ``(N, D, H, W, C)`` with unit-stride C.  One work item is one output
   pixel; the innermost loop walks channels and vectorises.
 
@@ -36,8 +39,9 @@ from ndpool._common cimport (Axis, Pixel, RowBlock, pool_t, real_t, block_taps, 
                              first_pos,
                              lowest_value, out_range, pixel, read_geometry, row_block,
                              row_blocks, tap_range)
-from ndpool._spans cimport (max_span, max_span_any, max_span_idx,
-                            max_span_idx32, sum_span, sum_span_any, sum_taps_any)
+from ndpool._spans cimport (max_rows, max_span, max_span_any, max_span_idx,
+                            max_span_idx32, max_update, sum_rows, sum_span, sum_span_any,
+                            sum_taps_any)
 from ndpool._buffers cimport Strided, acquire_padded, format_kind
 from ndpool._openmp cimport NDPOOL_OPENMP, omp_get_max_threads
 from ndpool._separable cimport sep_max_item, sep_rows
@@ -46,6 +50,9 @@ from ndpool._separable cimport sep_max_item, sep_rows
 # long signal still keeps every thread busy, and a block of outputs stays in L1.
 cdef enum:
     W_BLOCK = 512
+# Outputs per channels-first work item of several rows (see _rows_per_item).
+cdef enum:
+    ROWS_OUTPUTS = 2048
 
 # Separable tiles: each of the two ping-pong buffers of a thread holds about this many
 # bytes (L2-sized); a channels-last tile takes channels in runs (multiples of CL_RUN)
@@ -130,6 +137,129 @@ cdef void _max_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t
                 else:
                     max_span_idx(src + r0 * aw.stride + off, aw.stride, orow + r0, irow + r0, r1 - r0,
                                   (id_ * ax[1].size_in + ih) * aw.size_in + r0 * aw.stride + off, aw.stride)
+
+
+cdef inline void _taps(const Axis* a, Py_ssize_t o, Py_ssize_t* t0, Py_ssize_t* t1) noexcept nogil:
+    """tap_range without its integer divisions where the dilation is 1."""
+    cdef Py_ssize_t start
+    if a.dilation != 1:
+        tap_range(a, o, t0, t1)
+        return
+    start = o * a.stride - a.pad_lo
+    t0[0] = -start if start < 0 else 0
+    t1[0] = a.size_in - start if a.size_in - start < a.kernel else a.kernel
+
+
+cdef struct FusedW:
+    # Where the W taps of a channels-first block [w0, w1) fold in one pass (max_rows):
+    # taps kw0 + (0, 1[, 2]) reach inside the input for every output in [f0, f1); the
+    # outputs of [w0, f0) and [f1, w1) (padding or clipped windows) keep their own tap
+    # ranges, edge_t0/edge_t1[i - w0] for i < f0 and [RANGE_CACHE + i - f1] for i >= f1.
+    Py_ssize_t kw0, taps, f0, f1
+    Py_ssize_t edge_t0[2 * RANGE_CACHE]
+    Py_ssize_t edge_t1[2 * RANGE_CACHE]
+
+
+cdef bint _fused_w(const Axis* aw, Py_ssize_t w0, Py_ssize_t w1, FusedW* f) noexcept nogil:
+    """Fill f; returns False where the fused form does not apply (dilation, wide windows,
+    a block with no common interior or long clipped edges)."""
+    cdef Py_ssize_t kw1, t, i, r0, r1
+    if aw.dilation != 1:
+        return False
+    block_taps(aw, w0, w1, &f.kw0, &kw1)
+    f.taps = kw1 - f.kw0
+    if f.taps != 2 and f.taps != 3:
+        return False
+    f.f0 = w0
+    f.f1 = w1
+    for t in range(f.taps):
+        out_range(aw, f.kw0 + t - aw.pad_lo, w0, w1, &r0, &r1)
+        f.f0 = r0 if r0 > f.f0 else f.f0
+        f.f1 = r1 if r1 < f.f1 else f.f1
+    if f.f1 <= f.f0 or f.f0 - w0 > RANGE_CACHE or w1 - f.f1 > RANGE_CACHE:
+        return False
+    for i in range(w0, f.f0):
+        tap_range(aw, i, &f.edge_t0[i - w0], &f.edge_t1[i - w0])
+    for i in range(f.f1, w1):
+        tap_range(aw, i, &f.edge_t0[RANGE_CACHE + i - f.f1], &f.edge_t1[RANGE_CACHE + i - f.f1])
+    return True
+
+
+cdef inline pool_t _max_edge(const pool_t** rows, Py_ssize_t nrows, Py_ssize_t pos,
+                             Py_ssize_t t0, Py_ssize_t t1) noexcept nogil:
+    """Scalar fold of taps [t0, t1) at input position pos + t of each row, in scan order."""
+    cdef pool_t m = lowest_value(<pool_t>0)
+    cdef Py_ssize_t r, t
+    for r in range(nrows):
+        for t in range(t0, t1):
+            m = max_update(m, rows[r][pos + t])
+    return m
+
+
+cdef enum:
+    MAX_ROWS = 64  # window rows (d, h taps) that the fused channels-first item holds
+
+
+cdef bint _max_cf_fused(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t* orow,
+                        Py_ssize_t od, Py_ssize_t oh, Py_ssize_t w0, Py_ssize_t w1,
+                        const Axis* ax, const FusedW* f) noexcept nogil:
+    """_max_cf_item without indices for a block with a fused W form: the interior
+    [f0, f1) in passes of up to three window rows each (max_rows; later passes go through
+    `part` and update the first's folds), the edges scalar.  Returns False (nothing
+    written) for windows of more than MAX_ROWS rows."""
+    cdef const Axis* aw = &ax[2]
+    cdef Py_ssize_t kd0, kd1, kh0, kh1, kd, kh, id_, ih, i, r, nrows, n
+    cdef const pool_t* rows[MAX_ROWS]
+    cdef pool_t part[W_BLOCK]
+    cdef Py_ssize_t shift = f.f0 * aw.stride + f.kw0 - aw.pad_lo
+    _taps(&ax[0], od, &kd0, &kd1)
+    _taps(&ax[1], oh, &kh0, &kh1)
+    nrows = (kd1 - kd0) * (kh1 - kh0) if kd1 > kd0 and kh1 > kh0 else 0
+    if nrows > MAX_ROWS:
+        return False
+    nrows = 0
+    for kd in range(kd0, kd1):
+        id_ = od * ax[0].stride - ax[0].pad_lo + kd * ax[0].dilation
+        for kh in range(kh0, kh1):
+            ih = oh * ax[1].stride - ax[1].pad_lo + kh * ax[1].dilation
+            rows[nrows] = plane + id_ * sD + ih * sH
+            nrows += 1
+    if nrows == 0:
+        for i in range(w0, w1):
+            orow[i] = lowest_value(<pool_t>0)
+        return True
+    # Up to three rows per pass; the folds of later passes update the first's (a fold of
+    # a sequence is the update of its first part's fold by the rest's).
+    r = 0
+    while r < nrows:
+        n = nrows - r if nrows - r < 3 else 3
+        max_rows(rows[r] + shift, rows[r + 1 if n > 1 else r] + shift,
+                 rows[r + 2 if n > 2 else r] + shift, aw.stride,
+                 orow + f.f0 if r == 0 else part, f.f1 - f.f0, f.taps, <int>n)
+        if r > 0:
+            for i in range(f.f1 - f.f0):
+                orow[f.f0 + i] = max_update(orow[f.f0 + i], part[i])
+        r += n
+    for i in range(w0, f.f0):
+        orow[i] = _max_edge(rows, nrows, i * aw.stride - aw.pad_lo, f.edge_t0[i - w0],
+                            f.edge_t1[i - w0])
+    for i in range(f.f1, w1):
+        orow[i] = _max_edge(rows, nrows, i * aw.stride - aw.pad_lo,
+                            f.edge_t0[RANGE_CACHE + i - f.f1], f.edge_t1[RANGE_CACHE + i - f.f1])
+    return True
+
+
+cdef void _max_cf_rows(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t* out,
+                       Py_ssize_t OW, Py_ssize_t od, Py_ssize_t oh0, Py_ssize_t oh1,
+                       Py_ssize_t w0, Py_ssize_t w1, const Axis* ax) noexcept nogil:
+    """Outputs out[oh, w0:w1] for oh in [oh0, oh1) (out points at out[n, c, od, 0, 0]),
+    without indices: the W geometry is worked out once for all those rows."""
+    cdef FusedW f
+    cdef Py_ssize_t oh
+    cdef bint fused = _fused_w(&ax[2], w0, w1, &f)
+    for oh in range(oh0, oh1):
+        if not (fused and _max_cf_fused(plane, sD, sH, out + oh * OW, od, oh, w0, w1, ax, &f)):
+            _max_cf_item(plane, sD, sH, out + oh * OW, NULL, od, oh, w0, w1, ax)
 
 
 cdef void _max_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
@@ -257,6 +387,83 @@ cdef void _avg_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
                   * divisor_factor(&ax[1], oh, count_include_pad))
         for i in range(w0, w1):
             orow[i] = orow[i] / <real_t>(div_dh * divisor_factor(aw, i, count_include_pad))
+
+
+cdef inline real_t _avg_edge(const real_t** rows, Py_ssize_t nrows, Py_ssize_t pos,
+                             Py_ssize_t t0, Py_ssize_t t1, Py_ssize_t div_dh, const Axis* aw,
+                             Py_ssize_t i, bint count_include_pad,
+                             Py_ssize_t divisor_override) noexcept nogil:
+    """One edge output of _avg_cf_fused: taps [t0, t1) at pos + t of each row, in scan
+    order from 0, then _avg_cf_item's division."""
+    cdef real_t s = 0
+    cdef Py_ssize_t r, t
+    for r in range(nrows):
+        for t in range(t0, t1):
+            s = s + rows[r][pos + t]
+    if divisor_override != 0:
+        return s / <real_t>divisor_override
+    return s / <real_t>(div_dh * divisor_factor(aw, i, count_include_pad))
+
+
+cdef bint _avg_cf_fused(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t* orow,
+                        Py_ssize_t od, Py_ssize_t oh, Py_ssize_t w0, Py_ssize_t w1,
+                        const Axis* ax, bint count_include_pad, Py_ssize_t divisor_override,
+                        const FusedW* f) noexcept nogil:
+    """_avg_cf_item for float inputs summed in their own type (pool_t is real_t), with a
+    fused W form: the interior [f0, f1) in one pass over its (up to three) window rows
+    (sum_rows), the edges scalar; same additions in the same order, same division.
+    Returns False (nothing written) where it does not apply: interior windows of fewer
+    taps than the kernel (their divisors vary), no rows, or more than three."""
+    cdef const Axis* aw = &ax[2]
+    cdef Py_ssize_t kd0, kd1, kh0, kh1, kd, kh, id_, ih, i, nrows, div_dh
+    cdef const real_t* rows[3]
+    cdef Py_ssize_t shift = f.f0 * aw.stride + f.kw0 - aw.pad_lo
+    cdef real_t dv
+    if divisor_override == 0 and f.taps != aw.kernel:
+        return False
+    _taps(&ax[0], od, &kd0, &kd1)
+    _taps(&ax[1], oh, &kh0, &kh1)
+    if kd1 <= kd0 or kh1 <= kh0 or (kd1 - kd0) * (kh1 - kh0) > 3:
+        return False
+    nrows = 0
+    for kd in range(kd0, kd1):
+        id_ = od * ax[0].stride - ax[0].pad_lo + kd
+        for kh in range(kh0, kh1):
+            ih = oh * ax[1].stride - ax[1].pad_lo + kh
+            rows[nrows] = <const real_t*>(plane + id_ * sD + ih * sH)
+            nrows += 1
+    div_dh = (divisor_factor(&ax[0], od, count_include_pad)
+              * divisor_factor(&ax[1], oh, count_include_pad))
+    # Interior windows lie inside the input, so their W divisor is the kernel size.
+    dv = <real_t>(divisor_override if divisor_override != 0 else div_dh * aw.kernel)
+    sum_rows(rows[0] + shift, rows[1 if nrows > 1 else 0] + shift,
+             rows[2 if nrows > 2 else 0] + shift, aw.stride, orow + f.f0, f.f1 - f.f0, f.taps,
+             <int>nrows, dv)
+    for i in range(w0, f.f0):
+        orow[i] = _avg_edge(rows, nrows, i * aw.stride - aw.pad_lo, f.edge_t0[i - w0],
+                            f.edge_t1[i - w0], div_dh, aw, i, count_include_pad, divisor_override)
+    for i in range(f.f1, w1):
+        orow[i] = _avg_edge(rows, nrows, i * aw.stride - aw.pad_lo,
+                            f.edge_t0[RANGE_CACHE + i - f.f1], f.edge_t1[RANGE_CACHE + i - f.f1],
+                            div_dh, aw, i, count_include_pad, divisor_override)
+    return True
+
+
+cdef void _avg_cf_rows(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t* out,
+                       Py_ssize_t OW, Py_ssize_t od, Py_ssize_t oh0, Py_ssize_t oh1,
+                       Py_ssize_t w0, Py_ssize_t w1, const Axis* ax, bint count_include_pad,
+                       Py_ssize_t divisor_override) noexcept nogil:
+    """Outputs out[oh, w0:w1] for oh in [oh0, oh1), as _max_cf_rows; the fused form only
+    for float inputs summed in their own type."""
+    cdef FusedW f
+    cdef Py_ssize_t oh
+    cdef bint fused = ((pool_t is float or pool_t is double) and sizeof(pool_t) == sizeof(real_t)
+                       and _fused_w(&ax[2], w0, w1, &f))
+    for oh in range(oh0, oh1):
+        if not (fused and _avg_cf_fused(plane, sD, sH, out + oh * OW, od, oh, w0, w1, ax,
+                                        count_include_pad, divisor_override, &f)):
+            _avg_cf_item(plane, sD, sH, out + oh * OW, od, oh, w0, w1, ax, count_include_pad,
+                         divisor_override)
 
 
 cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
@@ -390,6 +597,19 @@ cdef int _sep_max_pool(const pool_t* xp, const Strided* x, pool_t* op,
     return 1
 
 
+cdef Py_ssize_t _rows_per_item(Py_ssize_t planes, Py_ssize_t OH, Py_ssize_t row_outputs,
+                               int num_threads) noexcept nogil:
+    """Output rows per channels-first work item: about ROWS_OUTPUTS outputs, so that the
+    per-item set-up (index arithmetic, W geometry) is spread over many rows, while
+    leaving at least 8 items per thread."""
+    cdef Py_ssize_t r = ROWS_OUTPUTS // row_outputs
+    if r > OH:
+        r = OH
+    while r > 1 and planes * ((OH + r - 1) // r) < 8 * num_threads:
+        r = (r + 1) // 2
+    return r if r > 1 else 1
+
+
 # ---------------------------------------------------------------------------------------
 # Typed bodies of the entry points: x is read through element strides, out (and indices)
 # are C-contiguous in the same axis order.
@@ -400,13 +620,27 @@ cdef int _max_impl(const pool_t* xp, const Strided* x, pool_t* op, int64_t* ip, 
     cdef Py_ssize_t N = x.shape[0]
     cdef Py_ssize_t OD = ax[0].size_out, OH = ax[1].size_out, OW = ax[2].size_out
     cdef Py_ssize_t xs0 = x.step[0], xs1 = x.step[1], xs2 = x.step[2], xs3 = x.step[3]
-    cdef Py_ssize_t C, nblk, n_items, item, ocell
+    cdef Py_ssize_t C, nblk, n_items, item, ocell, rpi, ngrp
     cdef bint idx32
     cdef RowBlock rb
     cdef Pixel px
     if not with_idx and _separable_pays(ax) and _sep_max_pool(xp, x, op, ax, channels_last, num_threads):
         return 0
-    if not channels_last:
+    if not channels_last and not with_idx:
+        C = x.shape[1]
+        nblk = row_blocks(OW, W_BLOCK)
+        rpi = _rows_per_item(N * C * OD, OH, OW if OW < W_BLOCK else W_BLOCK, num_threads)
+        ngrp = (OH + rpi - 1) // rpi
+        n_items = N * C * OD * ngrp * nblk
+        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+                           use_threads_if=num_threads > 1):
+            rb = row_block(item, C, OD, ngrp, nblk * W_BLOCK, W_BLOCK)
+            rb.w1 = rb.w1 if rb.w1 < OW else OW
+            _max_cf_rows(xp + rb.n * xs0 + rb.c * xs1, xs2, xs3,
+                         op + ((rb.n * C + rb.c) * OD + rb.od) * OH * OW, OW, rb.od,
+                         rb.oh * rpi, (rb.oh + 1) * rpi if (rb.oh + 1) * rpi < OH else OH,
+                         rb.w0, rb.w1, ax)
+    elif not channels_last:
         C = x.shape[1]
         nblk = row_blocks(OW, W_BLOCK)
         n_items = N * C * OD * OH * nblk
@@ -440,18 +674,23 @@ cdef void _avg_impl(const pool_t* xp, const Strided* x, real_t* op, const Axis* 
     cdef Py_ssize_t N = x.shape[0]
     cdef Py_ssize_t OD = ax[0].size_out, OH = ax[1].size_out, OW = ax[2].size_out
     cdef Py_ssize_t xs0 = x.step[0], xs1 = x.step[1], xs2 = x.step[2], xs3 = x.step[3]
-    cdef Py_ssize_t C, nblk, n_items, item
+    cdef Py_ssize_t C, nblk, n_items, item, rpi, ngrp
     cdef RowBlock rb
     cdef Pixel px
     if not channels_last:
         C = x.shape[1]
         nblk = row_blocks(OW, W_BLOCK)
-        n_items = N * C * OD * OH * nblk
+        rpi = _rows_per_item(N * C * OD, OH, OW if OW < W_BLOCK else W_BLOCK, num_threads)
+        ngrp = (OH + rpi - 1) // rpi
+        n_items = N * C * OD * ngrp * nblk
         for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
                            use_threads_if=num_threads > 1):
-            rb = row_block(item, C, OD, OH, OW, W_BLOCK)
-            _avg_cf_item(xp + rb.n * xs0 + rb.c * xs1, xs2, xs3, op + rb.offset,
-                         rb.od, rb.oh, rb.w0, rb.w1, ax, count_include_pad, divisor_override)
+            rb = row_block(item, C, OD, ngrp, nblk * W_BLOCK, W_BLOCK)
+            rb.w1 = rb.w1 if rb.w1 < OW else OW
+            _avg_cf_rows(xp + rb.n * xs0 + rb.c * xs1, xs2, xs3,
+                         op + ((rb.n * C + rb.c) * OD + rb.od) * OH * OW, OW, rb.od,
+                         rb.oh * rpi, (rb.oh + 1) * rpi if (rb.oh + 1) * rpi < OH else OH,
+                         rb.w0, rb.w1, ax, count_include_pad, divisor_override)
     else:
         C = x.shape[4]
         n_items = N * OD * OH * OW

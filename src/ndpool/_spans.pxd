@@ -129,3 +129,444 @@ cdef inline void sum_taps_any(const pool_t* src, Py_ssize_t step, real_t* dst, P
         sum_taps(src, 2, dst, n, taps)
     else:
         sum_taps(src, step, dst, n, taps)
+
+
+# ---------------------------------------------------------------------------------------
+# Fused channels-first spans: up to three input rows (a, b, c, in scan order) and 2 or 3
+# consecutive W taps per row, all folded into each output in one pass, so the running
+# value stays in a register and each input vector is loaded (and de-interleaved, for
+# stride 2) once.  Every output sees its taps in the same order as the tap-by-tap spans.
+#
+# Each (stride, taps, rows) has its own span with the taps written out: a generic span
+# specialised through constant arguments vectorised only where gcc inlined it, and in
+# these large modules its inlining budget (inline-unit-growth) runs out.
+
+cdef inline pool_t max_update(pool_t m, pool_t v) noexcept nogil:
+    """torch's max step: strictly greater wins (first max kept), any NaN wins (last NaN).
+    Two selects, a plain max then the NaN test: gcc if-converts this form inside longer
+    chains, where the combined condition became branches."""
+    m = v if v > m else m
+    if pool_t is float or pool_t is double:
+        m = v if v != v else m
+    return m
+
+
+cdef inline void max_rows_s1t2r1(const pool_t* a, const pool_t* b, const pool_t* c, pool_t* dst,
+                                 Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef pool_t m
+    for i in range(n):
+        m = a[i]
+        m = max_update(m, a[i + 1])
+        dst[i] = m
+
+
+cdef inline void max_rows_s1t2r2(const pool_t* a, const pool_t* b, const pool_t* c, pool_t* dst,
+                                 Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef pool_t m
+    for i in range(n):
+        m = a[i]
+        m = max_update(m, a[i + 1])
+        m = max_update(m, b[i])
+        m = max_update(m, b[i + 1])
+        dst[i] = m
+
+
+cdef inline void max_rows_s1t2r3(const pool_t* a, const pool_t* b, const pool_t* c, pool_t* dst,
+                                 Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef pool_t m
+    for i in range(n):
+        m = a[i]
+        m = max_update(m, a[i + 1])
+        m = max_update(m, b[i])
+        m = max_update(m, b[i + 1])
+        m = max_update(m, c[i])
+        m = max_update(m, c[i + 1])
+        dst[i] = m
+
+
+cdef inline void max_rows_s1t3r1(const pool_t* a, const pool_t* b, const pool_t* c, pool_t* dst,
+                                 Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef pool_t m
+    for i in range(n):
+        m = a[i]
+        m = max_update(m, a[i + 1])
+        m = max_update(m, a[i + 2])
+        dst[i] = m
+
+
+cdef inline void max_rows_s1t3r2(const pool_t* a, const pool_t* b, const pool_t* c, pool_t* dst,
+                                 Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef pool_t m
+    for i in range(n):
+        m = a[i]
+        m = max_update(m, a[i + 1])
+        m = max_update(m, a[i + 2])
+        m = max_update(m, b[i])
+        m = max_update(m, b[i + 1])
+        m = max_update(m, b[i + 2])
+        dst[i] = m
+
+
+cdef inline void max_rows_s1t3r3(const pool_t* a, const pool_t* b, const pool_t* c, pool_t* dst,
+                                 Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef pool_t m
+    for i in range(n):
+        m = a[i]
+        m = max_update(m, a[i + 1])
+        m = max_update(m, a[i + 2])
+        m = max_update(m, b[i])
+        m = max_update(m, b[i + 1])
+        m = max_update(m, b[i + 2])
+        m = max_update(m, c[i])
+        m = max_update(m, c[i + 1])
+        m = max_update(m, c[i + 2])
+        dst[i] = m
+
+
+cdef inline void max_rows_s2t2r1(const pool_t* a, const pool_t* b, const pool_t* c, pool_t* dst,
+                                 Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef pool_t m
+    for i in range(n):
+        m = a[2 * i]
+        m = max_update(m, a[2 * i + 1])
+        dst[i] = m
+
+
+cdef inline void max_rows_s2t2r2(const pool_t* a, const pool_t* b, const pool_t* c, pool_t* dst,
+                                 Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef pool_t m
+    for i in range(n):
+        m = a[2 * i]
+        m = max_update(m, a[2 * i + 1])
+        m = max_update(m, b[2 * i])
+        m = max_update(m, b[2 * i + 1])
+        dst[i] = m
+
+
+cdef inline void max_rows_s2t2r3(const pool_t* a, const pool_t* b, const pool_t* c, pool_t* dst,
+                                 Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef pool_t m
+    for i in range(n):
+        m = a[2 * i]
+        m = max_update(m, a[2 * i + 1])
+        m = max_update(m, b[2 * i])
+        m = max_update(m, b[2 * i + 1])
+        m = max_update(m, c[2 * i])
+        m = max_update(m, c[2 * i + 1])
+        dst[i] = m
+
+
+cdef inline void max_rows_s2t3r1(const pool_t* a, const pool_t* b, const pool_t* c, pool_t* dst,
+                                 Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef pool_t m
+    for i in range(n):
+        m = a[2 * i]
+        m = max_update(m, a[2 * i + 1])
+        m = max_update(m, a[2 * i + 2])
+        dst[i] = m
+
+
+cdef inline void max_rows_s2t3r2(const pool_t* a, const pool_t* b, const pool_t* c, pool_t* dst,
+                                 Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef pool_t m
+    for i in range(n):
+        m = a[2 * i]
+        m = max_update(m, a[2 * i + 1])
+        m = max_update(m, a[2 * i + 2])
+        m = max_update(m, b[2 * i])
+        m = max_update(m, b[2 * i + 1])
+        m = max_update(m, b[2 * i + 2])
+        dst[i] = m
+
+
+cdef inline void max_rows_s2t3r3(const pool_t* a, const pool_t* b, const pool_t* c, pool_t* dst,
+                                 Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef pool_t m
+    for i in range(n):
+        m = a[2 * i]
+        m = max_update(m, a[2 * i + 1])
+        m = max_update(m, a[2 * i + 2])
+        m = max_update(m, b[2 * i])
+        m = max_update(m, b[2 * i + 1])
+        m = max_update(m, b[2 * i + 2])
+        m = max_update(m, c[2 * i])
+        m = max_update(m, c[2 * i + 1])
+        m = max_update(m, c[2 * i + 2])
+        dst[i] = m
+
+
+cdef inline void sum_rows_s1t2r1(const real_t* a, const real_t* b, const real_t* c, real_t* dst,
+                                 Py_ssize_t n, real_t div) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef real_t s
+    for i in range(n):
+        s = 0
+        s = s + a[i]
+        s = s + a[i + 1]
+        dst[i] = s / div
+
+
+cdef inline void sum_rows_s1t2r2(const real_t* a, const real_t* b, const real_t* c, real_t* dst,
+                                 Py_ssize_t n, real_t div) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef real_t s
+    for i in range(n):
+        s = 0
+        s = s + a[i]
+        s = s + a[i + 1]
+        s = s + b[i]
+        s = s + b[i + 1]
+        dst[i] = s / div
+
+
+cdef inline void sum_rows_s1t2r3(const real_t* a, const real_t* b, const real_t* c, real_t* dst,
+                                 Py_ssize_t n, real_t div) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef real_t s
+    for i in range(n):
+        s = 0
+        s = s + a[i]
+        s = s + a[i + 1]
+        s = s + b[i]
+        s = s + b[i + 1]
+        s = s + c[i]
+        s = s + c[i + 1]
+        dst[i] = s / div
+
+
+cdef inline void sum_rows_s1t3r1(const real_t* a, const real_t* b, const real_t* c, real_t* dst,
+                                 Py_ssize_t n, real_t div) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef real_t s
+    for i in range(n):
+        s = 0
+        s = s + a[i]
+        s = s + a[i + 1]
+        s = s + a[i + 2]
+        dst[i] = s / div
+
+
+cdef inline void sum_rows_s1t3r2(const real_t* a, const real_t* b, const real_t* c, real_t* dst,
+                                 Py_ssize_t n, real_t div) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef real_t s
+    for i in range(n):
+        s = 0
+        s = s + a[i]
+        s = s + a[i + 1]
+        s = s + a[i + 2]
+        s = s + b[i]
+        s = s + b[i + 1]
+        s = s + b[i + 2]
+        dst[i] = s / div
+
+
+cdef inline void sum_rows_s1t3r3(const real_t* a, const real_t* b, const real_t* c, real_t* dst,
+                                 Py_ssize_t n, real_t div) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef real_t s
+    for i in range(n):
+        s = 0
+        s = s + a[i]
+        s = s + a[i + 1]
+        s = s + a[i + 2]
+        s = s + b[i]
+        s = s + b[i + 1]
+        s = s + b[i + 2]
+        s = s + c[i]
+        s = s + c[i + 1]
+        s = s + c[i + 2]
+        dst[i] = s / div
+
+
+cdef inline void sum_rows_s2t2r1(const real_t* a, const real_t* b, const real_t* c, real_t* dst,
+                                 Py_ssize_t n, real_t div) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef real_t s
+    for i in range(n):
+        s = 0
+        s = s + a[2 * i]
+        s = s + a[2 * i + 1]
+        dst[i] = s / div
+
+
+cdef inline void sum_rows_s2t2r2(const real_t* a, const real_t* b, const real_t* c, real_t* dst,
+                                 Py_ssize_t n, real_t div) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef real_t s
+    for i in range(n):
+        s = 0
+        s = s + a[2 * i]
+        s = s + a[2 * i + 1]
+        s = s + b[2 * i]
+        s = s + b[2 * i + 1]
+        dst[i] = s / div
+
+
+cdef inline void sum_rows_s2t2r3(const real_t* a, const real_t* b, const real_t* c, real_t* dst,
+                                 Py_ssize_t n, real_t div) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef real_t s
+    for i in range(n):
+        s = 0
+        s = s + a[2 * i]
+        s = s + a[2 * i + 1]
+        s = s + b[2 * i]
+        s = s + b[2 * i + 1]
+        s = s + c[2 * i]
+        s = s + c[2 * i + 1]
+        dst[i] = s / div
+
+
+cdef inline void sum_rows_s2t3r1(const real_t* a, const real_t* b, const real_t* c, real_t* dst,
+                                 Py_ssize_t n, real_t div) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef real_t s
+    for i in range(n):
+        s = 0
+        s = s + a[2 * i]
+        s = s + a[2 * i + 1]
+        s = s + a[2 * i + 2]
+        dst[i] = s / div
+
+
+cdef inline void sum_rows_s2t3r2(const real_t* a, const real_t* b, const real_t* c, real_t* dst,
+                                 Py_ssize_t n, real_t div) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef real_t s
+    for i in range(n):
+        s = 0
+        s = s + a[2 * i]
+        s = s + a[2 * i + 1]
+        s = s + a[2 * i + 2]
+        s = s + b[2 * i]
+        s = s + b[2 * i + 1]
+        s = s + b[2 * i + 2]
+        dst[i] = s / div
+
+
+cdef inline void sum_rows_s2t3r3(const real_t* a, const real_t* b, const real_t* c, real_t* dst,
+                                 Py_ssize_t n, real_t div) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef real_t s
+    for i in range(n):
+        s = 0
+        s = s + a[2 * i]
+        s = s + a[2 * i + 1]
+        s = s + a[2 * i + 2]
+        s = s + b[2 * i]
+        s = s + b[2 * i + 1]
+        s = s + b[2 * i + 2]
+        s = s + c[2 * i]
+        s = s + c[2 * i + 1]
+        s = s + c[2 * i + 2]
+        dst[i] = s / div
+
+
+cdef inline void max_rows_gen(const pool_t* a, const pool_t* b, const pool_t* c, Py_ssize_t step,
+                              pool_t* dst, Py_ssize_t n, Py_ssize_t taps,
+                              int rows) noexcept nogil:
+    cdef Py_ssize_t i, t, r
+    cdef pool_t m
+    cdef const pool_t* row
+    for i in range(n):
+        m = a[i * step]
+        for r in range(rows):
+            row = a if r == 0 else (b if r == 1 else c)
+            for t in range(1 if r == 0 else 0, taps):
+                m = max_update(m, row[i * step + t])
+        dst[i] = m
+
+
+cdef inline void max_rows(const pool_t* a, const pool_t* b, const pool_t* c, Py_ssize_t step,
+                          pool_t* dst, Py_ssize_t n, Py_ssize_t taps, int rows) noexcept nogil:
+    """dst[i] = fold of rows (a, then b, then c; rows of them) x taps (2 or 3) at i * step,
+    started from the first tap: update(start value, v) is v bitwise (-inf, or the integer
+    minimum, never wins over itself), so the start value needs no pass of its own."""
+    if step == 1 and taps == 2 and rows == 1:
+        max_rows_s1t2r1(a, b, c, dst, n)
+    elif step == 1 and taps == 2 and rows == 2:
+        max_rows_s1t2r2(a, b, c, dst, n)
+    elif step == 1 and taps == 2 and rows == 3:
+        max_rows_s1t2r3(a, b, c, dst, n)
+    elif step == 1 and taps == 3 and rows == 1:
+        max_rows_s1t3r1(a, b, c, dst, n)
+    elif step == 1 and taps == 3 and rows == 2:
+        max_rows_s1t3r2(a, b, c, dst, n)
+    elif step == 1 and taps == 3 and rows == 3:
+        max_rows_s1t3r3(a, b, c, dst, n)
+    elif step == 2 and taps == 2 and rows == 1:
+        max_rows_s2t2r1(a, b, c, dst, n)
+    elif step == 2 and taps == 2 and rows == 2:
+        max_rows_s2t2r2(a, b, c, dst, n)
+    elif step == 2 and taps == 2 and rows == 3:
+        max_rows_s2t2r3(a, b, c, dst, n)
+    elif step == 2 and taps == 3 and rows == 1:
+        max_rows_s2t3r1(a, b, c, dst, n)
+    elif step == 2 and taps == 3 and rows == 2:
+        max_rows_s2t3r2(a, b, c, dst, n)
+    elif step == 2 and taps == 3 and rows == 3:
+        max_rows_s2t3r3(a, b, c, dst, n)
+    else:
+        max_rows_gen(a, b, c, step, dst, n, taps, rows)
+
+
+cdef inline void sum_rows_gen(const real_t* a, const real_t* b, const real_t* c, Py_ssize_t step,
+                              real_t* dst, Py_ssize_t n, Py_ssize_t taps, int rows,
+                              real_t div) noexcept nogil:
+    cdef Py_ssize_t i, t, r
+    cdef real_t s
+    cdef const real_t* row
+    for i in range(n):
+        s = 0
+        for r in range(rows):
+            row = a if r == 0 else (b if r == 1 else c)
+            for t in range(taps):
+                s = s + row[i * step + t]
+        dst[i] = s / div
+
+
+cdef inline void sum_rows(const real_t* a, const real_t* b, const real_t* c, Py_ssize_t step,
+                          real_t* dst, Py_ssize_t n, Py_ssize_t taps, int rows,
+                          real_t div) noexcept nogil:
+    """dst[i] = (0 + rows (a, then b, then c) x taps (2 or 3) at i * step) / div: the
+    additions of the tap-by-tap sums, in their order, from an explicit 0 (0 + -0.0 is
+    +0.0), and their division."""
+    if step == 1 and taps == 2 and rows == 1:
+        sum_rows_s1t2r1(a, b, c, dst, n, div)
+    elif step == 1 and taps == 2 and rows == 2:
+        sum_rows_s1t2r2(a, b, c, dst, n, div)
+    elif step == 1 and taps == 2 and rows == 3:
+        sum_rows_s1t2r3(a, b, c, dst, n, div)
+    elif step == 1 and taps == 3 and rows == 1:
+        sum_rows_s1t3r1(a, b, c, dst, n, div)
+    elif step == 1 and taps == 3 and rows == 2:
+        sum_rows_s1t3r2(a, b, c, dst, n, div)
+    elif step == 1 and taps == 3 and rows == 3:
+        sum_rows_s1t3r3(a, b, c, dst, n, div)
+    elif step == 2 and taps == 2 and rows == 1:
+        sum_rows_s2t2r1(a, b, c, dst, n, div)
+    elif step == 2 and taps == 2 and rows == 2:
+        sum_rows_s2t2r2(a, b, c, dst, n, div)
+    elif step == 2 and taps == 2 and rows == 3:
+        sum_rows_s2t2r3(a, b, c, dst, n, div)
+    elif step == 2 and taps == 3 and rows == 1:
+        sum_rows_s2t3r1(a, b, c, dst, n, div)
+    elif step == 2 and taps == 3 and rows == 2:
+        sum_rows_s2t3r2(a, b, c, dst, n, div)
+    elif step == 2 and taps == 3 and rows == 3:
+        sum_rows_s2t3r3(a, b, c, dst, n, div)
+    else:
+        sum_rows_gen(a, b, c, step, dst, n, taps, rows, div)
