@@ -1,0 +1,103 @@
+# Channels-last window blocks: one run of channels of an output pixel, reduced over every
+# window tap (nd x nh x nw taps, sD/sH/sW elements apart, in scan order d, h, w) with the
+# running values in a fixed-size local array.  Its fixed length lets gcc keep the array in
+# vector registers across all taps: one load per element and tap, where a span per tap
+# (_spans.pxd) also loads and stores the output at every tap.  Each channel still sees its
+# taps in the same order, so the results are those of the span loops, bit for bit.
+#
+# A block is CL_BLOCK_BYTES of running values: 8 AVX2 registers (16 SSE2 ones, about all
+# there are).  Blocks pay where a pixel's window is small enough to stay in L1 while its
+# blocks walk it (cl_blocks_pay); a huge window (global pooling) is better read tap by tap,
+# each tap's channels in one contiguous sweep that the prefetchers follow.
+
+from ndpool._common cimport lowest_value, pool_t, real_t
+
+cdef enum:
+    CL_BLOCK_BYTES = 256
+    CL_BLOCK_MAX = 64  # CL_BLOCK_BYTES / 4: the most channels of a block
+    CL_WINDOW_BYTES = 16 * 1024  # the largest window (taps x channels) walked in blocks
+
+
+cdef inline Py_ssize_t cl_block_len(size_t itemsize) noexcept nogil:
+    """Channels per block for running values of itemsize bytes."""
+    return <Py_ssize_t>(CL_BLOCK_BYTES / itemsize)
+
+
+cdef inline bint cl_blocks_pay(Py_ssize_t taps, Py_ssize_t C, size_t itemsize) noexcept nogil:
+    """Whether a pixel's window of `taps` taps of C channels is walked in blocks."""
+    return C >= <Py_ssize_t>(CL_BLOCK_BYTES / itemsize) and taps * C * <Py_ssize_t>itemsize <= CL_WINDOW_BYTES
+
+
+cdef inline void sum_window_block(const pool_t* src, Py_ssize_t sD, Py_ssize_t sH,
+                                  Py_ssize_t sW, Py_ssize_t nd, Py_ssize_t nh, Py_ssize_t nw,
+                                  real_t* dst, real_t div) noexcept nogil:
+    """dst[c] = (0 + src[tap 0][c] + src[tap 1][c] + ...) / div for
+    c < cl_block_len(sizeof(real_t)): the sums of sum_span passes tap by tap (integers are
+    summed in the float type), then one division.  The first tap starts the sums (0 + x:
+    a zero-filled array would become a slow memset) and the division ends them (a plain
+    copy of the sums would become a memcpy through the stack that reloads halves of
+    vector stores, and stalls)."""
+    cdef real_t acc[CL_BLOCK_MAX]
+    cdef Py_ssize_t kd, kh, kw, c
+    cdef const pool_t* pd
+    cdef const pool_t* ph
+    cdef const pool_t* p
+    if nd <= 0 or nh <= 0 or nw <= 0:
+        for c in range(cl_block_len(sizeof(real_t))):
+            dst[c] = <real_t>0 / div
+        return
+    for c in range(cl_block_len(sizeof(real_t))):
+        acc[c] = <real_t>0 + src[c]
+    for kd in range(nd):
+        pd = src + kd * sD
+        for kh in range(nh):
+            ph = pd + kh * sH
+            for kw in range(1 if kd == 0 and kh == 0 else 0, nw):
+                p = ph + kw * sW
+                for c in range(cl_block_len(sizeof(real_t))):
+                    acc[c] = acc[c] + p[c]
+    for c in range(cl_block_len(sizeof(real_t))):
+        dst[c] = acc[c] / div
+
+
+cdef inline void max_window_block(const pool_t* src, Py_ssize_t sD, Py_ssize_t sH,
+                                  Py_ssize_t sW, Py_ssize_t nd, Py_ssize_t nh, Py_ssize_t nw,
+                                  pool_t* dst) noexcept nogil:
+    """dst[c] = the max_span fold of every tap, from lowest_value, for
+    c < cl_block_len(sizeof(pool_t)): torch's first maximum, last NaN.  The last tap is
+    folded straight into dst (see sum_window_block on plain copies)."""
+    cdef pool_t acc[CL_BLOCK_BYTES]
+    cdef Py_ssize_t kd, kh, kw, c, n
+    cdef const pool_t* pd
+    cdef const pool_t* ph
+    cdef const pool_t* p
+    cdef pool_t v, m
+    cdef pool_t lowest = lowest_value(<pool_t>0)
+    if nd <= 0 or nh <= 0 or nw <= 0:
+        for c in range(cl_block_len(sizeof(pool_t))):
+            dst[c] = lowest
+        return
+    for c in range(cl_block_len(sizeof(pool_t))):
+        acc[c] = lowest
+    for kd in range(nd):
+        pd = src + kd * sD
+        for kh in range(nh):
+            ph = pd + kh * sH
+            n = nw - 1 if (kd == nd - 1 and kh == nh - 1) else nw
+            for kw in range(n):
+                p = ph + kw * sW
+                for c in range(cl_block_len(sizeof(pool_t))):
+                    v = p[c]
+                    m = acc[c]
+                    if pool_t is float or pool_t is double:
+                        acc[c] = v if ((v > m) | (v != v)) else m
+                    else:
+                        acc[c] = v if v > m else m
+    p = src + (nd - 1) * sD + (nh - 1) * sH + (nw - 1) * sW
+    for c in range(cl_block_len(sizeof(pool_t))):
+        v = p[c]
+        m = acc[c]
+        if pool_t is float or pool_t is double:
+            dst[c] = v if ((v > m) | (v != v)) else m
+        else:
+            dst[c] = v if v > m else m
