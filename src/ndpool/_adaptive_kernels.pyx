@@ -30,7 +30,7 @@ from ndpool._common cimport (Pixel, RowBlock, adaptive_end, adaptive_start, lowe
                              pool_t, real_t, row_block, row_blocks)
 from ndpool._spans cimport (check_unit_inner, max_span, max_span_idx, max_span_idx32, max_update,
                             sum_span)
-from ndpool._cl_blocks cimport cl_block_len, cl_blocks_pay, max_window_block, sum_window_block
+from ndpool._cl_blocks cimport cl_block_len, cl_blocks_pay, max_window_block
 
 cdef extern from "_plane_sums.h" nogil:
     enum: NDP_PLANES  # planes per call
@@ -559,36 +559,16 @@ cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
     cdef Py_ssize_t d0 = b.start[0][od], d1 = b.end[0][od]
     cdef Py_ssize_t h0 = b.start[1][oh], h1 = b.end[1][oh]
     cdef Py_ssize_t w0 = b.start[2][ow], w1 = b.end[2][ow]
-    cdef Py_ssize_t id_, ih, iw, c, a
-    cdef Py_ssize_t k[3]
-    k[0] = d1 - d0
-    k[1] = h1 - h0
-    k[2] = w1 - w0
-    # Whole blocks of channels in registers (sum_window_block) where they pay, the rest
-    # cell by cell.  Blocks end with the first division that is not by 1 (r / k is
-    # _divide(r, k): 1/k is exact for powers of two), then take the later ones in passes.
-    cdef Py_ssize_t blk, nb = cl_block_len(sizeof(real_t))
-    cdef Py_ssize_t cb = 0
-    cdef int f = 0
-    while f < 2 and k[f] == 1:
-        f += 1
-    if cl_blocks_pay(k[0] * k[1] * k[2], C, sizeof(pool_t)):
-        cb = C - C % nb
-    cdef const pool_t* first = plane + d0 * sD + h0 * sH + w0 * sW
-    for blk in range(cb // nb):
-        c = blk * nb
-        sum_window_block(first + c, sD, sH, sW, k[0], k[1], k[2], opix + c, <real_t>k[f])
-    for a in range(f + 1, 3):
-        _divide_span(opix, cb, k[a])
-    if cb < C:
-        for c in range(cb, C):
-            opix[c] = 0
-        for id_ in range(d0, d1):
-            for ih in range(h0, h1):
-                for iw in range(w0, w1):
-                    sum_span(plane + id_ * sD + ih * sH + iw * sW + cb, 1, opix + cb, C - cb)
-        for a in range(3):
-            _divide_span(opix + cb, C - cb, k[a])
+    cdef Py_ssize_t id_, ih, iw, c
+    for c in range(C):
+        opix[c] = 0
+    for id_ in range(d0, d1):
+        for ih in range(h0, h1):
+            for iw in range(w0, w1):
+                sum_span(plane + id_ * sD + ih * sH + iw * sW, 1, opix, C)
+    _divide_span(opix, C, d1 - d0)
+    _divide_span(opix, C, h1 - h0)
+    _divide_span(opix, C, w1 - w0)
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-# Channels-last window blocks: one run of channels of an output pixel, reduced over every
+# Channels-last max blocks: one run of channels of an output pixel, folded over every
 # window tap (nd x nh x nw taps, sD/sH/sW elements apart, in scan order d, h, w) with the
-# running values in a fixed-size local array.  Its fixed length lets gcc keep the array in
+# running maxima in a fixed-size local array.  Its fixed length lets gcc keep the array in
 # vector registers across all taps: one load per element and tap, where a span per tap
 # (_spans.pxd) also loads and stores the output at every tap.  Each channel still sees its
 # taps in the same order, so the results are those of the span loops, bit for bit.
@@ -8,13 +8,14 @@
 # A block is CL_BLOCK_BYTES of running values: 8 AVX2 registers (16 SSE2 ones, about all
 # there are).  Blocks pay where a pixel's window is small enough to stay in L1 while its
 # blocks walk it (cl_blocks_pay); a huge window (global pooling) is better read tap by tap,
-# each tap's channels in one contiguous sweep that the prefetchers follow.
+# each tap's channels in one contiguous sweep that the prefetchers follow.  Averages keep
+# the tap-major spans: their cheap additions leave the loop bound by memory, and blocks
+# (and sweeps of 2-3 taps at a time) measured slower on the dev VM (0.6-1.0x).
 
-from ndpool._common cimport lowest_value, pool_t, real_t
+from ndpool._common cimport Axis, lowest_value, pool_t, real_t, tap_range
 
 cdef enum:
     CL_BLOCK_BYTES = 256
-    CL_BLOCK_MAX = 64  # CL_BLOCK_BYTES / 4: the most channels of a block
     CL_WINDOW_BYTES = 16 * 1024  # the largest window (taps x channels) walked in blocks
 
 
@@ -23,41 +24,22 @@ cdef inline Py_ssize_t cl_block_len(size_t itemsize) noexcept nogil:
     return <Py_ssize_t>(CL_BLOCK_BYTES / itemsize)
 
 
+cdef inline void cl_tap_range(const Axis* a, Py_ssize_t o, Py_ssize_t* t0,
+                              Py_ssize_t* t1) noexcept nogil:
+    """_common.tap_range without its integer divisions where the dilation is 1: a pixel's
+    few taps cost less than the divisions of its window bounds."""
+    cdef Py_ssize_t start
+    if a.dilation != 1:
+        tap_range(a, o, t0, t1)
+        return
+    start = o * a.stride - a.pad_lo
+    t0[0] = -start if start < 0 else 0
+    t1[0] = a.size_in - start if a.size_in - start < a.kernel else a.kernel
+
+
 cdef inline bint cl_blocks_pay(Py_ssize_t taps, Py_ssize_t C, size_t itemsize) noexcept nogil:
     """Whether a pixel's window of `taps` taps of C channels is walked in blocks."""
     return C >= <Py_ssize_t>(CL_BLOCK_BYTES / itemsize) and taps * C * <Py_ssize_t>itemsize <= CL_WINDOW_BYTES
-
-
-cdef inline void sum_window_block(const pool_t* src, Py_ssize_t sD, Py_ssize_t sH,
-                                  Py_ssize_t sW, Py_ssize_t nd, Py_ssize_t nh, Py_ssize_t nw,
-                                  real_t* dst, real_t div) noexcept nogil:
-    """dst[c] = (0 + src[tap 0][c] + src[tap 1][c] + ...) / div for
-    c < cl_block_len(sizeof(real_t)): the sums of sum_span passes tap by tap (integers are
-    summed in the float type), then one division.  The first tap starts the sums (0 + x:
-    a zero-filled array would become a slow memset) and the division ends them (a plain
-    copy of the sums would become a memcpy through the stack that reloads halves of
-    vector stores, and stalls)."""
-    cdef real_t acc[CL_BLOCK_MAX]
-    cdef Py_ssize_t kd, kh, kw, c
-    cdef const pool_t* pd
-    cdef const pool_t* ph
-    cdef const pool_t* p
-    if nd <= 0 or nh <= 0 or nw <= 0:
-        for c in range(cl_block_len(sizeof(real_t))):
-            dst[c] = <real_t>0 / div
-        return
-    for c in range(cl_block_len(sizeof(real_t))):
-        acc[c] = <real_t>0 + src[c]
-    for kd in range(nd):
-        pd = src + kd * sD
-        for kh in range(nh):
-            ph = pd + kh * sH
-            for kw in range(1 if kd == 0 and kh == 0 else 0, nw):
-                p = ph + kw * sW
-                for c in range(cl_block_len(sizeof(real_t))):
-                    acc[c] = acc[c] + p[c]
-    for c in range(cl_block_len(sizeof(real_t))):
-        dst[c] = acc[c] / div
 
 
 cdef inline void max_window_block(const pool_t* src, Py_ssize_t sD, Py_ssize_t sH,
@@ -65,7 +47,8 @@ cdef inline void max_window_block(const pool_t* src, Py_ssize_t sD, Py_ssize_t s
                                   pool_t* dst) noexcept nogil:
     """dst[c] = the max_span fold of every tap, from lowest_value, for
     c < cl_block_len(sizeof(pool_t)): torch's first maximum, last NaN.  The last tap is
-    folded straight into dst (see sum_window_block on plain copies)."""
+    folded straight into dst: a plain copy of the array would become a memcpy through the
+    stack that reloads halves of vector stores, and stalls."""
     cdef pool_t acc[CL_BLOCK_BYTES]
     cdef Py_ssize_t kd, kh, kw, c, n
     cdef const pool_t* pd
@@ -101,3 +84,4 @@ cdef inline void max_window_block(const pool_t* src, Py_ssize_t sD, Py_ssize_t s
             dst[c] = v if ((v > m) | (v != v)) else m
         else:
             dst[c] = v if v > m else m
+

@@ -45,7 +45,7 @@ from ndpool._spans cimport (max_rows, max_span, max_span_any, max_span_idx,
 from ndpool._buffers cimport Strided, acquire_padded, format_kind
 from ndpool._openmp cimport NDPOOL_OPENMP, omp_get_max_threads
 from ndpool._separable cimport sep_max_item, sep_rows
-from ndpool._cl_blocks cimport cl_block_len, cl_blocks_pay, max_window_block, sum_window_block
+from ndpool._cl_blocks cimport cl_block_len, cl_blocks_pay, cl_tap_range, max_window_block
 
 # Output positions per channels-first work item: long rows are split so that a single
 # long signal still keeps every thread busy, and a block of outputs stays in L1.
@@ -269,9 +269,9 @@ cdef void _max_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
     """Outputs out[n, od, oh, ow, :]; indices too when ipix is not NULL."""
     cdef Py_ssize_t kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, id_, ih, iw, c
     cdef pool_t lowest = lowest_value(<pool_t>0)
-    tap_range(&ax[0], od, &kd0, &kd1)
-    tap_range(&ax[1], oh, &kh0, &kh1)
-    tap_range(&ax[2], ow, &kw0, &kw1)
+    cl_tap_range(&ax[0], od, &kd0, &kd1)
+    cl_tap_range(&ax[1], oh, &kh0, &kh1)
+    cl_tap_range(&ax[2], ow, &kw0, &kw1)
     # Without indices, whole blocks of channels in registers (max_window_block) where they
     # pay; the rest, and every channel with indices, tap by tap.
     cdef Py_ssize_t blk, nb = cl_block_len(sizeof(pool_t))
@@ -495,15 +495,15 @@ cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
     tap_range(&ax[0], od, &kd0, &kd1)
     tap_range(&ax[1], oh, &kh0, &kh1)
     tap_range(&ax[2], ow, &kw0, &kw1)
-    # Whole blocks of channels in registers (sum_window_block) where they pay, the rest
-    # tap by tap.
-    cdef Py_ssize_t blk, nb = cl_block_len(sizeof(real_t))
-    cdef Py_ssize_t cb = 0
-    if cl_blocks_pay((kd1 - kd0) * (kh1 - kh0) * (kw1 - kw0), C, sizeof(pool_t)):
-        cb = C - C % nb
-    cdef const pool_t* first = (plane + (od * ax[0].stride - ax[0].pad_lo + kd0) * sD
-                                + (oh * ax[1].stride - ax[1].pad_lo + kh0) * sH
-                                + (ow * ax[2].stride - ax[2].pad_lo + kw0) * sW)
+    for c in range(C):
+        opix[c] = 0
+    for kd in range(kd0, kd1):
+        id_ = od * ax[0].stride - ax[0].pad_lo + kd
+        for kh in range(kh0, kh1):
+            ih = oh * ax[1].stride - ax[1].pad_lo + kh
+            for kw in range(kw0, kw1):
+                iw = ow * ax[2].stride - ax[2].pad_lo + kw
+                sum_span(plane + id_ * sD + ih * sH + iw * sW, 1, opix, C)
     if divisor_override != 0:
         div = divisor_override
     else:
@@ -511,20 +511,7 @@ cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
                * divisor_factor(&ax[1], oh, count_include_pad)
                * divisor_factor(&ax[2], ow, count_include_pad))
     rdiv = <real_t>div
-    for blk in range(cb // nb):
-        c = blk * nb
-        sum_window_block(first + c, sD, sH, sW, kd1 - kd0, kh1 - kh0, kw1 - kw0, opix + c, rdiv)
-    for c in range(cb, C):
-        opix[c] = 0
-    if cb < C:
-        for kd in range(kd0, kd1):
-            id_ = od * ax[0].stride - ax[0].pad_lo + kd
-            for kh in range(kh0, kh1):
-                ih = oh * ax[1].stride - ax[1].pad_lo + kh
-                for kw in range(kw0, kw1):
-                    iw = ow * ax[2].stride - ax[2].pad_lo + kw
-                    sum_span(plane + id_ * sD + ih * sH + iw * sW + cb, 1, opix + cb, C - cb)
-    for c in range(cb, C):
+    for c in range(C):
         opix[c] = opix[c] / rdiv
 
 
