@@ -1,6 +1,6 @@
 """ndpool's speed-ups over torch and NumPy, from the latest asv results.
 
-    python benchmarks/ratios.py [--results DIR | --file RESULTS.json] [--check]
+    python benchmarks/ratios.py [--results DIR | --file RESULTS.json ...] [--check]
 
 Reads one asv results file (by default the newest under ``benchmarks/.asv/results``; asv
 saves one per machine and commit, and with ``--python=same`` only when the run is given
@@ -93,23 +93,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", type=Path, default=HERE / ".asv" / "results",
                         help="asv results directory (default: benchmarks/.asv/results)")
-    parser.add_argument("--file", type=Path, help="one asv results JSON file")
+    parser.add_argument("--file", type=Path, nargs="+",
+                        help="asv results JSON files; several runs of the same code are "
+                             "merged, each time the minimum over all runs")
     parser.add_argument("--check", action="store_true",
                         help="exit 1 unless no case is slower than torch and both geometric "
                              f"means over torch are at least {TARGET:g}")
     args = parser.parse_args(argv)
-    path = args.file or newest_results(args.results)
-    data = json.loads(path.read_text())
+    paths = args.file or [newest_results(args.results)]
+    runs = [json.loads(path.read_text()) for path in paths]
 
-    print(f"results: {path}")
-    print(f"commit {data.get('commit_hash', '?')[:12]}, machine {data['params'].get('machine')}, "
-          f"cpu {data['params'].get('cpu')}, python {data.get('python')}")
-    for params, _ in rows(data, BUILD):
-        print(f"build: {params['build']}")
+    for path, data in zip(paths, runs):
+        print(f"results: {path}")
+        print(f"commit {data.get('commit_hash', '?')[:12]}, machine {data['params'].get('machine')}, "
+              f"cpu {data['params'].get('cpu')}, python {data.get('python')}")
+        for params, _ in rows(data, BUILD):
+            print(f"build: {params['build']}")
 
-    # Group the timings: one line per (case, direction, layout or dtype), one time per backend.
+    # Group the timings: one line per (case, direction, layout or dtype), one time per
+    # backend, the fastest over the runs.
     groups: dict[tuple, dict[str, float | None]] = {}
-    for name in TIMED:
+    for data, name in itertools.product(runs, TIMED):
         for p, value in rows(data, name):
             p.setdefault("backend", "numpy_idiom")  # PoolIdiom: forward only
             p.setdefault("direction", "forward")
@@ -117,7 +121,9 @@ def main(argv: list[str] | None = None) -> int:
                 variant = p["dtype"]
             else:
                 variant = "float32" if p["layout"] == "channels_first" else "float32/cl"
-            groups.setdefault((p["direction"], p["case"], variant), {})[p["backend"]] = value
+            times = groups.setdefault((p["direction"], p["case"], variant), {})
+            best = times.get(p["backend"])
+            times[p["backend"]] = value if best is None or (value is not None and value < best) else best
 
     header = (f"{'case':32} {'dir':8} {'variant':10} {'ndpool ms':>10} {'torch ms':>10} "
               f"{'numpy ms':>10} {'idiom ms':>10} {'x torch':>8} {'x numpy':>8} {'x idiom':>8} "
@@ -180,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         print("no case where ndpool is slower than torch")
 
     memory = {}
-    for p, value in rows(data, MEMORY):
+    for p, value in rows(runs[-1], MEMORY):
         memory.setdefault((p["case"], p["direction"]), {})[p["backend"]] = value
     if memory:
         print()
