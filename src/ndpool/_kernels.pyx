@@ -7,8 +7,9 @@ Every op sees a 5-D array in one of two memory layouts:
   output positions along W for one ``(n, c, od, oh)`` (without indices: for a run of
   output rows, _rows_per_item); loops run window tap by window tap over the whole block,
   so the innermost loop walks output width and vectorises.  Windows of 2 or 3 W taps
-  fold all their taps of up to three window rows in one pass instead (_max_cf_fused,
-  _avg_cf_fused; _spans.max_rows, sum_rows).
+  fold all their taps of up to three window rows in one pass instead, and windows of
+  more rows (3-D) in several such passes (_max_cf_fused, _avg_cf_fused; _spans.max_rows,
+  sum_rows).
 * channels-last ``(N, D, H, W, C)`` with unit-stride C.  One work item is one output
   pixel; the innermost loop walks channels and vectorises.
 
@@ -431,20 +432,23 @@ cdef bint _avg_cf_fused(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_
                         const Axis* ax, bint count_include_pad, Py_ssize_t divisor_override,
                         const FusedW* f) noexcept nogil:
     """_avg_cf_item for float inputs summed in their own type (pool_t is real_t), with a
-    fused W form: the interior [f0, f1) in one pass over its (up to three) window rows
-    (sum_rows), the edges scalar; same additions in the same order, same division.
-    Returns False (nothing written) where it does not apply: interior windows of fewer
-    taps than the kernel (their divisors vary), no rows, or more than three."""
+    fused W form: the interior [f0, f1) in passes of up to three window rows each
+    (sum_rows; later passes continue the sums of earlier ones, and only the last divides),
+    the edges scalar; same additions in the same order, same division.  Returns False
+    (nothing written) where it does not apply: interior windows of fewer taps than the
+    kernel (their divisors vary), no rows, or more than MAX_ROWS."""
     cdef const Axis* aw = &ax[2]
-    cdef Py_ssize_t kd0, kd1, kh0, kh1, kd, kh, id_, ih, i, nrows, div_dh
-    cdef const real_t* rows[3]
-    cdef Py_ssize_t shift = f.f0 * aw.stride + f.kw0 - aw.pad_lo
+    cdef Py_ssize_t kd0, kd1, kh0, kh1, kd, kh, id_, ih, i, r, n, nrows, div_dh
+    cdef const real_t* rows[MAX_ROWS]
+    cdef const real_t* start
+    cdef real_t zeros[W_BLOCK]
+    cdef Py_ssize_t shift = f.f0 * aw.stride + f.kw0 - aw.pad_lo, width = f.f1 - f.f0
     cdef real_t dv
     if divisor_override == 0 and f.taps != aw.kernel:
         return False
     _taps(&ax[0], od, &kd0, &kd1)
     _taps(&ax[1], oh, &kh0, &kh1)
-    if kd1 <= kd0 or kh1 <= kh0 or (kd1 - kd0) * (kh1 - kh0) > 3:
+    if kd1 <= kd0 or kh1 <= kh0 or (kd1 - kd0) * (kh1 - kh0) > MAX_ROWS:
         return False
     nrows = 0
     for kd in range(kd0, kd1):
@@ -457,9 +461,16 @@ cdef bint _avg_cf_fused(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_
               * divisor_factor(&ax[1], oh, count_include_pad))
     # Interior windows lie inside the input, so their W divisor is the kernel size.
     dv = <real_t>(divisor_override if divisor_override != 0 else div_dh * aw.kernel)
-    sum_rows(rows[0] + shift, rows[1 if nrows > 1 else 0] + shift,
-             rows[2 if nrows > 2 else 0] + shift, aw.stride, orow + f.f0, f.f1 - f.f0, f.taps,
-             <int>nrows, dv)
+    for i in range(width):
+        zeros[i] = 0
+    r = 0
+    while r < nrows:
+        n = nrows - r if nrows - r < 3 else 3
+        start = <const real_t*>zeros if r == 0 else orow + f.f0
+        sum_rows(rows[r] + shift, rows[r + 1 if n > 1 else r] + shift,
+                 rows[r + 2 if n > 2 else r] + shift, start, aw.stride, orow + f.f0, width,
+                 f.taps, <int>n, dv if r + n == nrows else 1)
+        r += n
     for i in range(w0, f.f0):
         orow[i] = _avg_edge(rows, nrows, i * aw.stride - aw.pad_lo, f.edge_t0[i - w0],
                             f.edge_t1[i - w0], div_dh, aw, i, count_include_pad, divisor_override)

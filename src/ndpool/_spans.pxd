@@ -307,23 +307,25 @@ cdef inline void max_rows_s2t3r3(const pool_t* a, const pool_t* b, const pool_t*
         dst[i] = m
 
 
-cdef inline void sum_rows_s1t2r1(const real_t* a, const real_t* b, const real_t* c, real_t* dst,
-                                 Py_ssize_t n, real_t div) noexcept nogil:
+cdef inline void sum_rows_s1t2r1(const real_t* a, const real_t* b, const real_t* c,
+                                 const real_t* init, real_t* dst, Py_ssize_t n,
+                                 real_t div) noexcept nogil:
     cdef Py_ssize_t i
     cdef real_t s
     for i in range(n):
-        s = 0
+        s = init[i]
         s = s + a[i]
         s = s + a[i + 1]
         dst[i] = s / div
 
 
-cdef inline void sum_rows_s1t2r2(const real_t* a, const real_t* b, const real_t* c, real_t* dst,
-                                 Py_ssize_t n, real_t div) noexcept nogil:
+cdef inline void sum_rows_s1t2r2(const real_t* a, const real_t* b, const real_t* c,
+                                 const real_t* init, real_t* dst, Py_ssize_t n,
+                                 real_t div) noexcept nogil:
     cdef Py_ssize_t i
     cdef real_t s
     for i in range(n):
-        s = 0
+        s = init[i]
         s = s + a[i]
         s = s + a[i + 1]
         s = s + b[i]
@@ -331,12 +333,13 @@ cdef inline void sum_rows_s1t2r2(const real_t* a, const real_t* b, const real_t*
         dst[i] = s / div
 
 
-cdef inline void sum_rows_s1t2r3(const real_t* a, const real_t* b, const real_t* c, real_t* dst,
-                                 Py_ssize_t n, real_t div) noexcept nogil:
+cdef inline void sum_rows_s1t2r3(const real_t* a, const real_t* b, const real_t* c,
+                                 const real_t* init, real_t* dst, Py_ssize_t n,
+                                 real_t div) noexcept nogil:
     cdef Py_ssize_t i
     cdef real_t s
     for i in range(n):
-        s = 0
+        s = init[i]
         s = s + a[i]
         s = s + a[i + 1]
         s = s + b[i]
@@ -346,24 +349,26 @@ cdef inline void sum_rows_s1t2r3(const real_t* a, const real_t* b, const real_t*
         dst[i] = s / div
 
 
-cdef inline void sum_rows_s1t3r1(const real_t* a, const real_t* b, const real_t* c, real_t* dst,
-                                 Py_ssize_t n, real_t div) noexcept nogil:
+cdef inline void sum_rows_s1t3r1(const real_t* a, const real_t* b, const real_t* c,
+                                 const real_t* init, real_t* dst, Py_ssize_t n,
+                                 real_t div) noexcept nogil:
     cdef Py_ssize_t i
     cdef real_t s
     for i in range(n):
-        s = 0
+        s = init[i]
         s = s + a[i]
         s = s + a[i + 1]
         s = s + a[i + 2]
         dst[i] = s / div
 
 
-cdef inline void sum_rows_s1t3r2(const real_t* a, const real_t* b, const real_t* c, real_t* dst,
-                                 Py_ssize_t n, real_t div) noexcept nogil:
+cdef inline void sum_rows_s1t3r2(const real_t* a, const real_t* b, const real_t* c,
+                                 const real_t* init, real_t* dst, Py_ssize_t n,
+                                 real_t div) noexcept nogil:
     cdef Py_ssize_t i
     cdef real_t s
     for i in range(n):
-        s = 0
+        s = init[i]
         s = s + a[i]
         s = s + a[i + 1]
         s = s + a[i + 2]
@@ -373,12 +378,13 @@ cdef inline void sum_rows_s1t3r2(const real_t* a, const real_t* b, const real_t*
         dst[i] = s / div
 
 
-cdef inline void sum_rows_s1t3r3(const real_t* a, const real_t* b, const real_t* c, real_t* dst,
-                                 Py_ssize_t n, real_t div) noexcept nogil:
+cdef inline void sum_rows_s1t3r3(const real_t* a, const real_t* b, const real_t* c,
+                                 const real_t* init, real_t* dst, Py_ssize_t n,
+                                 real_t div) noexcept nogil:
     cdef Py_ssize_t i
     cdef real_t s
     for i in range(n):
-        s = 0
+        s = init[i]
         s = s + a[i]
         s = s + a[i + 1]
         s = s + a[i + 2]
@@ -391,23 +397,25 @@ cdef inline void sum_rows_s1t3r3(const real_t* a, const real_t* b, const real_t*
         dst[i] = s / div
 
 
-cdef inline void sum_rows_s2t2r1(const real_t* a, const real_t* b, const real_t* c, real_t* dst,
-                                 Py_ssize_t n, real_t div) noexcept nogil:
+cdef inline void sum_rows_s2t2r1(const real_t* a, const real_t* b, const real_t* c,
+                                 const real_t* init, real_t* dst, Py_ssize_t n,
+                                 real_t div) noexcept nogil:
     cdef Py_ssize_t i
     cdef real_t s
     for i in range(n):
-        s = 0
+        s = init[i]
         s = s + a[2 * i]
         s = s + a[2 * i + 1]
         dst[i] = s / div
 
 
-cdef inline void sum_rows_s2t2r2(const real_t* a, const real_t* b, const real_t* c, real_t* dst,
-                                 Py_ssize_t n, real_t div) noexcept nogil:
+cdef inline void sum_rows_s2t2r2(const real_t* a, const real_t* b, const real_t* c,
+                                 const real_t* init, real_t* dst, Py_ssize_t n,
+                                 real_t div) noexcept nogil:
     cdef Py_ssize_t i
     cdef real_t s
     for i in range(n):
-        s = 0
+        s = init[i]
         s = s + a[2 * i]
         s = s + a[2 * i + 1]
         s = s + b[2 * i]
@@ -415,12 +423,13 @@ cdef inline void sum_rows_s2t2r2(const real_t* a, const real_t* b, const real_t*
         dst[i] = s / div
 
 
-cdef inline void sum_rows_s2t2r3(const real_t* a, const real_t* b, const real_t* c, real_t* dst,
-                                 Py_ssize_t n, real_t div) noexcept nogil:
+cdef inline void sum_rows_s2t2r3(const real_t* a, const real_t* b, const real_t* c,
+                                 const real_t* init, real_t* dst, Py_ssize_t n,
+                                 real_t div) noexcept nogil:
     cdef Py_ssize_t i
     cdef real_t s
     for i in range(n):
-        s = 0
+        s = init[i]
         s = s + a[2 * i]
         s = s + a[2 * i + 1]
         s = s + b[2 * i]
@@ -430,24 +439,26 @@ cdef inline void sum_rows_s2t2r3(const real_t* a, const real_t* b, const real_t*
         dst[i] = s / div
 
 
-cdef inline void sum_rows_s2t3r1(const real_t* a, const real_t* b, const real_t* c, real_t* dst,
-                                 Py_ssize_t n, real_t div) noexcept nogil:
+cdef inline void sum_rows_s2t3r1(const real_t* a, const real_t* b, const real_t* c,
+                                 const real_t* init, real_t* dst, Py_ssize_t n,
+                                 real_t div) noexcept nogil:
     cdef Py_ssize_t i
     cdef real_t s
     for i in range(n):
-        s = 0
+        s = init[i]
         s = s + a[2 * i]
         s = s + a[2 * i + 1]
         s = s + a[2 * i + 2]
         dst[i] = s / div
 
 
-cdef inline void sum_rows_s2t3r2(const real_t* a, const real_t* b, const real_t* c, real_t* dst,
-                                 Py_ssize_t n, real_t div) noexcept nogil:
+cdef inline void sum_rows_s2t3r2(const real_t* a, const real_t* b, const real_t* c,
+                                 const real_t* init, real_t* dst, Py_ssize_t n,
+                                 real_t div) noexcept nogil:
     cdef Py_ssize_t i
     cdef real_t s
     for i in range(n):
-        s = 0
+        s = init[i]
         s = s + a[2 * i]
         s = s + a[2 * i + 1]
         s = s + a[2 * i + 2]
@@ -457,12 +468,13 @@ cdef inline void sum_rows_s2t3r2(const real_t* a, const real_t* b, const real_t*
         dst[i] = s / div
 
 
-cdef inline void sum_rows_s2t3r3(const real_t* a, const real_t* b, const real_t* c, real_t* dst,
-                                 Py_ssize_t n, real_t div) noexcept nogil:
+cdef inline void sum_rows_s2t3r3(const real_t* a, const real_t* b, const real_t* c,
+                                 const real_t* init, real_t* dst, Py_ssize_t n,
+                                 real_t div) noexcept nogil:
     cdef Py_ssize_t i
     cdef real_t s
     for i in range(n):
-        s = 0
+        s = init[i]
         s = s + a[2 * i]
         s = s + a[2 * i + 1]
         s = s + a[2 * i + 2]
@@ -523,14 +535,15 @@ cdef inline void max_rows(const pool_t* a, const pool_t* b, const pool_t* c, Py_
         max_rows_gen(a, b, c, step, dst, n, taps, rows)
 
 
-cdef inline void sum_rows_gen(const real_t* a, const real_t* b, const real_t* c, Py_ssize_t step,
+cdef inline void sum_rows_gen(const real_t* a, const real_t* b, const real_t* c,
+                              const real_t* init, Py_ssize_t step,
                               real_t* dst, Py_ssize_t n, Py_ssize_t taps, int rows,
                               real_t div) noexcept nogil:
     cdef Py_ssize_t i, t, r
     cdef real_t s
     cdef const real_t* row
     for i in range(n):
-        s = 0
+        s = init[i]
         for r in range(rows):
             row = a if r == 0 else (b if r == 1 else c)
             for t in range(taps):
@@ -538,35 +551,36 @@ cdef inline void sum_rows_gen(const real_t* a, const real_t* b, const real_t* c,
         dst[i] = s / div
 
 
-cdef inline void sum_rows(const real_t* a, const real_t* b, const real_t* c, Py_ssize_t step,
-                          real_t* dst, Py_ssize_t n, Py_ssize_t taps, int rows,
+cdef inline void sum_rows(const real_t* a, const real_t* b, const real_t* c, const real_t* init,
+                          Py_ssize_t step, real_t* dst, Py_ssize_t n, Py_ssize_t taps, int rows,
                           real_t div) noexcept nogil:
-    """dst[i] = (0 + rows (a, then b, then c) x taps (2 or 3) at i * step) / div: the
-    additions of the tap-by-tap sums, in their order, from an explicit 0 (0 + -0.0 is
-    +0.0), and their division."""
+    """dst[i] = (init[i] + rows (a, then b, then c) x taps (2 or 3) at i * step) / div: the
+    additions of the tap-by-tap sums, in their order, continuing init (zeros to start
+    from an explicit 0: 0 + -0.0 is +0.0; a window's earlier rows' sum, with div 1, to
+    continue it), and their division.  init may be dst."""
     if step == 1 and taps == 2 and rows == 1:
-        sum_rows_s1t2r1(a, b, c, dst, n, div)
+        sum_rows_s1t2r1(a, b, c, init, dst, n, div)
     elif step == 1 and taps == 2 and rows == 2:
-        sum_rows_s1t2r2(a, b, c, dst, n, div)
+        sum_rows_s1t2r2(a, b, c, init, dst, n, div)
     elif step == 1 and taps == 2 and rows == 3:
-        sum_rows_s1t2r3(a, b, c, dst, n, div)
+        sum_rows_s1t2r3(a, b, c, init, dst, n, div)
     elif step == 1 and taps == 3 and rows == 1:
-        sum_rows_s1t3r1(a, b, c, dst, n, div)
+        sum_rows_s1t3r1(a, b, c, init, dst, n, div)
     elif step == 1 and taps == 3 and rows == 2:
-        sum_rows_s1t3r2(a, b, c, dst, n, div)
+        sum_rows_s1t3r2(a, b, c, init, dst, n, div)
     elif step == 1 and taps == 3 and rows == 3:
-        sum_rows_s1t3r3(a, b, c, dst, n, div)
+        sum_rows_s1t3r3(a, b, c, init, dst, n, div)
     elif step == 2 and taps == 2 and rows == 1:
-        sum_rows_s2t2r1(a, b, c, dst, n, div)
+        sum_rows_s2t2r1(a, b, c, init, dst, n, div)
     elif step == 2 and taps == 2 and rows == 2:
-        sum_rows_s2t2r2(a, b, c, dst, n, div)
+        sum_rows_s2t2r2(a, b, c, init, dst, n, div)
     elif step == 2 and taps == 2 and rows == 3:
-        sum_rows_s2t2r3(a, b, c, dst, n, div)
+        sum_rows_s2t2r3(a, b, c, init, dst, n, div)
     elif step == 2 and taps == 3 and rows == 1:
-        sum_rows_s2t3r1(a, b, c, dst, n, div)
+        sum_rows_s2t3r1(a, b, c, init, dst, n, div)
     elif step == 2 and taps == 3 and rows == 2:
-        sum_rows_s2t3r2(a, b, c, dst, n, div)
+        sum_rows_s2t3r2(a, b, c, init, dst, n, div)
     elif step == 2 and taps == 3 and rows == 3:
-        sum_rows_s2t3r3(a, b, c, dst, n, div)
+        sum_rows_s2t3r3(a, b, c, init, dst, n, div)
     else:
-        sum_rows_gen(a, b, c, step, dst, n, taps, rows, div)
+        sum_rows_gen(a, b, c, init, step, dst, n, taps, rows, div)
