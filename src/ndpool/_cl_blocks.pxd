@@ -12,7 +12,7 @@
 # the tap-major spans: their cheap additions leave the loop bound by memory, and blocks
 # (and sweeps of 2-3 taps at a time) measured slower on the dev VM (0.6-1.0x).
 
-from ndpool._common cimport Axis, lowest_value, pool_t, real_t, tap_range
+from ndpool._common cimport lowest_value, pool_t
 
 cdef enum:
     CL_BLOCK_BYTES = 256
@@ -22,19 +22,6 @@ cdef enum:
 cdef inline Py_ssize_t cl_block_len(size_t itemsize) noexcept nogil:
     """Channels per block for running values of itemsize bytes."""
     return <Py_ssize_t>(CL_BLOCK_BYTES / itemsize)
-
-
-cdef inline void cl_tap_range(const Axis* a, Py_ssize_t o, Py_ssize_t* t0,
-                              Py_ssize_t* t1) noexcept nogil:
-    """_common.tap_range without its integer divisions where the dilation is 1: a pixel's
-    few taps cost less than the divisions of its window bounds."""
-    cdef Py_ssize_t start
-    if a.dilation != 1:
-        tap_range(a, o, t0, t1)
-        return
-    start = o * a.stride - a.pad_lo
-    t0[0] = -start if start < 0 else 0
-    t1[0] = a.size_in - start if a.size_in - start < a.kernel else a.kernel
 
 
 cdef inline bint cl_blocks_pay(Py_ssize_t taps, Py_ssize_t C, size_t itemsize) noexcept nogil:

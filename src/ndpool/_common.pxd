@@ -39,9 +39,17 @@ cdef inline Py_ssize_t ceil_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
 
 
 cdef inline void tap_range(const Axis* a, Py_ssize_t o, Py_ssize_t* t0, Py_ssize_t* t1) noexcept nogil:
-    """Window taps t of output o whose position o*stride - pad_lo + t*dilation is inside the input."""
+    """Window taps t of output o whose position o*stride - pad_lo + t*dilation is inside the input.
+
+    Without dilation there is nothing to divide: a pixel's few taps cost less than the
+    integer divisions of the general bounds."""
     cdef Py_ssize_t start = o * a.stride - a.pad_lo
-    cdef Py_ssize_t hi = ceil_div(a.size_in - start, a.dilation)
+    cdef Py_ssize_t hi
+    if a.dilation == 1:
+        t0[0] = -start if start < 0 else 0
+        t1[0] = a.size_in - start if a.size_in - start < a.kernel else a.kernel
+        return
+    hi = ceil_div(a.size_in - start, a.dilation)
     t0[0] = ceil_div(-start, a.dilation) if start < 0 else 0
     t1[0] = hi if hi < a.kernel else a.kernel
 

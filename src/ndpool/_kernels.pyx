@@ -46,7 +46,7 @@ from ndpool._spans cimport (max_rows, max_span, max_span_any, max_span_idx,
 from ndpool._buffers cimport Strided, acquire_padded, format_kind
 from ndpool._openmp cimport NDPOOL_OPENMP, omp_get_max_threads
 from ndpool._separable cimport sep_max_item, sep_rows
-from ndpool._cl_blocks cimport cl_block_len, cl_blocks_pay, cl_tap_range, max_window_block
+from ndpool._cl_blocks cimport cl_block_len, cl_blocks_pay, max_window_block
 
 # Output positions per channels-first work item: long rows are split so that a single
 # long signal still keeps every thread busy, and a block of outputs stays in L1.
@@ -141,17 +141,6 @@ cdef void _max_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t
                                   (id_ * ax[1].size_in + ih) * aw.size_in + r0 * aw.stride + off, aw.stride)
 
 
-cdef inline void _taps(const Axis* a, Py_ssize_t o, Py_ssize_t* t0, Py_ssize_t* t1) noexcept nogil:
-    """tap_range without its integer divisions where the dilation is 1."""
-    cdef Py_ssize_t start
-    if a.dilation != 1:
-        tap_range(a, o, t0, t1)
-        return
-    start = o * a.stride - a.pad_lo
-    t0[0] = -start if start < 0 else 0
-    t1[0] = a.size_in - start if a.size_in - start < a.kernel else a.kernel
-
-
 cdef struct FusedW:
     # Where the W taps of a channels-first block [w0, w1) fold in one pass (max_rows):
     # taps kw0 + (0, 1[, 2]) reach inside the input for every output in [f0, f1); the
@@ -214,8 +203,8 @@ cdef bint _max_cf_fused(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_
     cdef const pool_t* rows[MAX_ROWS]
     cdef pool_t part[W_BLOCK]
     cdef Py_ssize_t shift = f.f0 * aw.stride + f.kw0 - aw.pad_lo
-    _taps(&ax[0], od, &kd0, &kd1)
-    _taps(&ax[1], oh, &kh0, &kh1)
+    tap_range(&ax[0], od, &kd0, &kd1)
+    tap_range(&ax[1], oh, &kh0, &kh1)
     nrows = (kd1 - kd0) * (kh1 - kh0) if kd1 > kd0 and kh1 > kh0 else 0
     if nrows > MAX_ROWS:
         return False
@@ -270,9 +259,9 @@ cdef void _max_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
     """Outputs out[n, od, oh, ow, :]; indices too when ipix is not NULL."""
     cdef Py_ssize_t kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, id_, ih, iw, c
     cdef pool_t lowest = lowest_value(<pool_t>0)
-    cl_tap_range(&ax[0], od, &kd0, &kd1)
-    cl_tap_range(&ax[1], oh, &kh0, &kh1)
-    cl_tap_range(&ax[2], ow, &kw0, &kw1)
+    tap_range(&ax[0], od, &kd0, &kd1)
+    tap_range(&ax[1], oh, &kh0, &kh1)
+    tap_range(&ax[2], ow, &kw0, &kw1)
     # Without indices, whole blocks of channels in registers (max_window_block) where they
     # pay; the rest, and every channel with indices, tap by tap.
     cdef Py_ssize_t blk, nb = cl_block_len(sizeof(pool_t))
@@ -446,8 +435,8 @@ cdef bint _avg_cf_fused(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_
     cdef real_t dv
     if divisor_override == 0 and f.taps != aw.kernel:
         return False
-    _taps(&ax[0], od, &kd0, &kd1)
-    _taps(&ax[1], oh, &kh0, &kh1)
+    tap_range(&ax[0], od, &kd0, &kd1)
+    tap_range(&ax[1], oh, &kh0, &kh1)
     if kd1 <= kd0 or kh1 <= kh0 or (kd1 - kd0) * (kh1 - kh0) > MAX_ROWS:
         return False
     nrows = 0
