@@ -151,35 +151,26 @@ cdef extern from *:
     /* op[c] = 0 + (gp[c] if ip[c] == cell else +0) for c < nc; returns how many matched.
        The share is masked by its bits, not chosen by a branch: GCC vectorises this form
        (with AVX2), and a branch on a random match mispredicts.  Adding it to zero is what
-       the scatter does to a zeroed cell (and turns a -0 share into +0, as there). */
-    static inline Py_ssize_t ndpool_pick_f32(const float* gp, const int64_t* ip, int64_t cell,
-                                             float* op, Py_ssize_t nc) {
-        const uint32_t* gb = (const uint32_t*)gp;
-        int hits = 0;
-        for (Py_ssize_t c = 0; c < nc; c++) {
-            uint32_t m = -(uint32_t)(ip[c] == cell);
-            uint32_t b = gb[c] & m;
-            float v;
-            memcpy(&v, &b, sizeof v);
-            op[c] = 0.0f + v;
-            hits += (int)(m & 1u);
-        }
-        return hits;
+       the scatter does to a zeroed cell (and turns a -0 share into +0, as there).
+       T is the float type, U the unsigned integer of its width, H a counter of that
+       width (keeps the count in the vector lanes). */
+    #define NDPOOL_PICK(name, T, U, H)                                                     \
+    static inline Py_ssize_t name(const T* gp, const int64_t* ip, int64_t cell, T* op,    \
+                                  Py_ssize_t nc) {                                         \
+        const U* gb = (const U*)gp;                                                        \
+        H hits = 0;                                                                        \
+        for (Py_ssize_t c = 0; c < nc; c++) {                                              \
+            U m = -(U)(ip[c] == cell);                                                     \
+            U b = gb[c] & m;                                                               \
+            T v;                                                                           \
+            memcpy(&v, &b, sizeof v);                                                      \
+            op[c] = (T)0 + v;                                                              \
+            hits += (H)(m & 1u);                                                           \
+        }                                                                                  \
+        return hits;                                                                       \
     }
-    static inline Py_ssize_t ndpool_pick_f64(const double* gp, const int64_t* ip, int64_t cell,
-                                             double* op, Py_ssize_t nc) {
-        const uint64_t* gb = (const uint64_t*)gp;
-        int64_t hits = 0;
-        for (Py_ssize_t c = 0; c < nc; c++) {
-            uint64_t m = -(uint64_t)(ip[c] == cell);
-            uint64_t b = gb[c] & m;
-            double v;
-            memcpy(&v, &b, sizeof v);
-            op[c] = 0.0 + v;
-            hits += (int64_t)(m & 1u);
-        }
-        return hits;
-    }
+    NDPOOL_PICK(ndpool_pick_f32, float, uint32_t, int)
+    NDPOOL_PICK(ndpool_pick_f64, double, uint64_t, int64_t)
     """
     Py_ssize_t ndpool_pick_f32(const float* gp, const int64_t* ip, int64_t cell, float* op,
                                Py_ssize_t nc) noexcept nogil
