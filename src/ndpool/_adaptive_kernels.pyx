@@ -374,12 +374,14 @@ cdef void _max_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
         opix[c] = lowest
     if pool_t is float:
         if b.size_in[0] * H * W <= INT32_MAX:
-            _max_cl_idx32(plane, sD, sH, sW, C, opix, ipix, d0, d1, h0, h1, w0, w1, H, W)
+            _max_cl_idx_lanes(plane, sD, sH, sW, C, opix, ipix, d0, d1, h0, h1, w0, w1, H, W,
+                              <int32_t>((d0 * H + h0) * W + w0))
         else:
             _max_cl_idx_any(plane, sD, sH, sW, C, opix, ipix, d0, d1, h0, h1, w0, w1, H, W)
     elif pool_t is double:
         if b.size_in[0] * H * W <= MAX_EXACT_DOUBLE:
-            _max_cl_idx_f64(plane, sD, sH, sW, C, opix, ipix, d0, d1, h0, h1, w0, w1, H, W)
+            _max_cl_idx_lanes(plane, sD, sH, sW, C, opix, ipix, d0, d1, h0, h1, w0, w1, H, W,
+                              <double>((d0 * H + h0) * W + w0))
         else:
             _max_cl_idx_any(plane, sD, sH, sW, C, opix, ipix, d0, d1, h0, h1, w0, w1, H, W)
     else:
@@ -402,16 +404,21 @@ cdef inline void _max_cl_idx_any(const pool_t* plane, Py_ssize_t sD, Py_ssize_t 
                              (id_ * H + ih) * W + iw, 0)
 
 
-cdef inline void _max_cl_idx_f64(const double* plane, Py_ssize_t sD, Py_ssize_t sH,
-                                 Py_ssize_t sW, Py_ssize_t C, double* opix, int64_t* ipix,
-                                 Py_ssize_t d0, Py_ssize_t d1, Py_ssize_t h0, Py_ssize_t h1,
-                                 Py_ssize_t w0, Py_ssize_t w1, Py_ssize_t H,
-                                 Py_ssize_t W) noexcept nogil:
-    """As _max_cl_idx_any for double, with the indices held as doubles (exact below 2**53),
-    C_BLOCK channels at a time."""
-    cdef Py_ssize_t id_, ih, iw, c, c0, cb
-    cdef double ib[C_BLOCK]
-    cdef double first = <double>((d0 * H + h0) * W + w0)
+ctypedef fused lane_t:  # index lanes of the width of the values: float's, double's
+    int32_t
+    double
+
+
+cdef inline void _max_cl_idx_lanes(const void* plane, Py_ssize_t sD, Py_ssize_t sH,
+                                   Py_ssize_t sW, Py_ssize_t C, void* opix, int64_t* ipix,
+                                   Py_ssize_t d0, Py_ssize_t d1, Py_ssize_t h0, Py_ssize_t h1,
+                                   Py_ssize_t w0, Py_ssize_t w1, Py_ssize_t H, Py_ssize_t W,
+                                   lane_t first) noexcept nogil:
+    """As _max_cl_idx_any, C_BLOCK channels at a time, with the indices held in lanes of
+    the values' width: int32 for float values (plane sizes below 2**31), doubles for
+    double values (exact below 2**53).  first is the bin's first index, in lane type."""
+    cdef Py_ssize_t id_, ih, iw, c, c0, cb, off
+    cdef lane_t ib[C_BLOCK]
     cdef Py_ssize_t blk, nblk = (C + C_BLOCK - 1) // C_BLOCK
     for blk in range(nblk):
         c0 = blk * C_BLOCK
@@ -421,34 +428,15 @@ cdef inline void _max_cl_idx_f64(const double* plane, Py_ssize_t sD, Py_ssize_t 
         for id_ in range(d0, d1):
             for ih in range(h0, h1):
                 for iw in range(w0, w1):
-                    _max_span_f64(plane + id_ * sD + ih * sH + iw * sW + c0, opix + c0, ib, cb,
-                                  <double>((id_ * H + ih) * W + iw))
+                    off = id_ * sD + ih * sH + iw * sW + c0
+                    if lane_t is int32_t:
+                        max_span_idx32(<const float*>plane + off, <float*>opix + c0, ib, cb,
+                                       <int32_t>((id_ * H + ih) * W + iw))
+                    else:
+                        _max_span_f64(<const double*>plane + off, <double*>opix + c0, ib, cb,
+                                      <double>((id_ * H + ih) * W + iw))
         for c in range(cb):
             ipix[c0 + c] = <int64_t>ib[c]
-
-
-cdef inline void _max_cl_idx32(const float* plane, Py_ssize_t sD, Py_ssize_t sH,
-                               Py_ssize_t sW, Py_ssize_t C, float* opix, int64_t* ipix,
-                               Py_ssize_t d0, Py_ssize_t d1, Py_ssize_t h0, Py_ssize_t h1,
-                               Py_ssize_t w0, Py_ssize_t w1, Py_ssize_t H,
-                               Py_ssize_t W) noexcept nogil:
-    """As _max_cl_idx_any for float, with int32 indices, C_BLOCK channels at a time."""
-    cdef Py_ssize_t id_, ih, iw, c, c0, cb
-    cdef int32_t ib[C_BLOCK]
-    cdef int32_t first = <int32_t>((d0 * H + h0) * W + w0)
-    cdef Py_ssize_t blk, nblk = (C + C_BLOCK - 1) // C_BLOCK
-    for blk in range(nblk):
-        c0 = blk * C_BLOCK
-        cb = C - c0 if C - c0 < C_BLOCK else C_BLOCK
-        for c in range(cb):
-            ib[c] = first
-        for id_ in range(d0, d1):
-            for ih in range(h0, h1):
-                for iw in range(w0, w1):
-                    max_span_idx32(plane + id_ * sD + ih * sH + iw * sW + c0, opix + c0, ib, cb,
-                                   <int32_t>((id_ * H + ih) * W + iw))
-        for c in range(cb):
-            ipix[c0 + c] = ib[c]
 
 
 cdef void _avg_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t* orow,
