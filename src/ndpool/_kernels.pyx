@@ -42,7 +42,7 @@ from ndpool._common cimport (Axis, Pixel, RowBlock, pool_t, real_t, block_taps, 
                              row_blocks, tap_range)
 from ndpool._spans cimport (max_rows, max_span, max_span_any, max_span_idx,
                             max_span_idx32, max_update, sum_rows, sum_span, sum_span_any,
-                            sum_taps_any)
+                            sum_taps_any, sum_taps_apart)
 from ndpool._buffers cimport Strided, acquire_padded, format_kind
 from ndpool._openmp cimport NDPOOL_OPENMP, omp_get_max_threads
 from ndpool._separable cimport sep_max_item, sep_rows
@@ -490,7 +490,7 @@ cdef void _avg_cf_rows(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
 cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
                        Py_ssize_t C, real_t* opix, Py_ssize_t od, Py_ssize_t oh, Py_ssize_t ow,
                        const Axis* ax, bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil:
-    cdef Py_ssize_t kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, id_, ih, iw, c, div
+    cdef Py_ssize_t kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, id_, ih, iw, c, div, n
     cdef real_t rdiv
     tap_range(&ax[0], od, &kd0, &kd1)
     tap_range(&ax[1], oh, &kh0, &kh1)
@@ -501,9 +501,12 @@ cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
         id_ = od * ax[0].stride - ax[0].pad_lo + kd
         for kh in range(kh0, kh1):
             ih = oh * ax[1].stride - ax[1].pad_lo + kh
-            for kw in range(kw0, kw1):
-                iw = ow * ax[2].stride - ax[2].pad_lo + kw
-                sum_span(plane + id_ * sD + ih * sH + iw * sW, 1, opix, C)
+            iw = ow * ax[2].stride - ax[2].pad_lo + kw0
+            kw = kw0
+            while kw < kw1:  # up to three taps of the row per pass over the channels
+                n = kw1 - kw if kw1 - kw < 3 else 3
+                sum_taps_apart(plane + id_ * sD + ih * sH + (iw + kw - kw0) * sW, sW, opix, C, n)
+                kw += n
     if divisor_override != 0:
         div = divisor_override
     else:

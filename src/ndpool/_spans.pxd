@@ -121,6 +121,23 @@ cdef inline void sum_taps(const pool_t* src, Py_ssize_t step, real_t* dst, Py_ss
             dst[i] = ((dst[i] + src[i * step]) + src[i * step + 1]) + src[i * step + 2]
 
 
+cdef inline void sum_taps_apart(const pool_t* src, Py_ssize_t apart, real_t* dst, Py_ssize_t n,
+                                Py_ssize_t taps) noexcept nogil:
+    """sum_span of `taps` (1 to 3) window taps `apart` elements apart in one pass (a
+    channels-last window row): dst[i] gets src[i], then src[i + apart] (then + 2 * apart)
+    added in that order, with one load and store of dst."""
+    cdef Py_ssize_t i
+    if taps == 1:
+        for i in range(n):
+            dst[i] = dst[i] + src[i]
+    elif taps == 2:
+        for i in range(n):
+            dst[i] = (dst[i] + src[i]) + src[i + apart]
+    else:
+        for i in range(n):
+            dst[i] = ((dst[i] + src[i]) + src[i + apart]) + src[i + 2 * apart]
+
+
 cdef inline void sum_taps_any(const pool_t* src, Py_ssize_t step, real_t* dst, Py_ssize_t n,
                               Py_ssize_t taps) noexcept nogil:
     if step == 1:
