@@ -101,7 +101,6 @@ def _adaptive_max(fn, nd, input, output_size, return_indices, data_format, num_t
         idx_k = idx = None
         if return_indices:
             idx_k, idx = plain_output(out_shape, np.int64, cl, nd, data_format, batched)
-        if return_indices:
             idx_k = _as_5d(idx_k, nd, cl)
         _adaptive_kernels.adaptive_max_pool(_as_5d(xk, nd, cl), _as_5d(out_k, nd, cl), idx_k,
                                             table, cl, threads)
