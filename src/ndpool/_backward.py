@@ -19,7 +19,7 @@ from ._simd import _backward_kernels
 from ._args import (avg_backward_geometry, avg_options, axes_table, index_range_error,
                     validate_backward)
 from ._docs import OPTIONS, RAISES, SHAPES, examples
-from ._layout import empty_output, from_ncdhw, kernel_input, kernel_layout, to_ncdhw
+from ._layout import empty, empty_output, from_ncdhw, kernel_input, kernel_layout, to_ncdhw
 from ._threading import threads_for
 from ._typing import DataFormat, Padding, Size
 
@@ -111,7 +111,7 @@ def _plain(nd, grad_output, indices, input_shape, data_format, num_threads, with
     call = _PlainCall(g, idx, shape, spatial, channels_last, num_threads)
     gk = g.reshape(_kernel_shape(g.shape, nd, channels_last))
     idx_k = idx.reshape(gk.shape) if with_indices else None
-    result = np.empty(shape, g.dtype)
+    result = empty(shape, g.dtype)
     return call, gk, idx_k, result.reshape(_kernel_shape(shape, nd, channels_last)), result
 
 

@@ -4,13 +4,16 @@ Internally every op works on a logical ``(N, C, D, H, W)`` view.  A kernel reads
 channels-first (unit-stride W) or channels-last (unit-stride C, torch's channels_last
 memory format), whichever the memory already is; only arrays that neither kernel can read
 in place are copied.  The output is allocated in the memory order of the kernel that ran,
-so a channels-last input gives a channels-last output, as in torch.
+so a channels-last input gives a channels-last output, as in torch.  Outputs of a MiB or
+more live on recycled memory (``_buffer_pool``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
+
+from ._buffer_pool import empty
 
 
 def to_ncdhw(x: np.ndarray, nd: int, channels_last: bool, batched: bool) -> np.ndarray:
@@ -71,9 +74,9 @@ def empty_output(shape5: tuple[int, ...], dtype, channels_last: bool) -> tuple[n
     """Allocate an output; returns (C-contiguous array in kernel axis order, logical 5-D view)."""
     if channels_last:
         n, c, d, h, w = shape5
-        buf = np.empty((n, d, h, w, c), dtype=dtype)
+        buf = empty((n, d, h, w, c), dtype)
         return buf, buf.transpose(0, 4, 1, 2, 3)
-    buf = np.empty(shape5, dtype=dtype)
+    buf = empty(shape5, dtype)
     return buf, buf
 
 
@@ -140,8 +143,8 @@ def plain_output(out_shape: tuple[int, ...], dtype, channels_last: bool, nd: int
     """(output in kernel axis order, the output the user gets) for a plain_input call with
     logical (N, C, *spatial_out) shape out_shape: empty_output's memory, from_ncdhw's view."""
     if channels_last:
-        buf = np.empty(out_shape[:1] + out_shape[2:] + out_shape[1:2], dtype)
+        buf = empty(out_shape[:1] + out_shape[2:] + out_shape[1:2], dtype)
         user = buf if data_format == "channels_last" else buf.transpose(_FROM_CL[nd])
     else:
-        user = buf = np.empty(out_shape, dtype)
+        user = buf = empty(out_shape, dtype)
     return buf, user if batched else user[0]

@@ -113,6 +113,8 @@ def reference() -> None:
 
 def info() -> None:
     assert_type(ndpool.build_info(), dict[str, Any])
+    assert_type(ndpool.set_buffer_pool_limit(0), int)
+    assert_type(ndpool.buffer_pool_info(), dict[str, int])
     assert_type(ndpool.__version__, str)
 
 
