@@ -41,3 +41,23 @@ def test_avg_taps_integers_match_reference(k):
     x = np.random.default_rng(k).integers(-100, 100, (2, 3, 11, 17)).astype(np.int32)
     kw = dict(kernel_size=k, stride=1, padding=k // 2, ceil_mode=True)
     np.testing.assert_array_equal(ndpool.avg_pool2d(x, **kw), reference.avg_pool2d(x, **kw))
+
+
+@pytest.mark.parametrize("cip, divisor", [(True, None), (False, None), (False, 5)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 2, 35, 35), (2, 1, 3, 40, 7), (1, 3, 70, 33)])
+def test_stride1_same_pooling_as_one_span_matches_torch(shape, dtype, cip, divisor):
+    """3x3(x3)/s1/p1 channels-first rows are summed as one span across rows (_avg_cf_flat,
+    spans longer than W_BLOCK included), the edge columns after; NaN, inf and -0.0 at the
+    edges must come out as torch's."""
+    rng = np.random.default_rng(len(shape) * 7 + shape[-1])
+    x = (rng.standard_normal(shape) * 10.0 ** rng.integers(-6, 7, shape)).astype(dtype)
+    x[..., 0] = np.where(rng.random(x[..., 0].shape) < 0.3, -0.0, x[..., 0])
+    x[..., -1, -1] = np.inf
+    x[..., 1, 0] = np.nan
+    nd = len(shape) - 2
+    kw = dict(kernel_size=3, stride=1, padding=1, count_include_pad=cip, divisor_override=divisor)
+    fn, tfn = ((ndpool.avg_pool2d, torch.nn.functional.avg_pool2d) if nd == 2
+               else (ndpool.avg_pool3d, torch.nn.functional.avg_pool3d))
+    want = tfn(torch.from_numpy(x), **kw).numpy()
+    assert fn(x, **kw).tobytes() == want.tobytes()

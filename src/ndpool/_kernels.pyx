@@ -460,6 +460,15 @@ cdef bint _avg_cf_fused(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_
                  rows[r + 2 if n > 2 else r] + shift, start, aw.stride, orow + f.f0, width,
                  f.taps, <int>n, dv if r + n == nrows else 1)
         r += n
+    _avg_edges(rows, nrows, orow, w0, w1, f, div_dh, aw, count_include_pad, divisor_override)
+    return True
+
+
+cdef void _avg_edges(const real_t** rows, Py_ssize_t nrows, real_t* orow, Py_ssize_t w0,
+                     Py_ssize_t w1, const FusedW* f, Py_ssize_t div_dh, const Axis* aw,
+                     bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil:
+    """The outputs [w0, f0) and [f1, w1) of a row, which the fused form leaves out."""
+    cdef Py_ssize_t i
     for i in range(w0, f.f0):
         orow[i] = _avg_edge(rows, nrows, i * aw.stride - aw.pad_lo, f.edge_t0[i - w0],
                             f.edge_t1[i - w0], div_dh, aw, i, count_include_pad, divisor_override)
@@ -467,7 +476,89 @@ cdef bint _avg_cf_fused(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_
         orow[i] = _avg_edge(rows, nrows, i * aw.stride - aw.pad_lo,
                             f.edge_t0[RANGE_CACHE + i - f.f1], f.edge_t1[RANGE_CACHE + i - f.f1],
                             div_dh, aw, i, count_include_pad, divisor_override)
-    return True
+
+
+cdef void _avg_cf_flat(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t* out,
+                       Py_ssize_t OW, Py_ssize_t od, Py_ssize_t oh0, Py_ssize_t oh1,
+                       const Axis* ax, bint count_include_pad, Py_ssize_t divisor_override,
+                       const FusedW* f) noexcept nogil:
+    """Rows [oh0, oh1) of _avg_cf_fused at once, for rows whose H taps all lie inside the
+    input, with stride 1 along H and W and input rows OW apart (sH == OW, stride-1 "same"
+    pooling).  Output q = oh * OW + ow then reads input q + (kh - pad_h) * OW + kw - pad_w
+    whatever its row, so the rows form one span for sum_rows: short rows (a 35-wide map)
+    no longer pay each row's set-up and tail.  A window that crosses a row end reads the
+    neighbouring row; those outputs are the edges, recomputed after.  The span starts at
+    the first row's f0 and ends at the last row's f1, so nothing outside the plane is
+    read.  Same additions in the same order, same division, as _avg_cf_fused."""
+    cdef const Axis* aw = &ax[2]
+    cdef const Axis* ah = &ax[1]
+    cdef Py_ssize_t kd0, kd1, kd, kh, nrows = 0, r, n, c, q1, span, oh
+    cdef const real_t* rows[MAX_ROWS]
+    cdef real_t zeros[W_BLOCK]
+    cdef Py_ssize_t shift = f.kw0 - aw.pad_lo
+    tap_range(&ax[0], od, &kd0, &kd1)
+    for kd in range(kd0, kd1):
+        for kh in range(ah.kernel):
+            # Input row kh of output row 0's window (may lie before the plane: only offsets
+            # inside it are read).
+            rows[nrows] = plane + (od * ax[0].stride - ax[0].pad_lo + kd) * sD + (kh - ah.pad_lo) * sH
+            nrows += 1
+    cdef Py_ssize_t div_dh = (divisor_factor(&ax[0], od, count_include_pad)
+                              * divisor_factor(ah, oh0, count_include_pad))
+    cdef real_t dv = <real_t>(divisor_override if divisor_override != 0 else div_dh * aw.kernel)
+    for c in range(W_BLOCK):
+        zeros[c] = 0
+    c = oh0 * OW + f.f0
+    q1 = (oh1 - 1) * OW + f.f1
+    while c < q1:
+        span = q1 - c if q1 - c < W_BLOCK else W_BLOCK
+        r = 0
+        while r < nrows:
+            n = nrows - r if nrows - r < 3 else 3
+            sum_rows(rows[r] + shift + c, rows[r + 1 if n > 1 else r] + shift + c,
+                     rows[r + 2 if n > 2 else r] + shift + c,
+                     <const real_t*>zeros if r == 0 else out + c, 1, out + c, span, f.taps,
+                     <int>n, dv if r + n == nrows else 1)
+            r += n
+        c += span
+    for c in range(f.f0):
+        _avg_edge_column(rows, nrows, out, OW, oh0, oh1, c, f.edge_t0[c], f.edge_t1[c], div_dh,
+                         aw, count_include_pad, divisor_override)
+    for c in range(f.f1, OW):
+        _avg_edge_column(rows, nrows, out, OW, oh0, oh1, c, f.edge_t0[RANGE_CACHE + c - f.f1],
+                         f.edge_t1[RANGE_CACHE + c - f.f1], div_dh, aw, count_include_pad,
+                         divisor_override)
+
+
+cdef enum:
+    EDGE_LANES = 8  # rows whose edge outputs _avg_edge_column sums side by side
+
+
+cdef void _avg_edge_column(const real_t** rows, Py_ssize_t nrows, real_t* out, Py_ssize_t OW,
+                           Py_ssize_t oh0, Py_ssize_t oh1, Py_ssize_t c, Py_ssize_t t0,
+                           Py_ssize_t t1, Py_ssize_t div_dh, const Axis* aw,
+                           bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil:
+    """Edge column c of _avg_cf_flat's rows (taps [t0, t1) of every window row, as
+    _avg_edge).  Each output is one chain of additions; EDGE_LANES rows advance together,
+    so their chains overlap instead of each waiting on its own latency."""
+    cdef real_t acc[EDGE_LANES]
+    cdef Py_ssize_t oh, j, m, r, t, pos = c * aw.stride - aw.pad_lo
+    cdef real_t dv = <real_t>(divisor_override if divisor_override != 0
+                              else div_dh * divisor_factor(aw, c, count_include_pad))
+    cdef const real_t* p
+    oh = oh0
+    while oh < oh1:
+        m = oh1 - oh if oh1 - oh < EDGE_LANES else EDGE_LANES
+        for j in range(m):
+            acc[j] = 0
+        for r in range(nrows):
+            p = rows[r] + oh * OW + pos  # rows are OW apart (sH == OW)
+            for t in range(t0, t1):
+                for j in range(m):
+                    acc[j] = acc[j] + p[j * OW + t]
+        for j in range(m):
+            out[(oh + j) * OW + c] = acc[j] / dv
+        oh += m
 
 
 cdef void _avg_cf_rows(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t* out,
@@ -477,10 +568,25 @@ cdef void _avg_cf_rows(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
     """Outputs out[oh, w0:w1] for oh in [oh0, oh1), as _max_cf_rows; the fused form only
     for float inputs summed in their own type."""
     cdef FusedW f
-    cdef Py_ssize_t oh
+    cdef Py_ssize_t oh, a = oh1, b = oh1, kd0, kd1
+    cdef const Axis* ah = &ax[1]
     cdef bint fused = ((pool_t is float or pool_t is double) and sizeof(pool_t) == sizeof(real_t)
                        and _fused_w(&ax[2], w0, w1, &f))
+    if (fused and w0 == 0 and w1 == OW and sH == OW and ax[2].stride == 1 and ah.stride == 1
+            and (divisor_override != 0 or f.taps == ax[2].kernel)):
+        # Rows [a, b) whose H taps all lie inside the input go to _avg_cf_flat.
+        tap_range(&ax[0], od, &kd0, &kd1)
+        a = oh0 if oh0 > ah.pad_lo else ah.pad_lo
+        b = ah.size_in - ah.kernel + ah.pad_lo + 1
+        b = b if b < oh1 else oh1
+        if b - a < 2 or kd1 <= kd0 or (kd1 - kd0) * ah.kernel > MAX_ROWS:
+            a = b = oh1
     for oh in range(oh0, oh1):
+        if oh == a:
+            _avg_cf_flat(<const real_t*>plane, sD, sH, out, OW, od, a, b, ax, count_include_pad,
+                         divisor_override, &f)
+        if a <= oh < b:
+            continue
         if not (fused and _avg_cf_fused(plane, sD, sH, out + oh * OW, od, oh, w0, w1, ax,
                                         count_include_pad, divisor_override, &f)):
             _avg_cf_item(plane, sD, sH, out + oh * OW, od, oh, w0, w1, ax, count_include_pad,
