@@ -222,3 +222,34 @@ def test_forward_then_backward_equals_autograd(nd, channels_last):
             grad = backward(grad_out, x.shape, **window)
         np.testing.assert_array_equal(out, want_out.detach().numpy())
         np.testing.assert_array_equal(grad, want_grad.numpy())
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("kernel, padding, shape", [
+    (3, 1, (2, 2, 35, 35)),          # Inception's 3x3/s1/p1
+    ((1, 3), (0, 1), (1, 3, 6, 9)),  # one share row per cell
+    ((3, 3, 3), 1, (1, 2, 5, 7, 41)),  # 3-D, rows longer than one span block across the map
+    ((2, 3, 3), (1, 0, 1), (1, 1, 4, 9, 300)),  # clipped D and H ranges, spans of 512+
+    ((3, 3), (1, 1), (1, 2, 3, 4)),   # fewer rows than the window
+])
+@pytest.mark.parametrize("cip, divisor", [(True, None), (False, None), (False, 7)])
+def test_avg_stride1_same_width_gather_matches_torch(kernel, padding, shape, dtype, cip, divisor):
+    """Stride 1 with 3 W taps and padding 1 (OW == W) is written as a gather, rows of the
+    same output-row range at once (_avg_plane_same); every cell must still get torch's
+    shares in torch's order, NaN payloads and signed zeros included."""
+    nd = len(shape) - 2
+    rng = np.random.default_rng(sum(shape))
+    kw = dict(kernel_size=kernel, stride=1, padding=padding, count_include_pad=cip)
+    if nd > 1:
+        kw["divisor_override"] = divisor
+    x = torch.zeros(shape, dtype=torch.float32 if dtype == np.float32 else torch.float64,
+                    requires_grad=True)
+    y = getattr(F, f"avg_pool{nd}d")(x, **kw)
+    g = (rng.standard_normal(tuple(y.shape)) * 10.0 ** rng.integers(-6, 7, tuple(y.shape))).astype(dtype)
+    flat = g.reshape(-1)
+    flat[rng.random(flat.size) < 0.05] = np.nan
+    flat[rng.random(flat.size) < 0.05] = -np.inf
+    flat[rng.random(flat.size) < 0.1] = -0.0
+    want = torch.autograd.grad(y, x, torch.from_numpy(g))[0].numpy()
+    got = getattr(ndpool, f"avg_pool{nd}d_backward")(g, shape, **kw)
+    assert got.tobytes() == want.tobytes()

@@ -36,6 +36,7 @@ from libc.string cimport memchr, memset
 from ndpool._common cimport (Axis, real_t, read_geometry, divisor_factor, out_range, tap_range,
                              adaptive_start, adaptive_end)
 from ndpool._buffers cimport Strided, acquire
+from ndpool._spans cimport sum_rows
 
 cdef enum:
     # Channels-last units split a sample's channels in multiples of this (a 64-byte line of
@@ -52,6 +53,8 @@ cdef enum:
     # more than zeroing them and one scatter (measured: 3x3 blocks gain, 4x4 break even,
     # a global max over 7x7 is 2.5x slower).
     GATHER_CELLS = 12
+    # Share rows a cell of _avg_plane_same sums at most (3x3x3 windows).
+    SAME_ROWS = 27
 
 
 cdef Py_ssize_t _channel_block(Py_ssize_t N, Py_ssize_t C, int num_threads) noexcept nogil:
@@ -366,6 +369,103 @@ cdef void _avg_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, real_t* plan
                                 _add_span_any(share + r0 - w0, row + r0 * aw.stride + kw - aw.pad_lo,
                                               aw.stride, r1 - r0)
     _zero_upto(plane, wm, P, P, 1, 1)
+
+
+cdef inline bint _avg_same_applies(const Axis* ax) noexcept nogil:
+    """Whether _avg_plane_same takes this geometry: stride 1 on every axis, 3 W taps with
+    one column of padding each side (so OW == W: share rows lie as far apart as input
+    rows), at least 4 columns, and at most SAME_ROWS share rows per cell."""
+    return (ax[0].stride == 1 and ax[1].stride == 1 and ax[2].stride == 1
+            and ax[2].kernel == 3 and ax[2].pad_lo == 1 and ax[2].size_out == ax[2].size_in
+            and ax[2].size_in > 3 and ax[0].kernel * ax[1].kernel <= SAME_ROWS)
+
+
+cdef void _avg_plane_same(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, real_t* plane,
+                          const Axis* ax, const Py_ssize_t* tab, real_t* share) noexcept nogil:
+    """_avg_plane for _avg_same_applies geometries, as a gather that writes each cell once;
+    share is scratch for the plane's OD * OH * OW shares.
+
+    A cell receives the shares of the outputs whose windows hold it in output order (od,
+    then oh, then ow ascending: torch's scatter order), starting from 0.  With stride 1
+    those are output rows ih + j, j in [pad - k + 1, pad] clipped to the map, and columns
+    iw - 1 .. iw + 1.  As OW == W, cell q = ih * W + iw reads share q + j * W + t alike for
+    all rows with the same clipped j range, so such a run of rows is one span for
+    sum_rows.  Its first and last columns read values wrapped from the neighbouring row;
+    they are summed after, cell by cell."""
+    cdef const Axis* ad = &ax[0]
+    cdef const Axis* ah = &ax[1]
+    cdef Py_ssize_t D = ad.size_in, H = ah.size_in, W = ax[2].size_in
+    cdef Py_ssize_t OD = ad.size_out, OH = ah.size_out, O = ad.size_out
+    if OH > O:
+        O = OH
+    if W > O:
+        O = W
+    cdef const Py_ssize_t* fw = tab + 8 * O
+    cdef Py_ssize_t jmin = ah.pad_lo - ah.kernel + 1, jmax = ah.pad_lo
+    cdef Py_ssize_t od, oh, ow, fdh, id_, ih, e, i, od0, od1, jlo, jhi, j, nrows, r, n, c, q1
+    cdef Py_ssize_t span
+    cdef const real_t* rows[SAME_ROWS]
+    cdef const real_t* p
+    cdef real_t zeros[W_BLOCK]
+    cdef real_t acc
+    cdef real_t* out
+    for od in range(OD):  # every output's share: the division torch does
+        for oh in range(OH):
+            fdh = tab[2 * O + od] * tab[5 * O + oh]
+            for ow in range(W):
+                share[(od * OH + oh) * W + ow] = g[od * gD + oh * gH + ow] / <real_t>(fdh * fw[ow])
+    for c in range(W_BLOCK):
+        zeros[c] = 0
+    for id_ in range(D):
+        od0 = id_ + ad.pad_lo - ad.kernel + 1 if id_ + ad.pad_lo - ad.kernel + 1 > 0 else 0
+        od1 = id_ + ad.pad_lo + 1 if id_ + ad.pad_lo + 1 < OD else OD
+        out = plane + id_ * H * W
+        ih = 0
+        while ih < H:
+            # Rows [ih, e) share the clipped range [jlo, jhi] of output rows.
+            jlo = jmin if jmin > -ih else -ih
+            jhi = jmax if jmax < OH - 1 - ih else OH - 1 - ih
+            e = ih + 1
+            while e < H and (jmin if jmin > -e else -e) == jlo and (jmax if jmax < OH - 1 - e else OH - 1 - e) == jhi:
+                e += 1
+            nrows = 0
+            for od in range(od0, od1):
+                for j in range(jlo, jhi + 1):
+                    # + q: the share one column left of cell q's, in output row ih + j.
+                    rows[nrows] = share + (od * OH + j) * W - 1
+                    nrows += 1
+            if nrows == 0:
+                for c in range(ih * W, e * W):
+                    out[c] = 0
+                ih = e
+                continue
+            c = ih * W + 1
+            q1 = (e - 1) * W + W - 1
+            while c < q1:
+                span = q1 - c if q1 - c < W_BLOCK else W_BLOCK
+                r = 0
+                while r < nrows:
+                    n = nrows - r if nrows - r < 3 else 3
+                    sum_rows(rows[r] + c, rows[r + 1 if n > 1 else r] + c,
+                             rows[r + 2 if n > 2 else r] + c,
+                             <const real_t*>zeros if r == 0 else out + c, 1, out + c, span, 3,
+                             <int>n, 1)
+                    r += n
+                c += span
+            for i in range(ih, e):  # columns 0 and W - 1: two share columns each
+                acc = 0
+                for r in range(nrows):
+                    p = rows[r] + i * W
+                    acc = acc + p[1]
+                    acc = acc + p[2]
+                out[i * W] = acc
+                acc = 0
+                for r in range(nrows):
+                    p = rows[r] + i * W + W - 1
+                    acc = acc + p[0]
+                    acc = acc + p[1]
+                out[i * W + W - 1] = acc
+            ih = e
 
 
 cdef inline Py_ssize_t _cover(const Axis* a, Py_ssize_t p) noexcept nogil:
@@ -837,13 +937,21 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
     cdef const Py_ssize_t* g = gs.step
     cdef Py_ssize_t N = os.shape[0], P = ax[0].size_in * ax[1].size_in * ax[2].size_in
     cdef Py_ssize_t C, width, nblk, u, n, c0
+    cdef bint same = not channels_last and _avg_same_applies(ax)
+    cdef real_t* share
     if not channels_last:
         C = os.shape[1]
         for u in prange(N * C, num_threads=num_threads, schedule='static',
                         use_threads_if=num_threads > 1):
             n = u // C
             c0 = u % C
-            _avg_plane(gp + n * g[0] + c0 * g[1], g[2], g[3], op + u * P, ax, tab)
+            share = <real_t*>malloc(ax[0].size_out * ax[1].size_out * ax[2].size_out
+                                    * sizeof(real_t)) if same else NULL
+            if share != NULL:
+                _avg_plane_same(gp + n * g[0] + c0 * g[1], g[2], g[3], op + u * P, ax, tab, share)
+                free(share)
+            else:
+                _avg_plane(gp + n * g[0] + c0 * g[1], g[2], g[3], op + u * P, ax, tab)
     else:
         C = os.shape[4]
         width = _channel_block(N, C, num_threads)
