@@ -78,7 +78,7 @@ def build_info() -> dict[str, _Any]:
 
 def set_buffer_pool_limit(max_bytes: int) -> int:
     """Keep at most ``max_bytes`` of freed result memory for reuse (0: keep none); returns
-    the previous limit.  Results of 1 MiB or more are recycled; see :doc:`performance`."""
+    the previous limit.  Results of 1 MiB or more are recycled; see :doc:`/performance`."""
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int):
         raise TypeError(f"set_buffer_pool_limit: max_bytes must be an int, got {type(max_bytes).__name__}")
     if not 0 <= max_bytes <= _sys.maxsize:
