@@ -9,6 +9,7 @@ from typing import Any, Literal, overload
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from . import _box_sums
 from ._simd import _kernels
 from ._args import Axis, avg_options, axes_table, validate_call, window_geometry
 from ._docs import FLAT_INDEX, OPTIONS, RAISES, examples, input_param, max_returns
@@ -115,9 +116,24 @@ def run_avg_pool(call, nd, count_include_pad, divisor):
     xk, cl_kernel = kernel_input(x5, call.channels_last)
     out_k, out5 = empty_output(_out_shape(x5, call.axes), out_dtype, cl_kernel)
     if out_k.size:
-        _kernels.avg_pool(xk, out_k, axes_table(call.axes), count_include_pad, divisor,
-                          cl_kernel, threads_for(call.num_threads, _work(out_k.size, call.axes)))
+        kernel = _box_sums if _box_pays(x5, call.axes) else _kernels
+        kernel.avg_pool(xk, out_k, axes_table(call.axes), count_include_pad, divisor,
+                        cl_kernel, threads_for(call.num_threads, _work(out_k.size, call.axes)))
     return from_ncdhw(out5, nd, call.channels_last, call.batched)
+
+
+def _box_pays(x5: np.ndarray, axes: tuple[Axis, ...]) -> bool:
+    """Whether block prefix sums (_box_sums) beat window-by-window sums: only for integers
+    of up to 32 bits, which float64 sums exactly in any order (same results), and windows
+    large enough that a few passes over the input cost less than kernel-size reads per
+    output (measured on uint8 images: break-even near 12 window reads per pass cell, 5x5
+    windows at stride 1; 4.7x faster at 15x15, 6.6x at 7x7x7)."""
+    if x5.dtype.kind not in "iu" or x5.dtype.itemsize > 4:
+        return False
+    cells = x5.size // x5.shape[-1]  # cells per W line, times the lines
+    w_out = axes[-1].size_out
+    passes = x5.size + cells * w_out * 2  # the input, then the W-reduced buffers
+    return _work(math.prod(x5.shape[:2]) * math.prod(a.size_out for a in axes), axes) > 16 * passes
 
 
 def _work(out_size: int, axes: tuple[Axis, ...]) -> int:

@@ -1,0 +1,263 @@
+# cython: language_level=3
+"""Average pooling of integer inputs by separable block prefix and suffix sums.
+
+A direct window sum costs kernel_d * kernel_h * kernel_w reads per output; these passes
+cost a few additions per cell per axis, whatever the window.  Each axis is cut into
+blocks of `kernel` cells; a window of at most `kernel` cells then covers the end of one
+block and the start of the next, so its sum is suffix[s] + prefix[e - 1] of those
+blocks (or one of them alone).  Nothing is subtracted, so a window's sum only ever adds
+its own values: far-away large values cannot cancel it (NaN and inf would stay exact
+too).
+
+Sums run in float64.  Integers of up to 32 bits are summed exactly there in any order
+(every partial sum stays far below 2**53), so the results are bit-identical to the
+direct kernel's; 64-bit integers and floats keep the direct kernel, whose order of
+additions is torch's.  Arguments are trusted: ``ndpool._pooling`` validates them.
+"""
+
+from cython.parallel cimport prange, threadid
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t
+from libc.stdlib cimport free, malloc
+import numpy as np
+
+from ndpool._buffer_pool import empty
+
+from ndpool._common cimport Axis, divisor_factor, read_geometry
+
+ctypedef fused int_t:
+    int8_t
+    int16_t
+    int32_t
+    uint8_t
+    uint16_t
+    uint32_t
+
+cdef enum:
+    LANES = 256  # lanes (cells beside the line) per work item and its scratch
+
+
+cdef void _line(const int_t* isrc, const double* dsrc, Py_ssize_t n, Py_ssize_t step,
+                Py_ssize_t lanes, double* dst, Py_ssize_t dstep, const Axis* a,
+                double* pre, double* suf) noexcept nogil:
+    """Window sums along one axis of `lanes` side-by-side lines: cell i of lane j is
+    src[i * step + j] (isrc, or dsrc where isrc is NULL); output o of lane j goes to
+    dst[o * dstep + j].  pre and suf hold n * lanes values."""
+    cdef Py_ssize_t k = a.kernel, i, j, o, s, e, b0, b1
+    cdef double acc
+    # The values as float64, in suf; then per block of k cells, prefix sums forwards into
+    # pre and suffix sums backwards in place.
+    if isrc != NULL:
+        for i in range(n):
+            for j in range(lanes):
+                suf[i * lanes + j] = <double>isrc[i * step + j]
+    else:
+        for i in range(n):
+            for j in range(lanes):
+                suf[i * lanes + j] = dsrc[i * step + j]
+    b0 = 0
+    while b0 < n:
+        b1 = b0 + k if b0 + k < n else n
+        if lanes == 1:  # one line: the running sums stay in a register
+            acc = 0
+            for i in range(b0, b1):
+                acc = acc + suf[i]
+                pre[i] = acc
+            acc = 0
+            for i in range(b1 - 1, b0 - 1, -1):
+                acc = acc + suf[i]
+                suf[i] = acc
+        else:
+            for j in range(lanes):
+                pre[b0 * lanes + j] = suf[b0 * lanes + j]
+            for i in range(b0 + 1, b1):
+                for j in range(lanes):
+                    pre[i * lanes + j] = pre[(i - 1) * lanes + j] + suf[i * lanes + j]
+            for i in range(b1 - 2, b0 - 1, -1):
+                for j in range(lanes):
+                    suf[i * lanes + j] = suf[i * lanes + j] + suf[(i + 1) * lanes + j]
+        b0 = b1
+    for o in range(a.size_out):
+        s = o * a.stride - a.pad_lo
+        e = s + k
+        s = s if s > 0 else 0
+        e = e if e < n else n
+        if e <= s:
+            for j in range(lanes):
+                dst[o * dstep + j] = 0
+        elif s % k == 0:  # the window starts a block
+            for j in range(lanes):
+                dst[o * dstep + j] = pre[(e - 1) * lanes + j]
+        elif e - 1 < (s // k + 1) * k:  # it ends in its first block (clipped at the end)
+            for j in range(lanes):
+                dst[o * dstep + j] = suf[s * lanes + j]
+        else:
+            for j in range(lanes):
+                dst[o * dstep + j] = suf[s * lanes + j] + pre[(e - 1) * lanes + j]
+
+
+cdef void _axis_pass(const int_t* isrc, const double* dsrc, Py_ssize_t outer,
+                     const Py_ssize_t* ostride, const Py_ssize_t* oshape, Py_ssize_t n_outer_dims,
+                     Py_ssize_t n, Py_ssize_t step, Py_ssize_t lanes, double* dst,
+                     const Axis* a, double* scratch, Py_ssize_t scratch_per_thread,
+                     int num_threads) noexcept nogil:
+    """_line over every line: `outer` lines (index u, decomposed over oshape, the last
+    dimension fastest, offset sum of index * ostride), each of `lanes` lanes, cut into
+    chunks of LANES.  dst is C-contiguous: (outer, size_out, lanes).  scratch holds
+    scratch_per_thread >= 2 * n * LANES values per thread."""
+    cdef Py_ssize_t chunks = (lanes + LANES - 1) // LANES, item, u, r, d, off, j0, w
+    cdef double* mine
+    for item in prange(outer * chunks, num_threads=num_threads, schedule='static',
+                       use_threads_if=num_threads > 1):
+        mine = scratch + threadid() * scratch_per_thread
+        u = item // chunks
+        j0 = (item % chunks) * LANES
+        w = lanes - j0 if lanes - j0 < LANES else LANES
+        off = 0
+        r = u
+        for d in range(n_outer_dims - 1, -1, -1):
+            off = off + (r % oshape[d]) * ostride[d]
+            r = r // oshape[d]
+        _line(isrc + off + j0 if isrc != NULL else NULL,
+              dsrc + off + j0 if dsrc != NULL else NULL, n, step, w,
+              dst + u * a.size_out * lanes + j0, lanes, a, mine, mine + n * w)
+
+
+cdef inline bint _identity(const Axis* a) noexcept nogil:
+    return a.kernel == 1 and a.stride == 1 and a.pad_lo == 0 and a.size_out == a.size_in
+
+
+cdef int _box(const int_t* xp, const Py_ssize_t* xstep, const Py_ssize_t* xshape, double* out,
+              double* a, double* b, const Axis* ax, bint channels_last,
+              int num_threads) except -1:
+    """Window sums (N, OD, OH, OW) of x into out (kernel axis order, C-contiguous), through
+    a (the W-reduced input) and b (then H-reduced; unused, may be NULL, where D is an
+    identity axis, as in every 1-D and 2-D call)."""
+    cdef Py_ssize_t N = xshape[0], C = xshape[4] if channels_last else xshape[1]
+    cdef Py_ssize_t D = ax[0].size_in, H = ax[1].size_in
+    cdef Py_ssize_t OH = ax[1].size_out, OW = ax[2].size_out
+    cdef Py_ssize_t inner = C if channels_last else 1, outer = 1 if channels_last else C
+    cdef Py_ssize_t shp[4]
+    cdef Py_ssize_t stp[4]
+    cdef Py_ssize_t per_thread = 2 * max(D, H, ax[2].size_in) * LANES
+    cdef double* scratch = <double*>malloc(num_threads * per_thread * sizeof(double))
+    if scratch == NULL:
+        raise MemoryError()
+    cdef bint d_identity = _identity(&ax[0])
+    try:
+        with nogil:
+            # W: lines of the input (any strides), into a = (..., OW, [C]).
+            if channels_last:  # (N, D, H) lines, C lanes
+                shp[0], shp[1], shp[2] = N, D, H
+                stp[0], stp[1], stp[2] = xstep[0], xstep[1], xstep[2]
+                _axis_pass(xp, <double*>NULL, N * D * H, stp, shp, 3, ax[2].size_in, xstep[3], C,
+                           a, &ax[2], scratch, per_thread, num_threads)
+            else:  # (N, C, D, H) lines, one lane
+                shp[0], shp[1], shp[2], shp[3] = N, C, D, H
+                stp[0], stp[1], stp[2], stp[3] = xstep[0], xstep[1], xstep[2], xstep[3]
+                _axis_pass(xp, <double*>NULL, N * C * D * H, stp, shp, 4, ax[2].size_in, 1, 1,
+                           a, &ax[2], scratch, per_thread, num_threads)
+            # H: a = (outer, H, OW * inner) -> (outer, OH, OW * inner), then D likewise.
+            _contiguous_pass(a, out if d_identity else b, N * outer * D, H, OW * inner, &ax[1],
+                             scratch, per_thread, num_threads)
+            if not d_identity:
+                _contiguous_pass(b, out, N * outer, D, OH * OW * inner, &ax[0], scratch,
+                                 per_thread, num_threads)
+    finally:
+        free(scratch)
+    return 0
+
+
+cdef void _contiguous_pass(double* src, double* dst, Py_ssize_t outer, Py_ssize_t n,
+                           Py_ssize_t lanes, const Axis* a, double* scratch,
+                           Py_ssize_t per_thread, int num_threads) noexcept nogil:
+    """An axis pass over a C-contiguous (outer, n, lanes) buffer into (outer, size_out, lanes)."""
+    cdef Py_ssize_t shp[1]
+    cdef Py_ssize_t stp[1]
+    shp[0] = outer
+    stp[0] = n * lanes
+    _axis_pass(<const uint8_t*>NULL, src, outer, stp, shp, 1, n, lanes, lanes, dst, a, scratch,
+               per_thread, num_threads)
+
+
+def avg_pool(x, out, const int64_t[:, ::1] geometry, bint count_include_pad,
+             Py_ssize_t divisor_override, bint channels_last, int num_threads):
+    """Average pooling of a 5-D integer x (kernel axis order, unit-stride last axis, items
+    of 1, 2 or 4 bytes) into out (float64, C-contiguous, same order), as _kernels.avg_pool
+    computes it (divisor_override 0: none)."""
+    cdef Axis ax[3]
+    read_geometry(&geometry[0, 0], ax)
+    cdef Py_ssize_t xstep[5]
+    cdef Py_ssize_t xshape[5]
+    cdef Py_ssize_t i
+    for i in range(5):
+        xstep[i] = x.strides[i] // x.itemsize
+        xshape[i] = x.shape[i]
+    cdef double[::1] o = out.reshape(-1)
+    cdef bint cl = channels_last
+    cdef Py_ssize_t N = xshape[0], C = xshape[4] if cl else xshape[1]
+    cdef Py_ssize_t D = ax[0].size_in, H = ax[1].size_in, OH = ax[1].size_out
+    cdef Py_ssize_t OW = ax[2].size_out
+    # Scratch from the result pool: a call with the same shapes reuses its pages.
+    cdef double[::1] a = empty((N * C * D * H * OW,), np.float64)
+    cdef double[::1] b = None if _identity(&ax[0]) else empty((N * C * D * OH * OW,), np.float64)
+    code = x.dtype.char
+    cdef const int8_t[::1] b8
+    cdef const int16_t[::1] b16
+    cdef const int32_t[::1] b32
+    cdef const uint8_t[::1] u8
+    cdef const uint16_t[::1] u16
+    cdef const uint32_t[::1] u32
+    cdef double* bp = &b[0] if b is not None else NULL
+    # The first element's address, through a one-element view at the array's start.
+    base = np.lib.stride_tricks.as_strided(x, (1,), (1,))
+    if code == 'b':
+        b8 = base
+        _box(&b8[0], xstep, xshape, &o[0], &a[0], bp, ax, cl, num_threads)
+    elif code == 'h':
+        b16 = base
+        _box(&b16[0], xstep, xshape, &o[0], &a[0], bp, ax, cl, num_threads)
+    elif code in 'il' and x.itemsize == 4:
+        b32 = base
+        _box(&b32[0], xstep, xshape, &o[0], &a[0], bp, ax, cl, num_threads)
+    elif code == 'B':
+        u8 = base
+        _box(&u8[0], xstep, xshape, &o[0], &a[0], bp, ax, cl, num_threads)
+    elif code == 'H':
+        u16 = base
+        _box(&u16[0], xstep, xshape, &o[0], &a[0], bp, ax, cl, num_threads)
+    elif code in 'IL' and x.itemsize == 4:
+        u32 = base
+        _box(&u32[0], xstep, xshape, &o[0], &a[0], bp, ax, cl, num_threads)
+    else:
+        raise ValueError("box sums take 8-, 16- and 32-bit integers")
+    cdef double* tab = <double*>malloc(ax[0].size_out * OH * OW * sizeof(double))
+    if tab == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            _divide(&o[0], tab, ax, count_include_pad, divisor_override, N * (1 if cl else C),
+                    C if cl else 1, num_threads)
+    finally:
+        free(tab)
+
+
+cdef void _divide(double* o, double* tab, const Axis* ax, bint count_include_pad,
+                  Py_ssize_t divisor_override, Py_ssize_t planes, Py_ssize_t lanes,
+                  int num_threads) noexcept nogil:
+    """Window sums to averages in place, one division by torch's divisor as the direct
+    kernel divides.  o is (planes, OD * OH * OW, lanes); tab gets the divisors."""
+    cdef Py_ssize_t OD = ax[0].size_out, OH = ax[1].size_out, OW = ax[2].size_out
+    cdef Py_ssize_t P = OD * OH * OW, p, u, j, od, oh, ow
+    for od in range(OD):
+        for oh in range(OH):
+            for ow in range(OW):
+                tab[(od * OH + oh) * OW + ow] = <double>(
+                    divisor_override if divisor_override != 0 else
+                    divisor_factor(&ax[0], od, count_include_pad)
+                    * divisor_factor(&ax[1], oh, count_include_pad)
+                    * divisor_factor(&ax[2], ow, count_include_pad))
+    for u in prange(planes, num_threads=num_threads, schedule='static',
+                    use_threads_if=num_threads > 1):
+        for p in range(P):
+            for j in range(lanes):
+                o[(u * P + p) * lanes + j] = o[(u * P + p) * lanes + j] / tab[p]
