@@ -352,6 +352,12 @@ def validate_adaptive_call(fn, nd, input, output_size, data_format, num_threads)
                 tuple(AdaptiveAxis(i, o) for i, o in zip(spatial, sizes)))
 
 
+def check_running_sums(fn: str, running_sums) -> bool:
+    if not isinstance(running_sums, (bool, np.bool_)):
+        raise TypeError(f"{fn}: running_sums must be a bool, got {running_sums!r}")
+    return bool(running_sums)
+
+
 def avg_options(fn, padding, count_include_pad, divisor_override) -> tuple[bool, int]:
     """(count_include_pad, divisor or 0); padded cells never count with padding="same"."""
     if not isinstance(count_include_pad, (bool, np.bool_)):

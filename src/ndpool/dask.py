@@ -48,7 +48,8 @@ except ImportError as exc:  # dask missing, or blocked with sys.modules["dask"] 
     ) from exc
 
 from ._adaptive import run_adaptive_avg, run_adaptive_max
-from ._args import AdaptiveAxis, Axis, Call, avg_options, validate_adaptive_call, validate_call
+from ._args import (AdaptiveAxis, Axis, Call, avg_options, check_running_sums,
+                    validate_adaptive_call, validate_call)
 from ._pooling import run_avg_pool, run_max_pool
 from ._typing import DataFormat, OutputSize, Padding, Size
 from .reference._adaptive import bin_max, bin_mean
@@ -133,6 +134,7 @@ class _Op:
     return_indices: bool = False
     count_include_pad: bool = True
     divisor: int = 0
+    running_sums: bool = False
     spatial_in: tuple[int, ...] = ()
     sizes_out: tuple[int, ...] = ()  # adaptive output sizes
 
@@ -271,7 +273,7 @@ def _pool_block(parts: list[np.ndarray], sels: list[tuple[slice, ...]], grid: tu
     if op.kind == "max":
         result = run_max_pool(call, op.nd, op.return_indices)
     elif op.kind == "avg":
-        result = run_avg_pool(call, op.nd, op.count_include_pad, op.divisor)
+        result = run_avg_pool(call, op.nd, op.count_include_pad, op.divisor, op.running_sums)
     elif op.kind == "adaptive_max":
         result = run_adaptive_max(call, op.nd, op.return_indices)
     else:
@@ -414,13 +416,14 @@ def _max_pool(fn: str, nd: int, input: Any, kernel_size: Any, stride: Any, paddi
 
 def _avg_pool(fn: str, nd: int, input: Any, kernel_size: Any, stride: Any, padding: Any,
               ceil_mode: bool, count_include_pad: bool, divisor_override: int | None,
-              data_format: Any, num_threads: int | None) -> Any:
+              running_sums: bool, data_format: Any, num_threads: int | None) -> Any:
     x = _as_dask(input)
     count_include_pad, divisor = avg_options(fn, padding, count_include_pad, divisor_override)
+    running_sums = check_running_sums(fn, running_sums)
     call = validate_call(fn, nd, _shape_proxy(x), kernel_size, stride, padding, 1, ceil_mode,
                          data_format, num_threads)
     op = _Op("avg", nd, call.batched, call.channels_last, call.num_threads,
-             count_include_pad=count_include_pad, divisor=divisor)
+             count_include_pad=count_include_pad, divisor=divisor, running_sums=running_sums)
     return _pool(fn, x, op, call.axes, _mean_dtype(call.x.dtype))
 
 
@@ -499,26 +502,29 @@ def max_pool3d(input: Any, kernel_size: Size, stride: Size | None = None, paddin
 
 def avg_pool1d(input: Any, kernel_size: Size, stride: Size | None = None, padding: Padding = 0,
                ceil_mode: bool = False, count_include_pad: bool = True,
-               divisor_override: int | None = None, *, data_format: DataFormat = "channels_first",
+               divisor_override: int | None = None, *, running_sums: bool = False,
+               data_format: DataFormat = "channels_first",
                num_threads: int | None = None) -> da.Array:
     return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode,
-                     count_include_pad, divisor_override, data_format, num_threads)
+                     count_include_pad, divisor_override, running_sums, data_format, num_threads)
 
 
 def avg_pool2d(input: Any, kernel_size: Size, stride: Size | None = None, padding: Padding = 0,
                ceil_mode: bool = False, count_include_pad: bool = True,
-               divisor_override: int | None = None, *, data_format: DataFormat = "channels_first",
+               divisor_override: int | None = None, *, running_sums: bool = False,
+               data_format: DataFormat = "channels_first",
                num_threads: int | None = None) -> da.Array:
     return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode,
-                     count_include_pad, divisor_override, data_format, num_threads)
+                     count_include_pad, divisor_override, running_sums, data_format, num_threads)
 
 
 def avg_pool3d(input: Any, kernel_size: Size, stride: Size | None = None, padding: Padding = 0,
                ceil_mode: bool = False, count_include_pad: bool = True,
-               divisor_override: int | None = None, *, data_format: DataFormat = "channels_first",
+               divisor_override: int | None = None, *, running_sums: bool = False,
+               data_format: DataFormat = "channels_first",
                num_threads: int | None = None) -> da.Array:
     return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode,
-                     count_include_pad, divisor_override, data_format, num_threads)
+                     count_include_pad, divisor_override, running_sums, data_format, num_threads)
 
 
 def adaptive_max_pool1d(input: Any, output_size: OutputSize, return_indices: bool = False, *,

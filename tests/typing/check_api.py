@@ -50,6 +50,7 @@ def forward_max() -> None:
 def forward_avg() -> None:
     assert_type(ndpool.avg_pool1d(x1, 3, 1, 1, False, False, 2), Array)
     assert_type(ndpool.avg_pool2d(x2, 3, stride=2, padding="valid"), Array)
+    assert_type(ndpool.avg_pool2d(x2, 15, stride=1, padding=7, running_sums=True), Array)
     assert_type(ndpool.avg_pool3d(x3, (2, 2, 2), count_include_pad=False, divisor_override=None), Array)
 
 
