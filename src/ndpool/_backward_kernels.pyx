@@ -13,7 +13,8 @@ validates them.
 A unit scans its outputs in row-major order and adds each output's share to its input cells,
 as torch does (docs/semantics.md, Gradients).  Every cell therefore receives its contributions
 in output order, and no two units write the same memory: results do not depend on the thread
-count, and no atomics are needed.
+count, and no atomics are needed.  (Max backward over planes of short rows with long runs of
+equal indices keeps a run's running sum in a register, _scatter_runs: the same additions.)
 
 A unit zeroes its part of ``out`` lazily, a few KiB ahead of where it writes (a "watermark":
 cells at or past it were never written, so zeroing them is safe in any access order).  The
