@@ -8,10 +8,13 @@
  * bitwise the scalar sequence acc += x[0], acc += x[1], ...  Sixteen planes give several
  * independent accumulators to hide the addition latency.
  *
- * ndp_sum16_f32(rows, n, acc): acc[p] += rows[p][0], ..., rows[p][n - 1] in turn, p < 16.
- * rows[p] may repeat a plane (a short last block); its duplicate sums are simply unused.
- * ndp_sum16s_f32(base, stride, n, acc): the same for rows[p] = base + p * stride, the
+ * ndp_sum16_f32(rows, n, acc, pf): acc[p] += rows[p][0], ..., rows[p][n - 1] in turn,
+ * p < 16.  rows[p] may repeat a plane (a short last block); its duplicate sums are simply
+ * unused.  The 16 * n values from pf (a later block; NULL for none) are prefetched, a few
+ * lines per step.
+ * ndp_sum16s_f32(base, stride, n, acc, pf): the same for rows[p] = base + p * stride, the
  * usual packed layout: one live pointer instead of sixteen keeps the loop free of spills.
+ * ndp_divide16_f32(acc, k): the kernels' _divide of the 16 sums by k.
  * The _f64 versions take doubles.
  */
 #ifndef NDPOOL_PLANE_SUMS_H
@@ -33,7 +36,7 @@
 /* Ask for the cache lines of [p, p + bytes) ahead of use: many short planes read side by
  * side defeat the hardware's stream prefetch.  A hint only: any address is safe.  The
  * lines go to L2 (prefetcht1): fetching into L1 held up the loads when the input came
- * from memory (measured on Zen 4, about 1.5x slower there; no loss from cache). */
+ * from memory (measured on Zen 4: up to 1.5x slower there, little gain from cache). */
 static inline void ndp_prefetch(const void *p, ptrdiff_t bytes)
 {
 #if defined(__GNUC__)
@@ -61,10 +64,11 @@ static inline void ndp_prefetch(const void *p, ptrdiff_t bytes)
 
 #if defined(__AVX__)
 
-/* A step adds values i .. i + 3 of planes r0 .. r0 + 7 (f32), or i, i + 1 of four planes
- * (f64), to a, lane p taking plane p's values in order.  Each 128-bit half of a load is
- * one plane's run (vbroadcastf128 and a blend: loads and a cheap blend, no lane-crossing
- * shuffle); an in-lane transpose then gathers value k of every plane into one vector. */
+/* A step adds values i .. i + 3 of eight planes (f32), or i, i + 1 of four planes (f64),
+ * to a, lane p taking plane p's values in order.  Each 128-bit half of a vector is one
+ * plane's run (vbroadcastf128 loads and a blend, no lane-crossing shuffle: those were
+ * the bottleneck of a full 8x8 transpose); an in-lane transpose then gathers value k of
+ * every plane into one vector. */
 #define NDP_VF 4 /* values per plane and step */
 #define NDP_GF 8 /* planes per step */
 #define NDP_VD 2
