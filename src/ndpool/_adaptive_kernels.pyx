@@ -531,14 +531,16 @@ cdef void _avg_global_cf(const pool_t* x, Py_ssize_t sN, Py_ssize_t sC, Py_ssize
 
     Only for float -> float and double -> double (the caller checks)."""
     cdef const pool_t* rows[NDP_PLANES]
-    cdef real_t acc[NDP_PLANES]
+    cdef real_t buf[NDP_PLANES]
     cdef Py_ssize_t p, P = min(<Py_ssize_t>NDP_PLANES, Q - q0), n = q0 // C, c = q0 % C
     cdef const pool_t* first = x + n * sN + c * sC
-    # The planes of the item AHEAD items on, fetched while these are summed: short planes
-    # read side by side defeat the hardware's stream prefetch (long ones need no help).
+    # The planes of the item PREFETCH_AHEAD items on, fetched while these are summed: short
+    # planes read side by side defeat the hardware's stream prefetch (long ones need no help).
     cdef const void* ahead = NULL
     cdef bint fetch = (q0 + (PREFETCH_AHEAD + 1) * NDP_PLANES <= Q
                        and L * sizeof(pool_t) <= PREFETCH_PLANE_BYTES)
+    # A full block sums straight into its outputs (no copy); a short one into buf.
+    cdef real_t* acc = out + q0 if P == NDP_PLANES else buf
     for p in range(NDP_PLANES):
         acc[p] = 0
     if P == NDP_PLANES and (c + NDP_PLANES <= C or sN == C * sC):
@@ -567,8 +569,9 @@ cdef void _avg_global_cf(const pool_t* x, Py_ssize_t sN, Py_ssize_t sC, Py_ssize
             ndp_divide16_f32(<float*>acc, b.size_in[p])
         elif pool_t is double and real_t is double:
             ndp_divide16_f64(<double*>acc, b.size_in[p])
-    for p in range(P):
-        out[q0 + p] = acc[p]
+    if P < NDP_PLANES:
+        for p in range(P):
+            out[q0 + p] = acc[p]
 
 
 cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,

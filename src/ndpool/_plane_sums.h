@@ -93,11 +93,35 @@ NDP_INLINE __m256d ndp_pair_f64(const double *a, const double *b)
                            _mm256_broadcast_pd((const __m128d *)b), 0xC);
 }
 
-/* r(k) is the address of value i of the step's plane k. */
-#define NDP_STEP_F32(a, r)                                                           \
+/* The last n - i < 4 (f32) or < 2 (f64) values, the lanes past them loaded as +0.0:
+ * adding +0.0 leaves a sum that started from +0.0 bitwise unchanged (it is never -0.0),
+ * so a masked step finishes the chains in vector form. */
+NDP_INLINE __m256 ndp_pair_tail_f32(const float *a, const float *b, __m128i m)
+{
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_maskload_ps(a, m)),
+                                _mm_maskload_ps(b, m), 1);
+}
+
+NDP_INLINE __m256d ndp_pair_tail_f64(const double *a, const double *b, __m128i m)
+{
+    return _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_maskload_pd(a, m)),
+                                _mm_maskload_pd(b, m), 1);
+}
+
+#define NDP_PAIR_F32(a, b) ndp_pair_f32(a, b)
+#define NDP_PAIR_F64(a, b) ndp_pair_f64(a, b)
+#define NDP_PAIR_TAIL_F32(a, b) ndp_pair_tail_f32(a, b, mask_)
+#define NDP_PAIR_TAIL_F64(a, b) ndp_pair_tail_f64(a, b, mask_)
+/* Lanes k < t of 32-bit (f32) or 64-bit (f64) elements set. */
+#define NDP_MASK_F32(t) _mm_cmpgt_epi32(_mm_set1_epi32((int)(t)), _mm_setr_epi32(0, 1, 2, 3))
+#define NDP_MASK_F64(t) _mm_set_epi64x(0, -1) /* t is 1 */
+#define NDP_MASKED_TAIL 1
+
+/* r(k) is the address of value i of the step's plane k; pair(a, b) loads two planes. */
+#define NDP_STEP_F32(a, r, pair)                                                     \
     do {                                                                             \
-        __m256 m0_ = ndp_pair_f32(r(0), r(4)), m1_ = ndp_pair_f32(r(1), r(5));       \
-        __m256 m2_ = ndp_pair_f32(r(2), r(6)), m3_ = ndp_pair_f32(r(3), r(7));       \
+        __m256 m0_ = pair(r(0), r(4)), m1_ = pair(r(1), r(5));                       \
+        __m256 m2_ = pair(r(2), r(6)), m3_ = pair(r(3), r(7));                       \
         __m256 t0_ = _mm256_unpacklo_ps(m0_, m1_), t1_ = _mm256_unpackhi_ps(m0_, m1_); \
         __m256 t2_ = _mm256_unpacklo_ps(m2_, m3_), t3_ = _mm256_unpackhi_ps(m2_, m3_); \
         a = _mm256_add_ps(a, _mm256_shuffle_ps(t0_, t2_, 0x44));                     \
@@ -106,9 +130,9 @@ NDP_INLINE __m256d ndp_pair_f64(const double *a, const double *b)
         a = _mm256_add_ps(a, _mm256_shuffle_ps(t1_, t3_, 0xEE));                     \
     } while (0)
 
-#define NDP_STEP_F64(a, r)                                                           \
+#define NDP_STEP_F64(a, r, pair)                                                     \
     do {                                                                             \
-        __m256d m0_ = ndp_pair_f64(r(0), r(2)), m1_ = ndp_pair_f64(r(1), r(3));      \
+        __m256d m0_ = pair(r(0), r(2)), m1_ = pair(r(1), r(3));                      \
         a = _mm256_add_pd(a, _mm256_unpacklo_pd(m0_, m1_));                          \
         a = _mm256_add_pd(a, _mm256_unpackhi_pd(m0_, m1_));                          \
     } while (0)
@@ -127,8 +151,16 @@ typedef __m128d ndp_vd;
 #define ndp_storeu_f _mm_storeu_ps
 #define ndp_loadu_d _mm_loadu_pd
 #define ndp_storeu_d _mm_storeu_pd
+/* SSE2 has no masked loads: the scalar tail finishes the chains. */
+#define NDP_PAIR_F32(a, b) /* unused */
+#define NDP_PAIR_F64(a, b)
+#define NDP_PAIR_TAIL_F32(a, b)
+#define NDP_PAIR_TAIL_F64(a, b)
+#define NDP_MASK_F32(t) _mm_setzero_si128()
+#define NDP_MASK_F64(t) _mm_setzero_si128()
+#define NDP_MASKED_TAIL 0
 
-#define NDP_STEP_F32(a, r)                                                           \
+#define NDP_STEP_F32(a, r, pair)                                                     \
     do {                                                                             \
         __m128 r0_ = _mm_loadu_ps(r(0)), r1_ = _mm_loadu_ps(r(1));                   \
         __m128 r2_ = _mm_loadu_ps(r(2)), r3_ = _mm_loadu_ps(r(3));                   \
@@ -139,7 +171,7 @@ typedef __m128d ndp_vd;
         a = _mm_add_ps(a, r3_);                                                      \
     } while (0)
 
-#define NDP_STEP_F64(a, r)                                                           \
+#define NDP_STEP_F64(a, r, pair)                                                     \
     do {                                                                             \
         __m128d r0_ = _mm_loadu_pd(r(0)), r1_ = _mm_loadu_pd(r(1));                  \
         a = _mm_add_pd(a, _mm_unpacklo_pd(r0_, r1_));                                \
@@ -152,7 +184,7 @@ typedef __m128d ndp_vd;
 
 /* All groups of G planes advance together, so their accumulators form independent
  * chains; each step takes V values of every plane. */
-#define NDP_SUM16(T, V, G, VT, loadu, storeu, STEP)                    \
+#define NDP_SUM16(T, V, G, VT, loadu, storeu, STEP, PAIR, PAIR_TAIL, MASK) \
     VT a_[NDP_PLANES / G];                                             \
     ptrdiff_t i = 0;                                                   \
     for (int g = 0; g < NDP_PLANES / G; g++)                           \
@@ -164,13 +196,22 @@ typedef __m128d ndp_vd;
         }                                                              \
         for (int g = 0; g < NDP_PLANES / G; g++) {                     \
             const int p0_ = g * G;                                     \
-            STEP(a_[g], NDP_AT);                                       \
+            STEP(a_[g], NDP_AT, PAIR);                                 \
         }                                                              \
+    }                                                                  \
+    if (pf)                                                            \
+        ndp_prefetch(pf, NDP_PLANES * (n - i) * sizeof(T));            \
+    if (NDP_MASKED_TAIL && i < n) {                                    \
+        const __m128i mask_ = MASK(n - i);                             \
+        (void)mask_;                                                   \
+        for (int g = 0; g < NDP_PLANES / G; g++) {                     \
+            const int p0_ = g * G;                                     \
+            STEP(a_[g], NDP_AT, PAIR_TAIL);                            \
+        }                                                              \
+        i = n;                                                         \
     }                                                                  \
     for (int g = 0; g < NDP_PLANES / G; g++)                           \
         storeu(acc + g * G, a_[g]);                                    \
-    if (pf)                                                            \
-        ndp_prefetch(pf, NDP_PLANES * (n - i) * sizeof(T));            \
     NDP_TAIL(T, i)
 
 /* Address of value i of the group's plane k. */
@@ -180,14 +221,16 @@ NDP_INLINE void ndp_sum16_body_f32(const float *const *rows, const float *base,
                                    ptrdiff_t stride, ptrdiff_t n, float *acc,
                                    const char *pf)
 {
-    NDP_SUM16(float, NDP_VF, NDP_GF, ndp_vf, ndp_loadu_f, ndp_storeu_f, NDP_STEP_F32)
+    NDP_SUM16(float, NDP_VF, NDP_GF, ndp_vf, ndp_loadu_f, ndp_storeu_f, NDP_STEP_F32,
+              NDP_PAIR_F32, NDP_PAIR_TAIL_F32, NDP_MASK_F32)
 }
 
 NDP_INLINE void ndp_sum16_body_f64(const double *const *rows, const double *base,
                                    ptrdiff_t stride, ptrdiff_t n, double *acc,
                                    const char *pf)
 {
-    NDP_SUM16(double, NDP_VD, NDP_GD, ndp_vd, ndp_loadu_d, ndp_storeu_d, NDP_STEP_F64)
+    NDP_SUM16(double, NDP_VD, NDP_GD, ndp_vd, ndp_loadu_d, ndp_storeu_d, NDP_STEP_F64,
+              NDP_PAIR_F64, NDP_PAIR_TAIL_F64, NDP_MASK_F64)
 }
 
 #else /* no x86 vectors: plain chains, still in order */
