@@ -66,9 +66,9 @@ static inline void ndp_prefetch(const void *p, ptrdiff_t bytes)
 
 /* A step adds values i .. i + 3 of eight planes (f32), or i, i + 1 of four planes (f64),
  * to a, lane p taking plane p's values in order.  Each 128-bit half of a vector is one
- * plane's run (vbroadcastf128 loads and a blend, no lane-crossing shuffle: those were
- * the bottleneck of a full 8x8 transpose); an in-lane transpose then gathers value k of
- * every plane into one vector. */
+ * plane's run, loaded straight into place (vinsertf128 from memory), so an in-lane
+ * transpose gathers value k of every plane into one vector: the shuffles of a full 8x8
+ * transpose, a third of them lane-crossing, were the bottleneck. */
 #define NDP_VF 4 /* values per plane and step */
 #define NDP_GF 8 /* planes per step */
 #define NDP_VD 2
@@ -80,17 +80,15 @@ typedef __m256d ndp_vd;
 #define ndp_loadu_d _mm256_loadu_pd
 #define ndp_storeu_d _mm256_storeu_pd
 
-/* Run [p, p + 4) of plane a in the low half, of plane b in the high half. */
+/* Values a[0 .. 3] in the low half, b[0 .. 3] in the high half (unaligned loads). */
 NDP_INLINE __m256 ndp_pair_f32(const float *a, const float *b)
 {
-    return _mm256_blend_ps(_mm256_broadcast_ps((const __m128 *)a),
-                           _mm256_broadcast_ps((const __m128 *)b), 0xF0);
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(a)), _mm_loadu_ps(b), 1);
 }
 
 NDP_INLINE __m256d ndp_pair_f64(const double *a, const double *b)
 {
-    return _mm256_blend_pd(_mm256_broadcast_pd((const __m128d *)a),
-                           _mm256_broadcast_pd((const __m128d *)b), 0xC);
+    return _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(a)), _mm_loadu_pd(b), 1);
 }
 
 /* The last n - i < 4 (f32) or < 2 (f64) values, the lanes past them loaded as +0.0:
