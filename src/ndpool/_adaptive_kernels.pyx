@@ -35,8 +35,14 @@ from ndpool._cl_blocks cimport cl_block_len, cl_blocks_pay, max_window_block
 cdef extern from "_plane_sums.h" nogil:
     enum: NDP_PLANES  # planes per call
     void ndp_prefetch(const void* p, Py_ssize_t nbytes)
-    void ndp_sum16_f32(const float** rows, Py_ssize_t n, float* acc)
-    void ndp_sum16_f64(const double** rows, Py_ssize_t n, double* acc)
+    void ndp_sum16_f32(const float** rows, Py_ssize_t n, float* acc, const void* pf)
+    void ndp_sum16_f64(const double** rows, Py_ssize_t n, double* acc, const void* pf)
+    void ndp_sum16s_f32(const float* base, Py_ssize_t stride, Py_ssize_t n, float* acc,
+                        const void* pf)
+    void ndp_sum16s_f64(const double* base, Py_ssize_t stride, Py_ssize_t n, double* acc,
+                        const void* pf)
+    void ndp_divide16_f32(float* acc, Py_ssize_t k)  # as _divide_span(acc, NDP_PLANES, k)
+    void ndp_divide16_f64(double* acc, Py_ssize_t k)
 
 # Output positions per channels-first work item, as in ndpool._kernels: a long row is
 # split so that a few long signals still keep every thread busy.
@@ -52,6 +58,12 @@ cdef enum:
 # in a stack buffer (in L1) next to the running maxima.
 cdef enum:
     C_BLOCK = 2048
+# Global average planes up to this size are prefetched PREFETCH_AHEAD items ahead
+# (_avg_global_cf).  One item is too close when the input comes from memory; two to four
+# did about as well (four slightly better) on Zen 4.
+cdef enum:
+    PREFETCH_PLANE_BYTES = 4096
+    PREFETCH_AHEAD = 4
 cdef double MAX_EXACT_DOUBLE = 9007199254740992.0  # 2**53
 
 
@@ -519,25 +531,47 @@ cdef void _avg_global_cf(const pool_t* x, Py_ssize_t sN, Py_ssize_t sC, Py_ssize
 
     Only for float -> float and double -> double (the caller checks)."""
     cdef const pool_t* rows[NDP_PLANES]
-    cdef real_t acc[NDP_PLANES]
+    cdef real_t buf[NDP_PLANES]
     cdef Py_ssize_t p, P = min(<Py_ssize_t>NDP_PLANES, Q - q0), n = q0 // C, c = q0 % C
+    cdef const pool_t* first = x + n * sN + c * sC
+    # The planes of the item PREFETCH_AHEAD items on, fetched while these are summed: short
+    # planes read side by side defeat the hardware's stream prefetch (long ones need no help).
+    cdef const void* ahead = NULL
+    cdef bint fetch = (q0 + (PREFETCH_AHEAD + 1) * NDP_PLANES <= Q
+                       and L * sizeof(pool_t) <= PREFETCH_PLANE_BYTES)
+    # A full block sums straight into its outputs (no copy); a short one into buf.
+    cdef real_t* acc = out + q0 if P == NDP_PLANES else buf
     for p in range(NDP_PLANES):
-        rows[p] = x + n * sN + c * sC
         acc[p] = 0
-        if p < P - 1:  # a short block repeats its last plane
-            c += 1
-            if c == C:
-                n, c = n + 1, 0
-    # Packed planes (the usual case): the next item's block follows this one.
-    ndp_prefetch(rows[NDP_PLANES - 1] + L, NDP_PLANES * L * sizeof(pool_t))
-    if pool_t is float and real_t is float:
-        ndp_sum16_f32(<const float**>rows, L, <float*>acc)
-    elif pool_t is double and real_t is double:
-        ndp_sum16_f64(<const double**>rows, L, <double*>acc)
+    if P == NDP_PLANES and (c + NDP_PLANES <= C or sN == C * sC):
+        # Equally spaced planes (always so when packed): one base pointer and a stride.
+        if fetch:
+            ahead = first + PREFETCH_AHEAD * NDP_PLANES * sC
+        if pool_t is float and real_t is float:
+            ndp_sum16s_f32(<const float*>first, sC, L, <float*>acc, ahead)
+        elif pool_t is double and real_t is double:
+            ndp_sum16s_f64(<const double*>first, sC, L, <double*>acc, ahead)
+    else:
+        for p in range(NDP_PLANES):
+            rows[p] = x + n * sN + c * sC
+            if p < P - 1:  # a short block repeats its last plane
+                c += 1
+                if c == C:
+                    n, c = n + 1, 0
+        if fetch:  # where packed planes would put it
+            ahead = rows[NDP_PLANES - 1] + ((PREFETCH_AHEAD - 1) * NDP_PLANES + 1) * L
+        if pool_t is float and real_t is float:
+            ndp_sum16_f32(<const float**>rows, L, <float*>acc, ahead)
+        elif pool_t is double and real_t is double:
+            ndp_sum16_f64(<const double**>rows, L, <double*>acc, ahead)
     for p in range(3):  # one division per axis in order, as torch (_divide)
-        _divide_span(acc, NDP_PLANES, b.size_in[p])
-    for p in range(P):
-        out[q0 + p] = acc[p]
+        if pool_t is float and real_t is float:
+            ndp_divide16_f32(<float*>acc, b.size_in[p])
+        elif pool_t is double and real_t is double:
+            ndp_divide16_f64(<double*>acc, b.size_in[p])
+    if P < NDP_PLANES:
+        for p in range(P):
+            out[q0 + p] = acc[p]
 
 
 cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,

@@ -1,15 +1,21 @@
-/* Sums of 16 contiguous planes at once, each in one scan-order chain.
+/* Sums of 16 planes at once, each in one scan-order chain.
  *
  * Global average pooling of channels-first data sums many short planes (a 7x7 map is 49
  * values).  One chain per plane is latency-bound, and scalar loads from several planes
  * cap the rate at two values per cycle.  Here each vector lane follows one plane: a
- * square block of V planes x V consecutive values is loaded with V vector loads and
- * transposed in registers, so that the lane of plane p receives p's values in order.
- * Every plane's sum is therefore bitwise the scalar sequence acc += x[0], acc += x[1], ...
- * Sixteen planes give 16 / V independent accumulators to hide the addition latency.
+ * block of planes x consecutive values is loaded and transposed in registers, so that
+ * the lane of plane p receives p's values in order.  Every plane's sum is therefore
+ * bitwise the scalar sequence acc += x[0], acc += x[1], ...  Sixteen planes give several
+ * independent accumulators to hide the addition latency.
  *
- * ndp_sum16_f32(rows, n, acc): acc[p] += rows[p][0], ..., rows[p][n - 1] in turn, p < 16.
- * rows[p] may repeat a plane (a short last block); its duplicate sums are simply unused.
+ * ndp_sum16_f32(rows, n, acc, pf): acc[p] += rows[p][0], ..., rows[p][n - 1] in turn,
+ * p < 16.  rows[p] may repeat a plane (a short last block); its duplicate sums are simply
+ * unused.  The 16 * n values from pf (a later block; NULL for none) are prefetched, a few
+ * lines per step.
+ * ndp_sum16s_f32(base, stride, n, acc, pf): the same for rows[p] = base + p * stride, the
+ * usual packed layout: one live pointer instead of sixteen keeps the loop free of spills.
+ * ndp_divide16_f32(acc, k): the kernels' _divide of the 16 sums by k.
+ * The _f64 versions take doubles.
  */
 #ifndef NDPOOL_PLANE_SUMS_H
 #define NDPOOL_PLANE_SUMS_H
@@ -21,142 +27,308 @@
 
 #define NDP_PLANES 16
 
+#if defined(__GNUC__)
+#define NDP_INLINE static inline __attribute__((always_inline))
+#else
+#define NDP_INLINE static inline
+#endif
+
 /* Ask for the cache lines of [p, p + bytes) ahead of use: many short planes read side by
- * side defeat the hardware's stream prefetch.  A hint only: any address is safe. */
+ * side defeat the hardware's stream prefetch.  A hint only: any address is safe.  The
+ * lines go to L2 (prefetcht1): fetching into L1 held up the loads when the input came
+ * from memory (measured on Zen 4: up to 1.5x slower there, little gain from cache). */
 static inline void ndp_prefetch(const void *p, ptrdiff_t bytes)
 {
 #if defined(__GNUC__)
     for (ptrdiff_t k = 0; k < bytes; k += 64)
-        __builtin_prefetch((const char *)p + k);
+        __builtin_prefetch((const char *)p + k, 0, 2);
 #else
     (void)p;
     (void)bytes;
 #endif
 }
 
-/* The values past the last full vector, one chain per plane, continuing its order. */
-#define NDP_TAIL(T, rows, i, n, acc)                  \
+/* Where plane p starts: rows[p], or base + p * stride when rows is NULL.  The bodies below
+ * are inlined with a constant rows (NULL or not), so the test folds away. */
+#define NDP_ROW(p) ((rows) ? (rows)[p] : (base) + (p) * (stride))
+
+/* The values from i on, one chain per plane, continuing its order. */
+#define NDP_TAIL(T, i)                                \
     for (int p_ = 0; p_ < NDP_PLANES; p_++) {         \
-        T a_ = (acc)[p_];                             \
-        for (ptrdiff_t j_ = (i); j_ < (n); j_++)      \
-            a_ += (rows)[p_][j_];                     \
-        (acc)[p_] = a_;                               \
+        const T *r_ = NDP_ROW(p_);                    \
+        T a_ = acc[p_];                               \
+        for (ptrdiff_t j_ = (i); j_ < n; j_++)        \
+            a_ += r_[j_];                             \
+        acc[p_] = a_;                                 \
     }
 
-#if defined(__AVX__) || defined(__SSE2__)
-
-/* Each step adds values i .. i + V - 1 of V planes r[0 .. V - 1] to a, lane p in order. */
 #if defined(__AVX__)
+
+/* A step adds values i .. i + 3 of eight planes (f32), or i, i + 1 of four planes (f64),
+ * to a, lane p taking plane p's values in order.  Each 128-bit half of a vector is one
+ * plane's run, loaded straight into place (vinsertf128 from memory), so an in-lane
+ * transpose gathers value k of every plane into one vector: the shuffles of a full 8x8
+ * transpose, a third of them lane-crossing, were the bottleneck. */
+#define NDP_VF 4 /* values per plane and step */
+#define NDP_GF 8 /* planes per step */
+#define NDP_VD 2
+#define NDP_GD 4
 typedef __m256 ndp_vf;
 typedef __m256d ndp_vd;
-#define NDP_VF 8
-#define NDP_VD 4
 #define ndp_loadu_f _mm256_loadu_ps
 #define ndp_storeu_f _mm256_storeu_ps
 #define ndp_loadu_d _mm256_loadu_pd
 #define ndp_storeu_d _mm256_storeu_pd
 
-static inline __m256 ndp_step_f32(__m256 a, const float *const *r, ptrdiff_t i)
+/* Values a[0 .. 3] in the low half, b[0 .. 3] in the high half (unaligned loads). */
+NDP_INLINE __m256 ndp_pair_f32(const float *a, const float *b)
 {
-    __m256 t0 = _mm256_unpacklo_ps(_mm256_loadu_ps(r[0] + i), _mm256_loadu_ps(r[1] + i));
-    __m256 t1 = _mm256_unpackhi_ps(_mm256_loadu_ps(r[0] + i), _mm256_loadu_ps(r[1] + i));
-    __m256 t2 = _mm256_unpacklo_ps(_mm256_loadu_ps(r[2] + i), _mm256_loadu_ps(r[3] + i));
-    __m256 t3 = _mm256_unpackhi_ps(_mm256_loadu_ps(r[2] + i), _mm256_loadu_ps(r[3] + i));
-    __m256 t4 = _mm256_unpacklo_ps(_mm256_loadu_ps(r[4] + i), _mm256_loadu_ps(r[5] + i));
-    __m256 t5 = _mm256_unpackhi_ps(_mm256_loadu_ps(r[4] + i), _mm256_loadu_ps(r[5] + i));
-    __m256 t6 = _mm256_unpacklo_ps(_mm256_loadu_ps(r[6] + i), _mm256_loadu_ps(r[7] + i));
-    __m256 t7 = _mm256_unpackhi_ps(_mm256_loadu_ps(r[6] + i), _mm256_loadu_ps(r[7] + i));
-    /* u_k: value k (low 128 bits) and k + 4 (high) of planes 0-3, likewise v_k of 4-7. */
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), v0 = _mm256_shuffle_ps(t4, t6, 0x44);
-    __m256 u1 = _mm256_shuffle_ps(t0, t2, 0xEE), v1 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), v2 = _mm256_shuffle_ps(t5, t7, 0x44);
-    __m256 u3 = _mm256_shuffle_ps(t1, t3, 0xEE), v3 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    a = _mm256_add_ps(a, _mm256_permute2f128_ps(u0, v0, 0x20));
-    a = _mm256_add_ps(a, _mm256_permute2f128_ps(u1, v1, 0x20));
-    a = _mm256_add_ps(a, _mm256_permute2f128_ps(u2, v2, 0x20));
-    a = _mm256_add_ps(a, _mm256_permute2f128_ps(u3, v3, 0x20));
-    a = _mm256_add_ps(a, _mm256_permute2f128_ps(u0, v0, 0x31));
-    a = _mm256_add_ps(a, _mm256_permute2f128_ps(u1, v1, 0x31));
-    a = _mm256_add_ps(a, _mm256_permute2f128_ps(u2, v2, 0x31));
-    return _mm256_add_ps(a, _mm256_permute2f128_ps(u3, v3, 0x31));
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(a)), _mm_loadu_ps(b), 1);
 }
 
-static inline __m256d ndp_step_f64(__m256d a, const double *const *r, ptrdiff_t i)
+NDP_INLINE __m256d ndp_pair_f64(const double *a, const double *b)
 {
-    __m256d r0 = _mm256_loadu_pd(r[0] + i), r1 = _mm256_loadu_pd(r[1] + i);
-    __m256d r2 = _mm256_loadu_pd(r[2] + i), r3 = _mm256_loadu_pd(r[3] + i);
-    /* t0: values 0 (low) and 2 (high) of planes 0, 1; t1: values 1 and 3; t2, t3: 2, 3. */
-    __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
-    __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
-    a = _mm256_add_pd(a, _mm256_permute2f128_pd(t0, t2, 0x20));
-    a = _mm256_add_pd(a, _mm256_permute2f128_pd(t1, t3, 0x20));
-    a = _mm256_add_pd(a, _mm256_permute2f128_pd(t0, t2, 0x31));
-    return _mm256_add_pd(a, _mm256_permute2f128_pd(t1, t3, 0x31));
+    return _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(a)), _mm_loadu_pd(b), 1);
 }
 
-#else /* SSE2 */
+/* The last n - i < 4 (f32) or < 2 (f64) values, the lanes past them loaded as +0.0:
+ * adding +0.0 leaves a sum that started from +0.0 bitwise unchanged (it is never -0.0),
+ * so a masked step finishes the chains in vector form. */
+NDP_INLINE __m256 ndp_pair_tail_f32(const float *a, const float *b, __m128i m)
+{
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_maskload_ps(a, m)),
+                                _mm_maskload_ps(b, m), 1);
+}
+
+NDP_INLINE __m256d ndp_pair_tail_f64(const double *a, const double *b, __m128i m)
+{
+    return _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_maskload_pd(a, m)),
+                                _mm_maskload_pd(b, m), 1);
+}
+
+#define NDP_PAIR_F32(a, b) ndp_pair_f32(a, b)
+#define NDP_PAIR_F64(a, b) ndp_pair_f64(a, b)
+#define NDP_PAIR_TAIL_F32(a, b) ndp_pair_tail_f32(a, b, mask_)
+#define NDP_PAIR_TAIL_F64(a, b) ndp_pair_tail_f64(a, b, mask_)
+/* Lanes k < t of 32-bit (f32) or 64-bit (f64) elements set. */
+#define NDP_MASK_F32(t) _mm_cmpgt_epi32(_mm_set1_epi32((int)(t)), _mm_setr_epi32(0, 1, 2, 3))
+#define NDP_MASK_F64(t) _mm_set_epi64x(0, -1) /* t is 1 */
+#define NDP_MASKED_TAIL 1
+
+/* r(k) is the address of value i of the step's plane k; pair(a, b) loads two planes. */
+#define NDP_STEP_F32(a, r, pair)                                                     \
+    do {                                                                             \
+        __m256 m0_ = pair(r(0), r(4)), m1_ = pair(r(1), r(5));                       \
+        __m256 m2_ = pair(r(2), r(6)), m3_ = pair(r(3), r(7));                       \
+        __m256 t0_ = _mm256_unpacklo_ps(m0_, m1_), t1_ = _mm256_unpackhi_ps(m0_, m1_); \
+        __m256 t2_ = _mm256_unpacklo_ps(m2_, m3_), t3_ = _mm256_unpackhi_ps(m2_, m3_); \
+        a = _mm256_add_ps(a, _mm256_shuffle_ps(t0_, t2_, 0x44));                     \
+        a = _mm256_add_ps(a, _mm256_shuffle_ps(t0_, t2_, 0xEE));                     \
+        a = _mm256_add_ps(a, _mm256_shuffle_ps(t1_, t3_, 0x44));                     \
+        a = _mm256_add_ps(a, _mm256_shuffle_ps(t1_, t3_, 0xEE));                     \
+    } while (0)
+
+#define NDP_STEP_F64(a, r, pair)                                                     \
+    do {                                                                             \
+        __m256d m0_ = pair(r(0), r(2)), m1_ = pair(r(1), r(3));                      \
+        a = _mm256_add_pd(a, _mm256_unpacklo_pd(m0_, m1_));                          \
+        a = _mm256_add_pd(a, _mm256_unpackhi_pd(m0_, m1_));                          \
+    } while (0)
+
+#elif defined(__SSE2__)
+
+/* A step adds values i .. i + 3 of planes r0 .. r0 + 3 (f32), or i, i + 1 of two planes
+ * (f64): a 4x4 (2x2) transpose in registers. */
+#define NDP_VF 4
+#define NDP_GF 4
+#define NDP_VD 2
+#define NDP_GD 2
 typedef __m128 ndp_vf;
 typedef __m128d ndp_vd;
-#define NDP_VF 4
-#define NDP_VD 2
 #define ndp_loadu_f _mm_loadu_ps
 #define ndp_storeu_f _mm_storeu_ps
 #define ndp_loadu_d _mm_loadu_pd
 #define ndp_storeu_d _mm_storeu_pd
+/* SSE2 has no masked loads: the scalar tail finishes the chains. */
+#define NDP_PAIR_F32(a, b) /* unused */
+#define NDP_PAIR_F64(a, b)
+#define NDP_PAIR_TAIL_F32(a, b)
+#define NDP_PAIR_TAIL_F64(a, b)
+#define NDP_MASK_F32(t) _mm_setzero_si128()
+#define NDP_MASK_F64(t) _mm_setzero_si128()
+#define NDP_MASKED_TAIL 0
 
-static inline __m128 ndp_step_f32(__m128 a, const float *const *r, ptrdiff_t i)
-{
-    __m128 r0 = _mm_loadu_ps(r[0] + i), r1 = _mm_loadu_ps(r[1] + i);
-    __m128 r2 = _mm_loadu_ps(r[2] + i), r3 = _mm_loadu_ps(r[3] + i);
-    _MM_TRANSPOSE4_PS(r0, r1, r2, r3); /* now r_k holds value k of the four planes */
-    a = _mm_add_ps(a, r0);
-    a = _mm_add_ps(a, r1);
-    a = _mm_add_ps(a, r2);
-    return _mm_add_ps(a, r3);
-}
+#define NDP_STEP_F32(a, r, pair)                                                     \
+    do {                                                                             \
+        __m128 r0_ = _mm_loadu_ps(r(0)), r1_ = _mm_loadu_ps(r(1));                   \
+        __m128 r2_ = _mm_loadu_ps(r(2)), r3_ = _mm_loadu_ps(r(3));                   \
+        _MM_TRANSPOSE4_PS(r0_, r1_, r2_, r3_); /* now r_k holds value k of the planes */ \
+        a = _mm_add_ps(a, r0_);                                                      \
+        a = _mm_add_ps(a, r1_);                                                      \
+        a = _mm_add_ps(a, r2_);                                                      \
+        a = _mm_add_ps(a, r3_);                                                      \
+    } while (0)
 
-static inline __m128d ndp_step_f64(__m128d a, const double *const *r, ptrdiff_t i)
-{
-    __m128d r0 = _mm_loadu_pd(r[0] + i), r1 = _mm_loadu_pd(r[1] + i);
-    a = _mm_add_pd(a, _mm_unpacklo_pd(r0, r1));
-    return _mm_add_pd(a, _mm_unpackhi_pd(r0, r1));
-}
+#define NDP_STEP_F64(a, r, pair)                                                     \
+    do {                                                                             \
+        __m128d r0_ = _mm_loadu_pd(r(0)), r1_ = _mm_loadu_pd(r(1));                  \
+        a = _mm_add_pd(a, _mm_unpacklo_pd(r0_, r1_));                                \
+        a = _mm_add_pd(a, _mm_unpackhi_pd(r0_, r1_));                                \
+    } while (0)
+
 #endif
 
-/* All groups advance together, so their accumulators form independent chains. */
-#define NDP_SUM16(T, V, VT, loadu, storeu, step)                       \
-    VT a_[NDP_PLANES / V];                                             \
-    ptrdiff_t i = 0;                                                   \
-    for (int g = 0; g < NDP_PLANES / V; g++)                           \
-        a_[g] = loadu(acc + g * V);                                    \
-    for (; i + V <= n; i += V)                                         \
-        for (int g = 0; g < NDP_PLANES / V; g++)                       \
-            a_[g] = step(a_[g], rows + g * V, i);                      \
-    for (int g = 0; g < NDP_PLANES / V; g++)                           \
-        storeu(acc + g * V, a_[g]);                                    \
-    NDP_TAIL(T, rows, i, n, acc)
+#if defined(__AVX__) || defined(__SSE2__)
 
-static inline void ndp_sum16_f32(const float *const *rows, ptrdiff_t n, float *acc)
+/* All groups of G planes advance together, so their accumulators form independent
+ * chains; each step takes V values of every plane. */
+#define NDP_SUM16(T, V, G, VT, loadu, storeu, STEP, PAIR, PAIR_TAIL, MASK) \
+    VT a_[NDP_PLANES / G];                                             \
+    ptrdiff_t i = 0;                                                   \
+    for (int g = 0; g < NDP_PLANES / G; g++)                           \
+        a_[g] = loadu(acc + g * G);                                    \
+    for (; i + V <= n; i += V) {                                       \
+        if (pf) {                                                      \
+            ndp_prefetch(pf, NDP_PLANES * V * sizeof(T));              \
+            pf += NDP_PLANES * V * sizeof(T);                          \
+        }                                                              \
+        for (int g = 0; g < NDP_PLANES / G; g++) {                     \
+            const int p0_ = g * G;                                     \
+            STEP(a_[g], NDP_AT, PAIR);                                 \
+        }                                                              \
+    }                                                                  \
+    if (pf)                                                            \
+        ndp_prefetch(pf, NDP_PLANES * (n - i) * sizeof(T));            \
+    if (NDP_MASKED_TAIL && i < n) {                                    \
+        const __m128i mask_ = MASK(n - i);                             \
+        (void)mask_;                                                   \
+        for (int g = 0; g < NDP_PLANES / G; g++) {                     \
+            const int p0_ = g * G;                                     \
+            STEP(a_[g], NDP_AT, PAIR_TAIL);                            \
+        }                                                              \
+        i = n;                                                         \
+    }                                                                  \
+    for (int g = 0; g < NDP_PLANES / G; g++)                           \
+        storeu(acc + g * G, a_[g]);                                    \
+    NDP_TAIL(T, i)
+
+/* Address of value i of the group's plane k. */
+#define NDP_AT(k) (NDP_ROW(p0_ + (k)) + i)
+
+NDP_INLINE void ndp_sum16_body_f32(const float *const *rows, const float *base,
+                                   ptrdiff_t stride, ptrdiff_t n, float *acc,
+                                   const char *pf)
 {
-    NDP_SUM16(float, NDP_VF, ndp_vf, ndp_loadu_f, ndp_storeu_f, ndp_step_f32)
+    NDP_SUM16(float, NDP_VF, NDP_GF, ndp_vf, ndp_loadu_f, ndp_storeu_f, NDP_STEP_F32,
+              NDP_PAIR_F32, NDP_PAIR_TAIL_F32, NDP_MASK_F32)
 }
 
-static inline void ndp_sum16_f64(const double *const *rows, ptrdiff_t n, double *acc)
+NDP_INLINE void ndp_sum16_body_f64(const double *const *rows, const double *base,
+                                   ptrdiff_t stride, ptrdiff_t n, double *acc,
+                                   const char *pf)
 {
-    NDP_SUM16(double, NDP_VD, ndp_vd, ndp_loadu_d, ndp_storeu_d, ndp_step_f64)
+    NDP_SUM16(double, NDP_VD, NDP_GD, ndp_vd, ndp_loadu_d, ndp_storeu_d, NDP_STEP_F64,
+              NDP_PAIR_F64, NDP_PAIR_TAIL_F64, NDP_MASK_F64)
 }
 
 #else /* no x86 vectors: plain chains, still in order */
 
-static inline void ndp_sum16_f32(const float *const *rows, ptrdiff_t n, float *acc)
+NDP_INLINE void ndp_sum16_body_f32(const float *const *rows, const float *base,
+                                   ptrdiff_t stride, ptrdiff_t n, float *acc,
+                                   const char *pf)
 {
-    NDP_TAIL(float, rows, 0, n, acc)
+    if (pf)
+        ndp_prefetch(pf, NDP_PLANES * n * sizeof(float));
+    NDP_TAIL(float, 0)
 }
 
-static inline void ndp_sum16_f64(const double *const *rows, ptrdiff_t n, double *acc)
+NDP_INLINE void ndp_sum16_body_f64(const double *const *rows, const double *base,
+                                   ptrdiff_t stride, ptrdiff_t n, double *acc,
+                                   const char *pf)
 {
-    NDP_TAIL(double, rows, 0, n, acc)
+    if (pf)
+        ndp_prefetch(pf, NDP_PLANES * n * sizeof(double));
+    NDP_TAIL(double, 0)
 }
 
 #endif
+
+/* acc[p] / k for p < 16 (NaN-safe, exactly the scalar division), as the kernels'
+ * _divide: nothing for k = 1, a multiplication by the exact 1 / k for powers of two.
+ * Spelled with vectors: sixteen scalar divisions cost as much as summing a 7x7 block. */
+#define NDP_DIVIDE16(T, VT, W, loadu, storeu, set1, mul, div)         \
+    if (k == 1)                                                       \
+        return;                                                       \
+    const int pow2_ = (k & (k - 1)) == 0;                             \
+    const VT f_ = set1(pow2_ ? (T)1 / (T)k : (T)k);                   \
+    for (int p_ = 0; p_ < NDP_PLANES; p_ += W)                        \
+        storeu(acc + p_, pow2_ ? mul(loadu(acc + p_), f_) : div(loadu(acc + p_), f_));
+
+#if defined(__AVX__)
+static inline void ndp_divide16_f32(float *acc, ptrdiff_t k)
+{
+    NDP_DIVIDE16(float, __m256, 8, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps,
+                 _mm256_mul_ps, _mm256_div_ps)
+}
+
+static inline void ndp_divide16_f64(double *acc, ptrdiff_t k)
+{
+    NDP_DIVIDE16(double, __m256d, 4, _mm256_loadu_pd, _mm256_storeu_pd, _mm256_set1_pd,
+                 _mm256_mul_pd, _mm256_div_pd)
+}
+#elif defined(__SSE2__)
+static inline void ndp_divide16_f32(float *acc, ptrdiff_t k)
+{
+    NDP_DIVIDE16(float, __m128, 4, _mm_loadu_ps, _mm_storeu_ps, _mm_set1_ps, _mm_mul_ps,
+                 _mm_div_ps)
+}
+
+static inline void ndp_divide16_f64(double *acc, ptrdiff_t k)
+{
+    NDP_DIVIDE16(double, __m128d, 2, _mm_loadu_pd, _mm_storeu_pd, _mm_set1_pd, _mm_mul_pd,
+                 _mm_div_pd)
+}
+#else
+#define NDP_SCALAR_MUL(a, b) ((a) * (b))
+#define NDP_SCALAR_DIV(a, b) ((a) / (b))
+#define NDP_SCALAR_LOAD(p) (*(p))
+#define NDP_SCALAR_STORE(p, v) (*(p) = (v))
+#define NDP_SCALAR_SET1(v) (v)
+static inline void ndp_divide16_f32(float *acc, ptrdiff_t k)
+{
+    NDP_DIVIDE16(float, float, 1, NDP_SCALAR_LOAD, NDP_SCALAR_STORE, NDP_SCALAR_SET1,
+                 NDP_SCALAR_MUL, NDP_SCALAR_DIV)
+}
+
+static inline void ndp_divide16_f64(double *acc, ptrdiff_t k)
+{
+    NDP_DIVIDE16(double, double, 1, NDP_SCALAR_LOAD, NDP_SCALAR_STORE, NDP_SCALAR_SET1,
+                 NDP_SCALAR_MUL, NDP_SCALAR_DIV)
+}
+#endif
+
+static inline void ndp_sum16_f32(const float *const *rows, ptrdiff_t n, float *acc,
+                                 const void *pf)
+{
+    ndp_sum16_body_f32(rows, NULL, 0, n, acc, (const char *)pf);
+}
+
+static inline void ndp_sum16_f64(const double *const *rows, ptrdiff_t n, double *acc,
+                                 const void *pf)
+{
+    ndp_sum16_body_f64(rows, NULL, 0, n, acc, (const char *)pf);
+}
+
+static inline void ndp_sum16s_f32(const float *base, ptrdiff_t stride, ptrdiff_t n, float *acc,
+                                  const void *pf)
+{
+    ndp_sum16_body_f32(NULL, base, stride, n, acc, (const char *)pf);
+}
+
+static inline void ndp_sum16s_f64(const double *base, ptrdiff_t stride, ptrdiff_t n,
+                                  double *acc, const void *pf)
+{
+    ndp_sum16_body_f64(NULL, base, stride, n, acc, (const char *)pf);
+}
+
 #endif
