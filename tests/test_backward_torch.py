@@ -253,3 +253,26 @@ def test_avg_stride1_same_width_gather_matches_torch(kernel, padding, shape, dty
     want = torch.autograd.grad(y, x, torch.from_numpy(g))[0].numpy()
     got = getattr(ndpool, f"avg_pool{nd}d_backward")(g, shape, **kw)
     assert got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("k, size", [(13, 19), (9, 13), (5, 8)])
+def test_max_backward_long_index_runs_match_torch(k, size, dtype):
+    """SPP-style stride-1 windows over short rows: consecutive outputs share their argmax
+    for long runs, which the channels-first scatter sums in a register (_scatter_runs);
+    the bits must stay torch's, with NaN, -0.0 and inf grads and a NaN input (whose index
+    wins every window holding it)."""
+    rng = np.random.default_rng(k * 100 + size)
+    x = rng.standard_normal((2, 3, size, size)).astype(dtype)
+    x[0, 1, size // 2, size // 3] = np.nan
+    xt = torch.from_numpy(x).requires_grad_()
+    y = F.max_pool2d(xt, k, 1, k // 2)
+    g = (rng.standard_normal(tuple(y.shape)) * 10.0 ** rng.integers(-6, 7, tuple(y.shape))).astype(dtype)
+    flat = g.reshape(-1)
+    flat[rng.random(flat.size) < 0.05] = np.nan
+    flat[rng.random(flat.size) < 0.05] = np.inf
+    flat[rng.random(flat.size) < 0.1] = -0.0
+    want = torch.autograd.grad(y, xt, torch.from_numpy(g))[0].numpy()
+    _, idx = ndpool.max_pool2d(x, k, 1, k // 2, return_indices=True)
+    got = ndpool.max_pool2d_backward(g, idx, x.shape)
+    assert got.tobytes() == want.tobytes()
