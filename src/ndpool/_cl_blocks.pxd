@@ -1,6 +1,6 @@
-# Channels-last max blocks: one run of channels of an output pixel, folded over every
-# window tap (nd x nh x nw taps, sD/sH/sW elements apart, in scan order d, h, w) with the
-# running maxima in a fixed-size local array.  Its fixed length lets gcc keep the array in
+# Channels-last blocks: one run of channels of an output pixel, folded over every window
+# tap (nd x nh x nw taps, sD/sH/sW elements apart, in scan order d, h, w) with the running
+# maxima or sums in a fixed-size local array.  Its fixed length lets gcc keep the array in
 # vector registers across all taps: one load per element and tap, where a span per tap
 # (_spans.pxd) also loads and stores the output at every tap.  Each channel still sees its
 # taps in the same order, so the results are those of the span loops, bit for bit.
@@ -8,9 +8,10 @@
 # A block is CL_BLOCK_BYTES of running values: 8 AVX2 registers (16 SSE2 ones, about all
 # there are).  Blocks pay where a pixel's window is small enough to stay in L1 while its
 # blocks walk it (cl_blocks_pay); a huge window (global pooling) is better read tap by tap,
-# each tap's channels in one contiguous sweep that the prefetchers follow.  Averages keep
-# the tap-major spans: their cheap additions leave the loop bound by memory, and blocks
-# (and sweeps of 2-3 taps at a time) measured slower on the dev VM (0.6-1.0x).
+# each tap's channels in one contiguous sweep that the prefetchers follow.  Averages in
+# blocks once measured slower (0.6-1.0x) while every pixel was its own work item; with a
+# row of pixels per item (_kernels.pyx) they beat the tap-major spans (DenseNet's 2x2/s2,
+# 1.2-2x on one thread).
 
 from ndpool._common cimport lowest_value, pool_t, real_t
 
@@ -73,6 +74,12 @@ cdef inline void max_window_block(const pool_t* src, Py_ssize_t sD, Py_ssize_t s
 
 
 
+cdef inline bint exact_inverse(real_t div) noexcept nogil:
+    """Whether the divisor (a positive integer) is a power of two, whose inverse is exact."""
+    cdef Py_ssize_t d = <Py_ssize_t>div
+    return d > 0 and (d & (d - 1)) == 0 and <real_t>d == div
+
+
 cdef inline void sum_window_block(const pool_t* src, Py_ssize_t sD, Py_ssize_t sH,
                                   Py_ssize_t sW, Py_ssize_t nd, Py_ssize_t nh, Py_ssize_t nw,
                                   real_t div, real_t* dst) noexcept nogil:
@@ -108,6 +115,13 @@ cdef inline void sum_window_block(const pool_t* src, Py_ssize_t sD, Py_ssize_t s
                 for c in range(cl_block_len(sizeof(real_t))):
                     acc[c] = acc[c] + p[c]
     p = src + (nd - 1) * sD + (nh - 1) * sH + (nw - 1) * sW
-    for c in range(cl_block_len(sizeof(real_t))):
-        dst[c] = (acc[c] + p[c]) / div
+    if exact_inverse(div):
+        # s * (1 / div) and s / div are both the correctly rounded s / div when 1 / div
+        # is exact (a power of two): the same bits, NaNs included; a multiply is cheaper.
+        div = 1 / div
+        for c in range(cl_block_len(sizeof(real_t))):
+            dst[c] = (acc[c] + p[c]) * div
+    else:
+        for c in range(cl_block_len(sizeof(real_t))):
+            dst[c] = (acc[c] + p[c]) / div
 

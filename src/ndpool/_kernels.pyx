@@ -10,8 +10,11 @@ Every op sees a 5-D array in one of two memory layouts:
   fold all their taps of up to three window rows in one pass instead, and windows of
   more rows (3-D) in several such passes (_max_cf_fused, _avg_cf_fused; _spans.max_rows,
   sum_rows).
-* channels-last ``(N, D, H, W, C)`` with unit-stride C.  One work item is one output
-  pixel; the innermost loop walks channels and vectorises.
+* channels-last ``(N, D, H, W, C)`` with unit-stride C.  One work item is a run of
+  output pixels of one row (_cl_row_block), the D and H taps worked out once; the
+  innermost loop walks channels and vectorises.  Without indices, whole blocks of
+  channels fold every tap in registers (_cl_blocks.pxd: max_window_block,
+  sum_window_block), the rest tap by tap.
 
 Each output still sees its window elements in torch's scan order (d, then h, then w),
 so ties, NaN and float sums come out exactly as in torch.  Other strides are free.
