@@ -43,13 +43,15 @@ from ndpool._common cimport (Axis, RowBlock, pool_t, real_t, block_taps, divisor
                              first_pos,
                              lowest_value, out_range, read_geometry, row_block,
                              row_blocks, tap_range)
-from ndpool._spans cimport (max_rows, max_span, max_span_any, max_span_idx,
+from ndpool._spans cimport (cl_sum_2x2, cl_sum_3x3, max_rows, max_span, max_span_any,
+                            max_span_idx,
                             max_span_idx32, max_update, sum_rows, sum_span, sum_span_any,
                             sum_taps_any, sum_taps_apart)
 from ndpool._buffers cimport Strided, acquire_padded, format_kind
 from ndpool._openmp cimport NDPOOL_OPENMP, omp_get_max_threads
 from ndpool._separable cimport sep_max_item, sep_rows
-from ndpool._cl_blocks cimport cl_block_len, cl_blocks_pay, max_window_block, sum_window_block
+from ndpool._cl_blocks cimport (cl_block_len, cl_blocks_pay, exact_inverse, max_window_block,
+                               sum_window_block)
 
 # Output positions per channels-first work item: long rows are split so that a single
 # long signal still keeps every thread busy, and a block of outputs stays in L1.
@@ -526,7 +528,7 @@ cdef void _avg_cl_row(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssiz
     cdef const pool_t* first
     cdef const pool_t* src
     cdef real_t* opix
-    cdef real_t rdiv
+    cdef real_t rdiv, rinv
     tap_range(&ax[0], od, &kd0, &kd1)
     tap_range(&ax[1], oh, &kh0, &kh1)
     nd = kd1 - kd0 if kd1 > kd0 else 0
@@ -545,6 +547,13 @@ cdef void _avg_cl_row(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssiz
         else:
             div = div_dh * divisor_factor(&ax[2], ow, count_include_pad)
         rdiv = <real_t>div
+        if nd == 1 and nh == nw and (nw == 2 or nw == 3):
+            rinv = 1 / rdiv if exact_inverse(rdiv) else 0
+            if nw == 2:
+                cl_sum_2x2(src, src + sH, sW, opix, C, rdiv, rinv)
+            else:
+                cl_sum_3x3(src, src + sH, src + 2 * sH, sW, opix, C, rdiv, rinv)
+            continue
         cb = 0
         if cl_blocks_pay(nd * nh * nw, C, sizeof(real_t)):
             cb = C - C % nb
