@@ -10,8 +10,11 @@ Every op sees a 5-D array in one of two memory layouts:
   fold all their taps of up to three window rows in one pass instead, and windows of
   more rows (3-D) in several such passes (_max_cf_fused, _avg_cf_fused; _spans.max_rows,
   sum_rows).
-* channels-last ``(N, D, H, W, C)`` with unit-stride C.  One work item is one output
-  pixel; the innermost loop walks channels and vectorises.
+* channels-last ``(N, D, H, W, C)`` with unit-stride C.  One work item is a run of
+  output pixels of one row (_cl_row_block), the D and H taps worked out once; the
+  innermost loop walks channels and vectorises.  Without indices, whole blocks of
+  channels fold every tap in registers (_cl_blocks.pxd: max_window_block,
+  sum_window_block), the rest tap by tap.
 
 Each output still sees its window elements in torch's scan order (d, then h, then w),
 so ties, NaN and float sums come out exactly as in torch.  Other strides are free.
@@ -36,17 +39,19 @@ from libc.stdint cimport (int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, 
 from libc.stdlib cimport free, malloc
 from libc.string cimport strchr
 
-from ndpool._common cimport (Axis, Pixel, RowBlock, pool_t, real_t, block_taps, divisor_factor,
+from ndpool._common cimport (Axis, RowBlock, pool_t, real_t, block_taps, divisor_factor,
                              first_pos,
-                             lowest_value, out_range, pixel, read_geometry, row_block,
+                             lowest_value, out_range, read_geometry, row_block,
                              row_blocks, tap_range)
-from ndpool._spans cimport (max_rows, max_span, max_span_any, max_span_idx,
+from ndpool._spans cimport (cl_sum_2x2, cl_sum_3x3, max_rows, max_span, max_span_any,
+                            max_span_idx,
                             max_span_idx32, max_update, sum_rows, sum_span, sum_span_any,
                             sum_taps_any, sum_taps_apart)
 from ndpool._buffers cimport Strided, acquire_padded, format_kind
 from ndpool._openmp cimport NDPOOL_OPENMP, omp_get_max_threads
 from ndpool._separable cimport sep_max_item, sep_rows
-from ndpool._cl_blocks cimport cl_block_len, cl_blocks_pay, max_window_block
+from ndpool._cl_blocks cimport (cl_block_len, cl_blocks_pay, exact_inverse, max_window_block,
+                               sum_window_block)
 
 # Output positions per channels-first work item: long rows are split so that a single
 # long signal still keeps every thread busy, and a block of outputs stays in L1.
@@ -256,32 +261,13 @@ cdef void _max_cf_rows(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t
 cdef void _max_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
                        Py_ssize_t C, pool_t* opix, int64_t* ipix, Py_ssize_t od, Py_ssize_t oh,
                        Py_ssize_t ow, const Axis* ax) noexcept nogil:
-    """Outputs out[n, od, oh, ow, :]; indices too when ipix is not NULL."""
+    """Outputs out[n, od, oh, ow, :] tap by tap (a span per tap); indices too when ipix is
+    not NULL.  _max_cl_row's pixels whose channels do not fold in blocks."""
     cdef Py_ssize_t kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, id_, ih, iw, c
     cdef pool_t lowest = lowest_value(<pool_t>0)
     tap_range(&ax[0], od, &kd0, &kd1)
     tap_range(&ax[1], oh, &kh0, &kh1)
     tap_range(&ax[2], ow, &kw0, &kw1)
-    # Without indices, whole blocks of channels in registers (max_window_block) where they
-    # pay; the rest, and every channel with indices, tap by tap.
-    cdef Py_ssize_t blk, nb = cl_block_len(sizeof(pool_t))
-    cdef Py_ssize_t cb = 0
-    if ipix == NULL and cl_blocks_pay((kd1 - kd0) * (kh1 - kh0) * (kw1 - kw0), C, sizeof(pool_t)):
-        cb = C - C % nb
-    cdef const pool_t* first
-    if cb > 0:
-        first = (plane + (od * ax[0].stride - ax[0].pad_lo + kd0 * ax[0].dilation) * sD
-                 + (oh * ax[1].stride - ax[1].pad_lo + kh0 * ax[1].dilation) * sH
-                 + (ow * ax[2].stride - ax[2].pad_lo + kw0 * ax[2].dilation) * sW)
-        for blk in range(cb // nb):
-            c = blk * nb
-            max_window_block(first + c, ax[0].dilation * sD, ax[1].dilation * sH,
-                             ax[2].dilation * sW, kd1 - kd0, kh1 - kh0, kw1 - kw0, opix + c)
-        if cb == C:
-            return
-        plane = plane + cb
-        opix = opix + cb
-        C = C - cb
     for c in range(C):
         opix[c] = lowest
     if ipix != NULL:
@@ -340,6 +326,48 @@ cdef void _max_cl_item_idx32(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, 
         for c in range(n):
             ipix[c0 + c] = idx[c]
         c0 += n
+
+
+cdef void _max_cl_row(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
+                      Py_ssize_t C, pool_t* orow, int64_t* irow, Py_ssize_t od, Py_ssize_t oh,
+                      Py_ssize_t ow0, Py_ssize_t ow1, const Axis* ax, bint idx32) noexcept nogil:
+    """Outputs out[n, od, oh, ow0:ow1, :] (orow, irow point at pixel 0 of the row); indices
+    too when irow is not NULL (as int32 while scanning where idx32), pixel by pixel.
+    Without indices the D and H taps are worked out once for the row, and whole blocks of
+    channels fold in registers (max_window_block) where they pay."""
+    cdef Py_ssize_t kd0, kd1, kh0, kh1, kw0, kw1, ow, c, cb, nd, nh, nw
+    cdef Py_ssize_t nb = cl_block_len(sizeof(pool_t))
+    cdef const pool_t* first
+    if irow != NULL:
+        for ow in range(ow0, ow1):
+            if idx32:
+                _max_cl_item_idx32(plane, sD, sH, sW, C, orow + ow * C, irow + ow * C, od, oh,
+                                   ow, ax)
+            else:
+                _max_cl_item(plane, sD, sH, sW, C, orow + ow * C, irow + ow * C, od, oh, ow, ax)
+        return
+    tap_range(&ax[0], od, &kd0, &kd1)
+    tap_range(&ax[1], oh, &kh0, &kh1)
+    nd = kd1 - kd0 if kd1 > kd0 else 0
+    nh = kh1 - kh0 if kh1 > kh0 else 0
+    first = (plane + (od * ax[0].stride - ax[0].pad_lo + kd0 * ax[0].dilation) * sD
+             + (oh * ax[1].stride - ax[1].pad_lo + kh0 * ax[1].dilation) * sH)
+    for ow in range(ow0, ow1):
+        tap_range(&ax[2], ow, &kw0, &kw1)
+        nw = kw1 - kw0 if kw1 > kw0 else 0
+        if not cl_blocks_pay(nd * nh * nw, C, sizeof(pool_t)):
+            _max_cl_item(plane, sD, sH, sW, C, orow + ow * C, NULL, od, oh, ow, ax)
+            continue
+        cb = C - C % nb
+        c = 0
+        while c < cb:
+            max_window_block(first + (ow * ax[2].stride - ax[2].pad_lo + kw0 * ax[2].dilation) * sW
+                             + c, ax[0].dilation * sD, ax[1].dilation * sH, ax[2].dilation * sW,
+                             nd, nh, nw, orow + ow * C + c)
+            c += nb
+        if cb < C:
+            _max_cl_item(plane + cb, sD, sH, sW, C - cb, orow + ow * C + cb, NULL, od, oh, ow,
+                         ax)
 
 
 cdef void _avg_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t* orow,
@@ -593,35 +621,76 @@ cdef void _avg_cf_rows(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
                          divisor_override)
 
 
-cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
-                       Py_ssize_t C, real_t* opix, Py_ssize_t od, Py_ssize_t oh, Py_ssize_t ow,
-                       const Axis* ax, bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil:
-    cdef Py_ssize_t kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, id_, ih, iw, c, div, n
-    cdef real_t rdiv
+cdef void _avg_cl_row(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
+                      Py_ssize_t C, real_t* orow, Py_ssize_t od, Py_ssize_t oh, Py_ssize_t ow0,
+                      Py_ssize_t ow1, const Axis* ax, bint count_include_pad,
+                      Py_ssize_t divisor_override) noexcept nogil:
+    """Outputs out[n, od, oh, ow0:ow1, :] (orow points at out[n, od, oh, 0, 0]): the D and
+    H taps and divisor are worked out once for the row.  Whole blocks of channels sum in
+    registers (sum_window_block) where they pay; the rest, tap-major spans.  Every channel
+    gets 0 + its taps in scan order, then one division, as torch."""
+    cdef Py_ssize_t kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, ow, c, cb, n, nd, nh, nw, div, div_dh
+    cdef Py_ssize_t nb = cl_block_len(sizeof(real_t))
+    cdef const pool_t* first
+    cdef const pool_t* src
+    cdef real_t* opix
+    cdef real_t rdiv, rinv
     tap_range(&ax[0], od, &kd0, &kd1)
     tap_range(&ax[1], oh, &kh0, &kh1)
-    tap_range(&ax[2], ow, &kw0, &kw1)
-    for c in range(C):
-        opix[c] = 0
-    for kd in range(kd0, kd1):
-        id_ = od * ax[0].stride - ax[0].pad_lo + kd
-        for kh in range(kh0, kh1):
-            ih = oh * ax[1].stride - ax[1].pad_lo + kh
-            iw = ow * ax[2].stride - ax[2].pad_lo + kw0
-            kw = kw0
-            while kw < kw1:  # up to three taps of the row per pass over the channels
-                n = kw1 - kw if kw1 - kw < 3 else 3
-                sum_taps_apart(plane + id_ * sD + ih * sH + (iw + kw - kw0) * sW, sW, opix, C, n)
-                kw += n
-    if divisor_override != 0:
-        div = divisor_override
-    else:
-        div = (divisor_factor(&ax[0], od, count_include_pad)
-               * divisor_factor(&ax[1], oh, count_include_pad)
-               * divisor_factor(&ax[2], ow, count_include_pad))
-    rdiv = <real_t>div
-    for c in range(C):
-        opix[c] = opix[c] / rdiv
+    nd = kd1 - kd0 if kd1 > kd0 else 0
+    nh = kh1 - kh0 if kh1 > kh0 else 0
+    first = (plane + (od * ax[0].stride - ax[0].pad_lo + kd0) * sD
+             + (oh * ax[1].stride - ax[1].pad_lo + kh0) * sH)
+    div_dh = (divisor_factor(&ax[0], od, count_include_pad)
+              * divisor_factor(&ax[1], oh, count_include_pad))
+    for ow in range(ow0, ow1):
+        tap_range(&ax[2], ow, &kw0, &kw1)
+        nw = kw1 - kw0 if kw1 > kw0 else 0
+        src = first + (ow * ax[2].stride - ax[2].pad_lo + kw0) * sW
+        opix = orow + ow * C
+        if divisor_override != 0:
+            div = divisor_override
+        else:
+            div = div_dh * divisor_factor(&ax[2], ow, count_include_pad)
+        rdiv = <real_t>div
+        if nd == 1 and nh == nw and (nw == 2 or nw == 3):
+            rinv = 1 / rdiv if exact_inverse(rdiv) else 0
+            if nw == 2:
+                cl_sum_2x2(src, src + sH, sW, opix, C, rdiv, rinv)
+            else:
+                cl_sum_3x3(src, src + sH, src + 2 * sH, sW, opix, C, rdiv, rinv)
+            continue
+        cb = 0
+        if cl_blocks_pay(nd * nh * nw, C, sizeof(real_t)):
+            cb = C - C % nb
+            c = 0
+            while c < cb:
+                sum_window_block(src + c, sD, sH, sW, nd, nh, nw, rdiv, opix + c)
+                c += nb
+            if cb == C:
+                continue
+        for c in range(cb, C):
+            opix[c] = 0
+        for kd in range(nd):
+            for kh in range(nh):
+                kw = 0
+                while kw < nw:  # up to three taps of the row per pass over the channels
+                    n = nw - kw if nw - kw < 3 else 3
+                    sum_taps_apart(src + kd * sD + kh * sH + kw * sW + cb, sW, opix + cb,
+                                   C - cb, n)
+                    kw += n
+        for c in range(cb, C):
+            opix[c] = opix[c] / rdiv
+
+
+cdef Py_ssize_t _cl_row_block(Py_ssize_t rows, Py_ssize_t OW, int num_threads) noexcept nogil:
+    """Output pixels per channels-last work item: a whole output row, so that per-item set-up
+    (index arithmetic, D and H taps) is spread over the row, cut in halves while there
+    are fewer than 8 items per thread."""
+    cdef Py_ssize_t b = OW
+    while b > 1 and rows * ((OW + b - 1) // b) < 8 * num_threads:
+        b = (b + 1) // 2
+    return b
 
 
 # ---------------------------------------------------------------------------------------
@@ -750,10 +819,9 @@ cdef int _max_impl(const pool_t* xp, const Strided* x, pool_t* op, int64_t* ip, 
     cdef Py_ssize_t N = x.shape[0]
     cdef Py_ssize_t OD = ax[0].size_out, OH = ax[1].size_out, OW = ax[2].size_out
     cdef Py_ssize_t xs0 = x.step[0], xs1 = x.step[1], xs2 = x.step[2], xs3 = x.step[3]
-    cdef Py_ssize_t C, nblk, n_items, item, ocell, rpi, ngrp
+    cdef Py_ssize_t C, nblk, n_items, item, ocell, rpi, ngrp, owb
     cdef bint idx32
     cdef RowBlock rb
-    cdef Pixel px
     if not with_idx and _separable_pays(ax) and _sep_max_pool(xp, x, op, ax, channels_last, num_threads):
         return 0
     if not channels_last and not with_idx:
@@ -782,19 +850,17 @@ cdef int _max_impl(const pool_t* xp, const Strided* x, pool_t* op, int64_t* ip, 
                          ip + rb.offset if with_idx else NULL, rb.od, rb.oh, rb.w0, rb.w1, ax)
     else:
         C = x.shape[4]
-        n_items = N * OD * OH * OW
         idx32 = (with_idx and (pool_t is float or pool_t is int32_t or pool_t is uint32_t)
                  and <double>ax[0].size_in * ax[1].size_in * ax[2].size_in < 2147483647.0)
+        owb = _cl_row_block(N * OD * OH, OW, num_threads)
+        nblk = row_blocks(OW, owb)
+        n_items = N * OD * OH * nblk
         for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
                            use_threads_if=num_threads > 1):
-            px = pixel(item, OD, OH, OW)
-            ocell = item * C
-            if idx32:
-                _max_cl_item_idx32(xp + px.n * xs0, xs1, xs2, xs3, C, op + ocell, ip + ocell,
-                                   px.od, px.oh, px.ow, ax)
-            else:
-                _max_cl_item(xp + px.n * xs0, xs1, xs2, xs3, C, op + ocell,
-                             ip + ocell if with_idx else NULL, px.od, px.oh, px.ow, ax)
+            rb = row_block(item, 1, OD, OH, OW, owb)
+            ocell = ((rb.n * OD + rb.od) * OH + rb.oh) * OW * C
+            _max_cl_row(xp + rb.n * xs0, xs1, xs2, xs3, C, op + ocell,
+                        ip + ocell if with_idx else NULL, rb.od, rb.oh, rb.w0, rb.w1, ax, idx32)
     return 0
 
 
@@ -804,9 +870,8 @@ cdef void _avg_impl(const pool_t* xp, const Strided* x, real_t* op, const Axis* 
     cdef Py_ssize_t N = x.shape[0]
     cdef Py_ssize_t OD = ax[0].size_out, OH = ax[1].size_out, OW = ax[2].size_out
     cdef Py_ssize_t xs0 = x.step[0], xs1 = x.step[1], xs2 = x.step[2], xs3 = x.step[3]
-    cdef Py_ssize_t C, nblk, n_items, item, rpi, ngrp
+    cdef Py_ssize_t C, nblk, n_items, item, rpi, ngrp, owb
     cdef RowBlock rb
-    cdef Pixel px
     if not channels_last:
         C = x.shape[1]
         nblk = row_blocks(OW, W_BLOCK)
@@ -823,12 +888,15 @@ cdef void _avg_impl(const pool_t* xp, const Strided* x, real_t* op, const Axis* 
                          rb.w0, rb.w1, ax, count_include_pad, divisor_override)
     else:
         C = x.shape[4]
-        n_items = N * OD * OH * OW
+        owb = _cl_row_block(N * OD * OH, OW, num_threads)
+        nblk = row_blocks(OW, owb)
+        n_items = N * OD * OH * nblk
         for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
                            use_threads_if=num_threads > 1):
-            px = pixel(item, OD, OH, OW)
-            _avg_cl_item(xp + px.n * xs0, xs1, xs2, xs3, C, op + item * C,
-                         px.od, px.oh, px.ow, ax, count_include_pad, divisor_override)
+            rb = row_block(item, 1, OD, OH, OW, owb)
+            _avg_cl_row(xp + rb.n * xs0, xs1, xs2, xs3, C,
+                        op + ((rb.n * OD + rb.od) * OH + rb.oh) * OW * C, rb.od, rb.oh,
+                        rb.w0, rb.w1, ax, count_include_pad, divisor_override)
 
 
 # ---------------------------------------------------------------------------------------
