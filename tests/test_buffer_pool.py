@@ -108,3 +108,14 @@ def test_threads_return_and_take_blocks_safely(pool):
 def test_bad_limit(bad, error):
     with pytest.raises(error, match="set_buffer_pool_limit: max_bytes"):
         ndpool.set_buffer_pool_limit(bad)
+
+
+def test_pooled_results_pickle_and_copy_like_any_array(pool):
+    import copy
+    import pickle
+
+    y = ndpool.max_pool2d(_input(0), 2)
+    assert not y.flags.owndata  # on pooled memory
+    for clone in (pickle.loads(pickle.dumps(y)), copy.deepcopy(y), y.copy()):
+        assert clone.flags.owndata and not np.shares_memory(clone, y)
+        np.testing.assert_array_equal(clone, y)

@@ -15,6 +15,7 @@ is, when nothing can reach the memory any more.  The pool is guarded by a lock, 
 blocks freed by other threads (or a free-threaded interpreter) are safe too.
 """
 
+cimport cython
 from cpython.buffer cimport PyBuffer_FillInfo
 from cpython.pythread cimport (PyThread_acquire_lock, PyThread_allocate_lock, PyThread_release_lock,
                                PyThread_type_lock, WAIT_LOCK)
@@ -83,6 +84,7 @@ cdef void* _take(size_t n) noexcept nogil:
     return p if p != NULL else malloc(n)
 
 
+@cython.auto_pickle(False)  # raw memory: arrays pickle their data, never the block
 cdef class _Block:
     """Owner of one result's memory; exports it as writable bytes to the array."""
     cdef void* ptr
