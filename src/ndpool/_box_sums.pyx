@@ -237,42 +237,26 @@ def avg_pool(x, out, const int64_t[:, ::1] geometry, bint count_include_pad,
     cdef double[::1] b = None if _identity(&ax[0]) else empty((N * C * D * OH * OW,), np.float64)
     cdef float[::1] o32 = out.reshape(-1) if out.dtype == np.float32 else None
     cdef double[::1] o = empty((out.size,), np.float64) if o32 is not None else out.reshape(-1)
-    code = x.dtype.char
-    cdef const int8_t[::1] b8
-    cdef const int16_t[::1] b16
-    cdef const int32_t[::1] b32
-    cdef const uint8_t[::1] u8
-    cdef const uint16_t[::1] u16
-    cdef const uint32_t[::1] u32
-    cdef const float[::1] f32
-    cdef const double[::1] f64
     cdef double* bp = &b[0] if b is not None else NULL
-    # The first element's address, through a one-element view at the array's start.
-    base = np.lib.stride_tricks.as_strided(x, (1,), (1,))
+    cdef const void* xp = <const void*><size_t>x.ctypes.data  # x stays referenced: valid
+    cdef double* op = &o[0]
+    code, size = x.dtype.char, x.itemsize
     if code == 'b':
-        b8 = base
-        _box(&b8[0], xstep, xshape, &o[0], &a[0], bp, ax, cl, num_threads)
+        _box(<const int8_t*>xp, xstep, xshape, op, &a[0], bp, ax, cl, num_threads)
     elif code == 'h':
-        b16 = base
-        _box(&b16[0], xstep, xshape, &o[0], &a[0], bp, ax, cl, num_threads)
-    elif code in 'il' and x.itemsize == 4:
-        b32 = base
-        _box(&b32[0], xstep, xshape, &o[0], &a[0], bp, ax, cl, num_threads)
+        _box(<const int16_t*>xp, xstep, xshape, op, &a[0], bp, ax, cl, num_threads)
+    elif code in 'il' and size == 4:
+        _box(<const int32_t*>xp, xstep, xshape, op, &a[0], bp, ax, cl, num_threads)
     elif code == 'B':
-        u8 = base
-        _box(&u8[0], xstep, xshape, &o[0], &a[0], bp, ax, cl, num_threads)
+        _box(<const uint8_t*>xp, xstep, xshape, op, &a[0], bp, ax, cl, num_threads)
     elif code == 'H':
-        u16 = base
-        _box(&u16[0], xstep, xshape, &o[0], &a[0], bp, ax, cl, num_threads)
-    elif code in 'IL' and x.itemsize == 4:
-        u32 = base
-        _box(&u32[0], xstep, xshape, &o[0], &a[0], bp, ax, cl, num_threads)
+        _box(<const uint16_t*>xp, xstep, xshape, op, &a[0], bp, ax, cl, num_threads)
+    elif code in 'IL' and size == 4:
+        _box(<const uint32_t*>xp, xstep, xshape, op, &a[0], bp, ax, cl, num_threads)
     elif code == 'f':
-        f32 = base
-        _box(&f32[0], xstep, xshape, &o[0], &a[0], bp, ax, cl, num_threads)
+        _box(<const float*>xp, xstep, xshape, op, &a[0], bp, ax, cl, num_threads)
     elif code == 'd':
-        f64 = base
-        _box(&f64[0], xstep, xshape, &o[0], &a[0], bp, ax, cl, num_threads)
+        _box(<const double*>xp, xstep, xshape, op, &a[0], bp, ax, cl, num_threads)
     else:
         raise ValueError("box sums take 8-, 16- and 32-bit integers, float32 and float64")
     cdef double* tab = <double*>malloc(ax[0].size_out * OH * OW * sizeof(double))
@@ -280,7 +264,7 @@ def avg_pool(x, out, const int64_t[:, ::1] geometry, bint count_include_pad,
         raise MemoryError()
     try:
         with nogil:
-            _divide(&o[0], &o32[0] if o32 is not None else NULL, tab, ax, count_include_pad,
+            _divide(op, &o32[0] if o32 is not None else NULL, tab, ax, count_include_pad,
                     divisor_override, N * (1 if cl else C), C if cl else 1, num_threads)
     finally:
         free(tab)
