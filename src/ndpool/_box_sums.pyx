@@ -1,13 +1,13 @@
 # cython: language_level=3
-"""Average pooling of integer inputs by separable block prefix and suffix sums.
+"""Average pooling by separable block prefix and suffix sums (large windows).
 
 A direct window sum costs kernel_d * kernel_h * kernel_w reads per output; these passes
 cost a few additions per cell per axis, whatever the window.  Each axis is cut into
 blocks of `kernel` cells; a window of at most `kernel` cells then covers the end of one
 block and the start of the next, so its sum is suffix[s] + prefix[e - 1] of those
 blocks (or one of them alone).  Nothing is subtracted, so a window's sum only ever adds
-its own values: far-away large values cannot cancel it (NaN and inf would stay exact
-too).
+its own values: far-away large values cannot cancel it, and NaN and inf come out as
+in a direct sum.
 
 Sums run in float64.  Integers of up to 32 bits are summed exactly there in any order
 (every partial sum stays far below 2**53), so the results are bit-identical to the
@@ -27,7 +27,7 @@ from ndpool._buffer_pool import empty
 
 from ndpool._common cimport Axis, divisor_factor, read_geometry
 
-ctypedef fused int_t:  # (and the float types of the opt-in running_sums)
+ctypedef fused src_t:  # integer inputs, and floats under running_sums
     int8_t
     int16_t
     int32_t
@@ -41,7 +41,7 @@ cdef enum:
     LANES = 256  # lanes (cells beside the line) per work item and its scratch
 
 
-cdef void _line(const int_t* isrc, const double* dsrc, Py_ssize_t n, Py_ssize_t step,
+cdef void _line(const src_t* isrc, const double* dsrc, Py_ssize_t n, Py_ssize_t step,
                 Py_ssize_t lanes, Py_ssize_t lstep, double* dst, Py_ssize_t dstep,
                 Py_ssize_t ldst, const Axis* a, const Py_ssize_t* ends, double* pre,
                 double* suf) noexcept nogil:
@@ -122,7 +122,7 @@ cdef void _window_ends(const Axis* a, Py_ssize_t* ends) noexcept nogil:
                 ends[2 * o + 1] = e - 1
 
 
-cdef void _axis_pass(const int_t* isrc, const double* dsrc, Py_ssize_t outer,
+cdef void _axis_pass(const src_t* isrc, const double* dsrc, Py_ssize_t outer,
                      const Py_ssize_t* ostride, const Py_ssize_t* oshape, Py_ssize_t n_outer_dims,
                      Py_ssize_t n, Py_ssize_t step, Py_ssize_t lanes, Py_ssize_t lstep,
                      double* dst, Py_ssize_t dstep, Py_ssize_t ldst, const Axis* a,
@@ -157,7 +157,7 @@ cdef inline bint _identity(const Axis* a) noexcept nogil:
     return a.kernel == 1 and a.stride == 1 and a.pad_lo == 0 and a.size_out == a.size_in
 
 
-cdef int _box(const int_t* xp, const Py_ssize_t* xstep, const Py_ssize_t* xshape, double* out,
+cdef int _box(const src_t* xp, const Py_ssize_t* xstep, const Py_ssize_t* xshape, double* out,
               double* a, double* b, const Axis* ax, bint channels_last,
               int num_threads) except -1:
     """Window sums (N, OD, OH, OW) of x into out (kernel axis order, C-contiguous), through
