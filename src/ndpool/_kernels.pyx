@@ -488,15 +488,6 @@ cdef bint _avg_cf_fused(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_
                  rows[r + 2 if n > 2 else r] + shift, start, aw.stride, orow + f.f0, width,
                  f.taps, <int>n, dv if r + n == nrows else 1)
         r += n
-    _avg_edges(rows, nrows, orow, w0, w1, f, div_dh, aw, count_include_pad, divisor_override)
-    return True
-
-
-cdef void _avg_edges(const real_t** rows, Py_ssize_t nrows, real_t* orow, Py_ssize_t w0,
-                     Py_ssize_t w1, const FusedW* f, Py_ssize_t div_dh, const Axis* aw,
-                     bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil:
-    """The outputs [w0, f0) and [f1, w1) of a row, which the fused form leaves out."""
-    cdef Py_ssize_t i
     for i in range(w0, f.f0):
         orow[i] = _avg_edge(rows, nrows, i * aw.stride - aw.pad_lo, f.edge_t0[i - w0],
                             f.edge_t1[i - w0], div_dh, aw, i, count_include_pad, divisor_override)
@@ -504,6 +495,7 @@ cdef void _avg_edges(const real_t** rows, Py_ssize_t nrows, real_t* orow, Py_ssi
         orow[i] = _avg_edge(rows, nrows, i * aw.stride - aw.pad_lo,
                             f.edge_t0[RANGE_CACHE + i - f.f1], f.edge_t1[RANGE_CACHE + i - f.f1],
                             div_dh, aw, i, count_include_pad, divisor_override)
+    return True
 
 
 cdef void _avg_cf_flat(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t* out,
