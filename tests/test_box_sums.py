@@ -4,6 +4,8 @@ direct kernel's and the reference's bit for bit.  Floats take them on request
 (running_sums=True): close to the reference, NaN and inf exactly where it has them, and
 no cancellation by far-away values."""
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -47,7 +49,7 @@ def test_box_sums_equal_reference(call, seed):
     except ValueError:
         return
     with pytest.MonkeyPatch.context() as mp:  # every call on the box path
-        mp.setattr(_pooling, "_box_pays", lambda x5, axes, running_sums: True)
+        mp.setattr(_pooling, "_box_pays", lambda x5, axes, work, running_sums: True)
         got = getattr(ndpool, f"avg_pool{nd}d")(x, **kw, data_format=fmt)
     assert got.dtype == np.float64 and got.shape == want.shape
     assert got.tobytes() == np.ascontiguousarray(want).tobytes()
@@ -57,7 +59,8 @@ def _pays(shape, dtype, kernel_size, stride, running_sums=False):
     x5 = np.zeros(shape, dtype)[:, :, None]
     call = _pooling.validate_call("avg_pool2d", 2, x5[:, :, 0], kernel_size, stride, 0, 1,
                                   False, "channels_first", None)
-    return _pooling._box_pays(x5, call.axes, running_sums)
+    out_size = math.prod(x5.shape[:2]) * math.prod(a.size_out for a in call.axes)
+    return _pooling._box_pays(x5, call.axes, _pooling._work(out_size, call.axes), running_sums)
 
 
 def test_cost_model_takes_box_sums_for_large_integer_windows_only():
@@ -95,7 +98,7 @@ def test_running_sums_of_floats_close_to_reference_nan_inf_exact(call, dtype, se
     except ValueError:
         return
     with pytest.MonkeyPatch.context() as mp:  # the box path even for small windows
-        mp.setattr(_pooling, "_box_pays", lambda x5, axes, running_sums: running_sums)
+        mp.setattr(_pooling, "_box_pays", lambda x5, axes, work, running_sums: running_sums)
         got = getattr(ndpool, f"avg_pool{nd}d")(x, **kw, data_format=fmt, running_sums=True)
     assert got.dtype == dtype and got.shape == want.shape
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))

@@ -120,25 +120,25 @@ def run_avg_pool(call, nd, count_include_pad, divisor, running_sums=False):
     xk, cl_kernel = kernel_input(x5, call.channels_last)
     out_k, out5 = empty_output(_out_shape(x5, call.axes), out_dtype, cl_kernel)
     if out_k.size:
-        kernel = _box_sums if _box_pays(x5, call.axes, running_sums) else _kernels
+        work = _work(out_k.size, call.axes)
+        kernel = _box_sums if _box_pays(x5, call.axes, work, running_sums) else _kernels
         kernel.avg_pool(xk, out_k, axes_table(call.axes), count_include_pad, divisor,
-                        cl_kernel, threads_for(call.num_threads, _work(out_k.size, call.axes)))
+                        cl_kernel, threads_for(call.num_threads, work))
     return from_ncdhw(out5, nd, call.channels_last, call.batched)
 
 
-def _box_pays(x5: np.ndarray, axes: tuple[Axis, ...], running_sums: bool) -> bool:
-    """Whether block prefix sums (_box_sums) beat window-by-window sums: for integers of up
-    to 32 bits, which float64 sums exactly in any order (same results), and for floats
-    when running_sums allows another order; and windows large enough that a few passes over the input cost less than kernel-size reads per
-    output (measured on uint8 images: break-even near 12 window reads per pass cell, 5x5
-    windows at stride 1; 4.7x faster at 15x15, 6.6x at 7x7x7)."""
+def _box_pays(x5: np.ndarray, axes: tuple[Axis, ...], work: int, running_sums: bool) -> bool:
+    """Whether block prefix sums (_box_sums) beat the call's `work` window reads: for
+    integers of up to 32 bits, which float64 sums exactly in any order (same results),
+    and for floats when running_sums allows another order.  The passes read the input
+    and write and read the W-reduced buffers; measured on uint8 images they break even
+    near 12 window reads per such cell (5x5 at stride 1), and gain 4.7x at 15x15, 6.6x
+    at 7x7x7."""
     exact = x5.dtype.kind in "iu" and x5.dtype.itemsize <= 4
     if not (exact or (running_sums and x5.dtype.kind == "f")):
         return False
-    cells = x5.size // x5.shape[-1]  # cells per W line, times the lines
-    w_out = axes[-1].size_out
-    passes = x5.size + cells * w_out * 2  # the input, then the W-reduced buffers
-    return _work(math.prod(x5.shape[:2]) * math.prod(a.size_out for a in axes), axes) > 16 * passes
+    w_lines = x5.size // x5.shape[-1]
+    return work > 16 * (x5.size + 2 * w_lines * axes[-1].size_out)
 
 
 def _work(out_size: int, axes: tuple[Axis, ...]) -> int:
