@@ -256,6 +256,38 @@ def test_avg_stride1_same_width_gather_matches_torch(kernel, padding, shape, dty
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("kernel, stride, padding, ceil, shape", [
+    (2, 2, 0, False, (2, 3, 56, 56)),             # DenseNet's transition 2x2/s2
+    (2, 2, 1, True, (1, 2, 7, 9)),                # padded and ceil_mode: clipped edge windows
+    (3, 3, 1, False, (1, 2, 10, 11)),             # repeat of 3, and an uncovered tail
+    ((1, 4), (1, 4), 0, False, (1, 2, 3, 2100)),  # 1-D-like rows of more than 512 outputs
+    (2, 3, 0, False, (1, 2, 8, 13)),              # stride > kernel: zero gaps in rows and columns
+    ((2, 2, 2), (3, 2, 2), (1, 0, 1), True, (1, 2, 7, 6, 9)),  # 3-D, uncovered planes
+])
+@pytest.mark.parametrize("cip, divisor", [(True, None), (False, None), (False, 3)])
+def test_avg_disjoint_windows_match_torch(kernel, stride, padding, ceil, shape, dtype, cip,
+                                          divisor):
+    """Windows that do not overlap (kernel <= stride) are written row by row, each cell
+    once (_avg_plane_disjoint): 0 + its share, or 0.  The bits must be torch's scatter's,
+    NaN payloads and signed zeros included."""
+    nd = len(shape) - 2
+    rng = np.random.default_rng(sum(shape))
+    kw = dict(kernel_size=kernel, stride=stride, padding=padding, ceil_mode=ceil,
+              count_include_pad=cip, divisor_override=divisor)
+    x = torch.zeros(shape, dtype=torch.float32 if dtype == np.float32 else torch.float64,
+                    requires_grad=True)
+    y = getattr(F, f"avg_pool{nd}d")(x, **kw)
+    g = (rng.standard_normal(tuple(y.shape)) * 10.0 ** rng.integers(-6, 7, tuple(y.shape))).astype(dtype)
+    flat = g.reshape(-1)
+    flat[rng.random(flat.size) < 0.05] = np.nan
+    flat[rng.random(flat.size) < 0.05] = -np.inf
+    flat[rng.random(flat.size) < 0.1] = -0.0
+    want = torch.autograd.grad(y, x, torch.from_numpy(g))[0].numpy()
+    got = getattr(ndpool, f"avg_pool{nd}d_backward")(g, shape, **kw)
+    assert got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("k, size", [(13, 19), (9, 13), (5, 8)])
 def test_max_backward_long_index_runs_match_torch(k, size, dtype):
     """SPP-style stride-1 windows over short rows: consecutive outputs share their argmax

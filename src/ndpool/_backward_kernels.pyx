@@ -21,11 +21,11 @@ cells at or past it were never written, so zeroing them is safe in any access or
 zeros are then still in cache when the shares arrive, instead of a separate pass over the
 whole gradient, and the tail past the last write is zeroed at the end.
 
-Channels-last calls where a cell receives at most one share skip both the zeroing and the
-scatter and write each cell once, in memory order, as 0 + its share (the bits the scatter
-gives): average pooling with disjoint windows (kernel <= stride), and max pooling where
-every index lies in its output's small block (_gather_blocks; a sample where one does not
-is redone by the scatter).
+Calls where a cell receives at most one share skip both the zeroing and the scatter and
+write each cell once, in memory order, as 0 + its share (the bits the scatter gives):
+average pooling with disjoint windows (kernel <= stride) in either layout, and channels-last
+max pooling where every index lies in its output's small block (_gather_blocks; a sample
+where one does not is redone by the scatter).
 """
 
 from cpython.buffer cimport PyBuffer_Release
@@ -552,6 +552,109 @@ cdef inline Py_ssize_t _cover(const Axis* a, Py_ssize_t p) noexcept nogil:
     return o
 
 
+cdef inline void _repeat_k(const real_t* share, real_t* dst, Py_ssize_t k,
+                           Py_ssize_t n) noexcept nogil:
+    """dst[i * k + j] = share[i] for i < n, j < k."""
+    cdef Py_ssize_t i, j
+    for i in range(n):
+        for j in range(k):
+            dst[i * k + j] = share[i]
+
+
+cdef inline void _repeat(const real_t* share, real_t* dst, Py_ssize_t k, Py_ssize_t n) noexcept nogil:
+    # Literal k for the common kernels, so that the compiler can vectorise the stores.
+    if k == 2:
+        _repeat_k(share, dst, 2, n)
+    elif k == 3:
+        _repeat_k(share, dst, 3, n)
+    elif k == 4:
+        _repeat_k(share, dst, 4, n)
+    else:
+        _repeat_k(share, dst, k, n)
+
+
+cdef inline void _expand_one(real_t v, real_t* row, Py_ssize_t i, const Axis* aw) noexcept nogil:
+    """Output i's window cells of the row get v, the gap after it zeros (to the end of the
+    row after the last output)."""
+    cdef Py_ssize_t W = aw.size_in, start = i * aw.stride - aw.pad_lo, c
+    cdef Py_ssize_t stop = start + aw.kernel if start + aw.kernel < W else W
+    cdef Py_ssize_t gap = start + aw.stride if start + aw.stride < W else W
+    if i == aw.size_out - 1:
+        gap = W
+    for c in range(start if start > 0 else 0, stop):
+        row[c] = v
+    for c in range(stop if stop > 0 else 0, gap):
+        row[c] = 0
+
+
+cdef void _expand_row(const real_t* share, real_t* row, Py_ssize_t w0, Py_ssize_t w1,
+                      const Axis* aw) noexcept nogil:
+    """The row cells of outputs [w0, w1) (share[i - w0] for output i) of disjoint windows,
+    as _expand_one."""
+    cdef Py_ssize_t st = aw.stride, pl = aw.pad_lo, i, ia = w1, ib = w1
+    if aw.kernel == st:
+        # No gaps: outputs [ia, ib), whose windows lie inside the row and are not the last,
+        # are one repeat of their shares.
+        ia = (pl + st - 1) // st
+        ib = (aw.size_in + pl) // st
+        if ib > aw.size_out - 1:
+            ib = aw.size_out - 1
+        ia = w0 if ia < w0 else (w1 if ia > w1 else ia)
+        ib = ia if ib < ia else (w1 if ib > w1 else ib)
+        _repeat(share + ia - w0, row + ia * st - pl, st, ib - ia)
+    for i in range(w0, ia):
+        _expand_one(share[i - w0], row, i, aw)
+    for i in range(ib, w1):
+        _expand_one(share[i - w0], row, i, aw)
+
+
+cdef void _avg_plane_disjoint(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, real_t* plane,
+                              const Axis* ax, const Py_ssize_t* tab) noexcept nogil:
+    """_avg_plane when windows do not overlap (kernel <= stride on every axis): a cell then
+    receives at most one share, so each input row is written once, in memory order: 0 +
+    the share of the output whose window holds the cell (the bits the scatter gives), or 0.
+
+    The divisors of a row are converted to real_t once per (fdh, block) and its shares
+    once per output row and block, so the divisions run as vector divisions."""
+    cdef const Axis* aw = &ax[2]
+    cdef Py_ssize_t H = ax[1].size_in, W = aw.size_in, OW = aw.size_out
+    cdef Py_ssize_t O = ax[0].size_out
+    if ax[1].size_out > O:
+        O = ax[1].size_out
+    if OW > O:
+        O = OW
+    cdef const Py_ssize_t* fw = tab + 8 * O
+    cdef Py_ssize_t d, h, od, oh, blk, w0, w1, i, fdh
+    cdef Py_ssize_t div_fdh = -1, div_blk = -1, share_od = -1, share_oh = -1, share_blk = -1
+    cdef real_t share[W_BLOCK]
+    cdef real_t div[W_BLOCK]
+    cdef real_t zero = 0
+    cdef const real_t* grow
+    cdef real_t* row
+    for d in range(ax[0].size_in):
+        od = _cover(&ax[0], d)
+        for h in range(H):
+            oh = _cover(&ax[1], h) if od >= 0 else -1
+            row = plane + (d * H + h) * W
+            if oh < 0:
+                memset(row, 0, W * sizeof(real_t))
+                continue
+            fdh = tab[2 * O + od] * tab[5 * O + oh]
+            grow = g + od * gD + oh * gH
+            for blk in range((OW + W_BLOCK - 1) // W_BLOCK):
+                w0 = blk * W_BLOCK
+                w1 = w0 + W_BLOCK if w0 + W_BLOCK < OW else OW
+                if share_od != od or share_oh != oh or share_blk != blk:
+                    if div_fdh != fdh or div_blk != blk:
+                        div_fdh, div_blk = fdh, blk
+                        for i in range(w0, w1):
+                            div[i - w0] = <real_t>(fdh * fw[i])
+                    for i in range(w1 - w0):
+                        share[i] = zero + grow[w0 + i] / div[i]
+                    share_od, share_oh, share_blk = od, oh, blk
+                _expand_row(share, row, w0, w1, aw)
+
+
 cdef void _avg_disjoint(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
                         real_t* out, Py_ssize_t C, Py_ssize_t nc, const Axis* ax,
                         bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil:
@@ -1021,6 +1124,8 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
     cdef Py_ssize_t N = os.shape[0], P = ax[0].size_in * ax[1].size_in * ax[2].size_in
     cdef Py_ssize_t C, width, nblk, u, n, c0
     cdef bint same = not channels_last and _avg_same_applies(ax)
+    cdef bint disjoint = (ax[0].kernel <= ax[0].stride and ax[1].kernel <= ax[1].stride
+                          and ax[2].kernel <= ax[2].stride)
     cdef real_t* share
     if not channels_last:
         C = os.shape[1]
@@ -1028,6 +1133,9 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
                         use_threads_if=num_threads > 1):
             n = u // C
             c0 = u % C
+            if disjoint:
+                _avg_plane_disjoint(gp + n * g[0] + c0 * g[1], g[2], g[3], op + u * P, ax, tab)
+                continue
             share = <real_t*>malloc(ax[0].size_out * ax[1].size_out * ax[2].size_out
                                     * sizeof(real_t)) if same else NULL
             if share != NULL:
