@@ -288,6 +288,34 @@ def test_avg_disjoint_windows_match_torch(kernel, stride, padding, ceil, shape, 
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("shape, output_size", [
+    ((2, 3, 14, 14), 7),               # VGG's head at 448: bins of 2x2
+    ((1, 2, 20, 20), (10, 5)),         # bins of 2 rows and 4 columns
+    ((1, 2, 6, 9, 12), (2, 3, 4)),     # 3-D, bins of 3
+    ((1, 2, 3, 96), (1, 32)),          # bins of whole columns, width 3
+    ((1, 1, 256, 512), (128, 256)),    # more outputs than a flat share slice holds
+    ((1, 2, 12), 4),                   # 1-D
+])
+def test_adaptive_avg_equal_bins_match_torch(shape, output_size, dtype):
+    """Input sizes that are multiples of the output sizes give equal bins that do not
+    overlap: their shares are repeated along rows and rows copied, not gathered and added.
+    The bits must stay torch's (successive divisions, share + 0), NaN and -0.0 included."""
+    nd = len(shape) - 2
+    rng = np.random.default_rng(sum(shape))
+    x = torch.zeros(shape, dtype=torch.float32 if dtype == np.float32 else torch.float64,
+                    requires_grad=True)
+    y = getattr(F, f"adaptive_avg_pool{nd}d")(x, output_size)
+    g = (rng.standard_normal(tuple(y.shape)) * 10.0 ** rng.integers(-6, 7, tuple(y.shape))).astype(dtype)
+    flat = g.reshape(-1)
+    flat[rng.random(flat.size) < 0.05] = np.nan
+    flat[rng.random(flat.size) < 0.05] = np.inf
+    flat[rng.random(flat.size) < 0.1] = -0.0
+    want = torch.autograd.grad(y, x, torch.from_numpy(g))[0].numpy()
+    got = getattr(ndpool, f"adaptive_avg_pool{nd}d_backward")(g, shape)
+    assert got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("k, size", [(13, 19), (9, 13), (5, 8)])
 def test_max_backward_long_index_runs_match_torch(k, size, dtype):
     """SPP-style stride-1 windows over short rows: consecutive outputs share their argmax

@@ -32,7 +32,7 @@ from cpython.buffer cimport PyBuffer_Release
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memchr, memset
+from libc.string cimport memchr, memcpy, memset
 
 from ndpool._common cimport (Axis, real_t, read_geometry, divisor_factor, out_range, tap_range,
                              adaptive_start, adaptive_end)
@@ -920,6 +920,31 @@ cdef inline void _apply_layers(real_t* row, const real_t* lay, Py_ssize_t K, Py_
             row[w] += lay[k * W + w]
 
 
+cdef void _adaptive_avg_equal_bins(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, real_t* out,
+                                   const Bins* b, real_t* share) noexcept nogil:
+    """_adaptive_avg_plane when every axis splits into equal bins (size_in a multiple of
+    size_out): bins do not overlap, so each cell is written once, share + 0.  An output
+    row's shares are repeated along its first input row, which is then copied to the
+    bin's other rows and depth slices."""
+    cdef Py_ssize_t D = b.size_in[0], H = b.size_in[1], W = b.size_in[2]
+    cdef Py_ssize_t OD = b.size_out[0], OH = b.size_out[1], OW = b.size_out[2]
+    cdef Py_ssize_t rd = D // OD, rh = H // OH, rw = W // OW, od, oh, i, j
+    cdef real_t* p
+    cdef real_t* row
+    for od in range(OD):
+        _plane_shares(g + od * gD, gH, OH, OW, <real_t>rd, b, share)
+        for i in range(OH * OW):
+            share[i] = share[i] + 0  # what a zeroed cell holds after the share is added
+        p = out + od * rd * H * W
+        for oh in range(OH):
+            row = p + oh * rh * W
+            _repeat(share + oh * OW, row, rw, OW)
+            for j in range(1, rh):
+                memcpy(row + j * W, row, W * sizeof(real_t))
+        for j in range(1, rd):
+            memcpy(p + j * H * W, p, H * W * sizeof(real_t))
+
+
 cdef void _adaptive_avg_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, real_t* out,
                               const Bins* b, real_t* buf) noexcept nogil:
     """One channels-first (n, c) plane.  buf: room for the shares of a depth slice (of a row
@@ -936,6 +961,9 @@ cdef void _adaptive_avg_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, rea
     cdef const real_t* srow
     cdef real_t kd, kh, v
     cdef real_t* p
+    if flat and D % OD == 0 and H % OH == 0 and W % OW == 0:
+        _adaptive_avg_equal_bins(g, gD, gH, out, b, share)
+        return
     for od in range(OD):
         kd = <real_t>_bin(b, 0, od, &d0, &d1, &df)
         if flat:
@@ -958,10 +986,14 @@ cdef void _adaptive_avg_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, rea
                     else:
                         _add_const(p + h0 * W, v, (h1 - h0) * W)
                 continue
-            for k in range(K):
-                for w in range(W):
-                    j = b.pick[k * W + w]
-                    lay[k * W + w] = srow[j] if j >= 0 else <real_t>-0.0
+            if W == OW * (W // OW):
+                # Equal bins that do not overlap (K == 1): cell w's bin is w // (W / OW).
+                _repeat(srow, lay, W // OW, OW)
+            else:
+                for k in range(K):
+                    for w in range(W):
+                        j = b.pick[k * W + w]
+                        lay[k * W + w] = srow[j] if j >= 0 else <real_t>-0.0
             for d in range(d0, d1):
                 for h in range(h0, h1):
                     _apply_layers(out + (d * H + h) * W, lay, K, W, d >= df and h >= hf)
