@@ -1,4 +1,5 @@
-"""The separable max-pooling path (overlapping windows such as SPP's k=5/9/13 at stride 1).
+"""The separable max-pooling path (overlapping windows such as SPP's k=5/9/13 at stride 1),
+and the window-at-a-time path for windows wider than their rows of outputs (at the end).
 
 It reduces along W, then H, then D with doubling passes instead of scanning each window.
 It must give the same bytes as a raster scan of every window: the last NaN of a window
@@ -166,3 +167,24 @@ def test_huge_window_stays_direct():
     got = ndpool.max_pool2d(x, 2099, 1)
     assert got.shape == (1, 1, 2, 2)
     np.testing.assert_array_equal(got, ndpool.max_pool2d(x, 2099, 1, return_indices=True)[0])
+
+
+@pytest.mark.parametrize("shape, kwargs", [
+    ((2, 3, 7, 7), dict(kernel_size=7)),                       # a global max as max_pool2d
+    ((2, 3, 7, 7), dict(kernel_size=5, stride=2, padding=2)),  # clipped windows
+    ((2, 3, 14, 15), dict(kernel_size=7, ceil_mode=True)),     # a last window past the edge
+    ((1, 2, 9, 30), dict(kernel_size=(2, 13), stride=(3, 11), padding=(1, 6))),
+    ((1, 2, 5, 6, 40), dict(kernel_size=(2, 3, 9), stride=(2, 2, 8), dilation=(2, 1, 1))),
+    ((2, 3, 50), dict(kernel_size=17, stride=16, padding=8)),
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.uint8, np.bool_])
+def test_wide_windows_few_outputs(shape, kwargs, dtype):
+    """Channels-first windows wider than their block of outputs are reduced a window at a
+    time, in four chains of any order, and rescanned in order where the order shows: a
+    NaN (which payload wins) or a zero maximum (+0.0 or -0.0, whichever comes first)."""
+    rng = np.random.default_rng(zlib.crc32(f"{shape}{kwargs}{np.dtype(dtype).name}".encode()))
+    x = adversarial(rng, shape, dtype)
+    _check(x, len(shape) - 2, kwargs, False, with_reference=True)
+    if x.dtype.kind == "f":  # maxima of zero, no NaN: the sign of the first zero scanned
+        z = rng.choice(np.array([-1.0, 0.0, -0.0], dtype), size=shape, p=[0.6, 0.2, 0.2])
+        _check(z, len(shape) - 2, kwargs, False, with_reference=True)

@@ -31,6 +31,7 @@ from ndpool._common cimport (Pixel, RowBlock, adaptive_end, adaptive_start, lowe
 from ndpool._spans cimport (check_unit_inner, max_span, max_span_idx, max_span_idx32, max_update,
                             sum_span, sum_taps_apart)
 from ndpool._cl_blocks cimport cl_block_len, cl_blocks_pay, max_window_block
+from ndpool._folds cimport WIDE_BIN, bin_max, wide_fold
 
 cdef extern from "_plane_sums.h" nogil:
     enum: NDP_PLANES  # planes per call
@@ -100,114 +101,6 @@ cdef Py_ssize_t* _make_bins(const int64_t[:, ::1] sizes, Bins* b) except NULL:
 # Channels-first rows: outputs ow in [w0, w1) fold one input row `src` (unit stride) into
 # their running values, each over its own W bin [ws[ow], we[ow]).
 
-cdef enum:
-    # Running maxima of _bin_max: more than gcc's complete-unrolling limit (16), so that
-    # the lane loops stay loops and the loop vectoriser takes them (unrolled, they were
-    # left scalar).  Bins shorter than 2 * LANES gain nothing and stay scalar.
-    LANES = 32
-    WIDE_BIN = 2 * LANES
-
-
-cdef inline pool_t _fold_scalar(const pool_t* src, Py_ssize_t n) noexcept nogil:
-    """torch's max fold of src[0:n] from the start value, element by element."""
-    cdef pool_t m = lowest_value(<pool_t>0)
-    cdef Py_ssize_t i
-    for i in range(n):
-        m = max_update(m, src[i])
-    return m
-
-
-cdef inline pool_t _bin_max(const pool_t* src, Py_ssize_t n) noexcept nogil:
-    """_fold_scalar(src, n) for n >= LANES, vectorised.  LANES interleaved plain maxima
-    (v > m), whose maximum M is the fold's value whenever no NaN occurs and M != 0: equal
-    floats other than zeros share their bits, so which of them comes first does not
-    matter.  A NaN (seen through running sums, which also catch inf - inf and then take
-    the slow path needlessly) sends the bin to the scalar fold; M == 0 takes the first
-    zero, whose sign the scan order decides.  Integers need neither check."""
-    cdef pool_t acc[LANES]
-    cdef pool_t chk[LANES]
-    cdef pool_t v
-    cdef Py_ssize_t i, j, h
-    for j in range(LANES):
-        acc[j] = src[j]
-        chk[j] = src[j]
-    i = LANES
-    while i + LANES <= n:
-        for j in range(LANES):
-            v = src[i + j]
-            acc[j] = v if v > acc[j] else acc[j]
-            if pool_t is float or pool_t is double:
-                chk[j] = chk[j] + v
-        i += LANES
-    for j in range(n - i):
-        v = src[i + j]
-        acc[j] = v if v > acc[j] else acc[j]
-        if pool_t is float or pool_t is double:
-            chk[j] = chk[j] + v
-    h = LANES // 2
-    while h >= 1:
-        for j in range(h):
-            acc[j] = acc[j + h] if acc[j + h] > acc[j] else acc[j]
-            if pool_t is float or pool_t is double:
-                chk[j] = chk[j] + chk[j + h]
-        h = h // 2
-    if pool_t is float or pool_t is double:
-        if chk[0] != chk[0]:
-            return _fold_scalar(src, n)
-        if acc[0] == 0:
-            for i in range(n):
-                if src[i] == 0:
-                    return src[i]
-    return acc[0]
-
-
-cdef inline pool_t _bin_max4(const pool_t* src, Py_ssize_t n) noexcept nogil:
-    """_bin_max for shorter bins (n >= 4): four running maxima, which stay in registers
-    (a 7x7 plane: four chains instead of one, whose latency bounded the scalar fold)."""
-    cdef pool_t a0 = src[0], a1 = src[1], a2 = src[2], a3 = src[3]
-    cdef pool_t c0 = src[0], c1 = src[1], c2 = src[2], c3 = src[3]
-    cdef pool_t v
-    cdef Py_ssize_t i = 4
-    while i + 4 <= n:
-        a0 = src[i] if src[i] > a0 else a0
-        a1 = src[i + 1] if src[i + 1] > a1 else a1
-        a2 = src[i + 2] if src[i + 2] > a2 else a2
-        a3 = src[i + 3] if src[i + 3] > a3 else a3
-        if pool_t is float or pool_t is double:
-            c0 = c0 + src[i]
-            c1 = c1 + src[i + 1]
-            c2 = c2 + src[i + 2]
-            c3 = c3 + src[i + 3]
-        i += 4
-    while i < n:
-        v = src[i]
-        a0 = v if v > a0 else a0
-        if pool_t is float or pool_t is double:
-            c0 = c0 + v
-        i += 1
-    a0 = a1 if a1 > a0 else a0
-    a2 = a3 if a3 > a2 else a2
-    a0 = a2 if a2 > a0 else a0
-    if pool_t is float or pool_t is double:
-        c0 = (c0 + c1) + (c2 + c3)
-        if c0 != c0:
-            return _fold_scalar(src, n)
-        if a0 == 0:
-            for i in range(n):
-                if src[i] == 0:
-                    return src[i]
-    return a0
-
-
-cdef inline pool_t _wide_fold(const pool_t* src, Py_ssize_t n) noexcept nogil:
-    """_fold_scalar(src, n) by the fastest of the three."""
-    if n >= WIDE_BIN:
-        return _bin_max(src, n)
-    if n >= 8:
-        return _bin_max4(src, n)
-    return _fold_scalar(src, n)
-
-
 cdef inline void _max_row(const pool_t* src, pool_t* orow, const Py_ssize_t* ws,
                           const Py_ssize_t* we, Py_ssize_t w0, Py_ssize_t w1) noexcept nogil:
     cdef Py_ssize_t ow, iw
@@ -215,8 +108,8 @@ cdef inline void _max_row(const pool_t* src, pool_t* orow, const Py_ssize_t* ws,
     for ow in range(w0, w1):
         m = orow[ow]
         if we[ow] - ws[ow] >= WIDE_BIN:
-            # Fold of the earlier rows, updated by this row's fold (see _bin_max).
-            orow[ow] = max_update(m, _bin_max(src + ws[ow], we[ow] - ws[ow]))
+            # Fold of the earlier rows, updated by this row's fold (see _folds.bin_max).
+            orow[ow] = max_update(m, bin_max(src + ws[ow], we[ow] - ws[ow]))
             continue
         for iw in range(ws[ow], we[ow]):
             v = src[iw]
@@ -332,10 +225,10 @@ cdef void _max_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t
         # sequence is the update of its first piece's fold by the next piece's.
         m = lowest
         if sD == H * W and h0 == 0 and h1 == H:
-            m = _wide_fold(plane + d0 * sD, (d1 - d0) * H * W)
+            m = wide_fold(plane + d0 * sD, (d1 - d0) * H * W)
         else:
             for id_ in range(d0, d1):
-                m = max_update(m, _wide_fold(plane + id_ * sD + h0 * W, (h1 - h0) * W))
+                m = max_update(m, wide_fold(plane + id_ * sD + h0 * W, (h1 - h0) * W))
         orow[w0] = m
         return
     for ow in range(w0, w1):

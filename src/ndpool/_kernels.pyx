@@ -43,6 +43,7 @@ from ndpool._common cimport (Axis, RowBlock, pool_t, real_t, block_taps, divisor
                              first_pos,
                              lowest_value, out_range, read_geometry, row_block,
                              row_blocks, tap_range)
+from ndpool._folds cimport rows_max4, wide_fold
 from ndpool._spans cimport (cl_sum_2x2, cl_sum_3x3, max_rows, max_span, max_span_any,
                             max_span_idx,
                             max_span_idx32, max_update, sum_rows, sum_span, sum_span_any,
@@ -102,6 +103,32 @@ cdef inline bint cache_out_ranges(const Axis* aw, Py_ssize_t kw0, Py_ssize_t kw1
         out_range(aw, kw * aw.dilation - aw.pad_lo, w0, w1, &rr[2 * (kw - kw0)],
                   &rr[2 * (kw - kw0) + 1])
     return True
+
+
+cdef void _max_cf_wide(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t* orow,
+                       Py_ssize_t od, Py_ssize_t oh, Py_ssize_t w0, Py_ssize_t w1,
+                       const Axis* ax) noexcept nogil:
+    """_max_cf_item without indices, for windows wider than the block of outputs: a window
+    at a time in four chains (_folds.rows_max4), as a tap at a time would cost a call
+    for a few outputs; one run where the window's cells are contiguous.  No dilation on W."""
+    cdef const Axis* aw = &ax[2]
+    cdef Py_ssize_t kd0, kd1, kh0, kh1, kw0, kw1, i, nd, nh, nw
+    cdef Py_ssize_t rD = sD * ax[0].dilation, rH = sH * ax[1].dilation
+    cdef const pool_t* first
+    tap_range(&ax[0], od, &kd0, &kd1)
+    tap_range(&ax[1], oh, &kh0, &kh1)
+    nd = kd1 - kd0
+    nh = kh1 - kh0
+    for i in range(w0, w1):
+        tap_range(aw, i, &kw0, &kw1)
+        nw = kw1 - kw0
+        first = (plane + (od * ax[0].stride - ax[0].pad_lo + kd0 * ax[0].dilation) * sD
+                 + (oh * ax[1].stride - ax[1].pad_lo + kh0 * ax[1].dilation) * sH
+                 + i * aw.stride - aw.pad_lo + kw0)
+        if (nh == 1 or rH == nw) and (nd == 1 or rD == nh * nw):
+            orow[i] = wide_fold(first, nd * nh * nw)  # one contiguous run
+        else:
+            orow[i] = rows_max4(first, rD, rH, nd, nh, nw)
 
 
 cdef void _max_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t* orow,
@@ -253,6 +280,11 @@ cdef void _max_cf_rows(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t
     cdef FusedW f
     cdef Py_ssize_t oh
     cdef bint fused = _fused_w(&ax[2], w0, w1, &f)
+    if ax[2].dilation == 1 and ax[2].kernel >= 4 and ax[2].kernel > w1 - w0:
+        # Windows wider than the block: a window at a time beats a tap at a time.
+        for oh in range(oh0, oh1):
+            _max_cf_wide(plane, sD, sH, out + oh * OW, od, oh, w0, w1, ax)
+        return
     for oh in range(oh0, oh1):
         if not (fused and _max_cf_fused(plane, sD, sH, out + oh * OW, od, oh, w0, w1, ax, &f)):
             _max_cf_item(plane, sD, sH, out + oh * OW, NULL, od, oh, w0, w1, ax)
