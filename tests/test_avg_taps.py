@@ -1,5 +1,7 @@
 """Average pooling with 2 or 3 W taps sums them in one pass where all of them apply and
-tap by tap at the edges; every output must still get torch's additions in torch's order."""
+tap by tap at the edges; rows of few outputs, and wide windows, are summed a window at a
+time, four windows side by side.  Every output must still get torch's additions in torch's
+order."""
 
 import itertools
 
@@ -61,3 +63,26 @@ def test_stride1_same_pooling_as_one_span_matches_torch(shape, dtype, cip, divis
                else (ndpool.avg_pool3d, torch.nn.functional.avg_pool3d))
     want = tfn(torch.from_numpy(x), **kw).numpy()
     assert fn(x, **kw).tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("shape, kwargs", [
+    ((2, 3, 7, 7), dict(kernel_size=7)),                                   # one output
+    ((2, 3, 7, 7), dict(kernel_size=3, stride=3, padding=1)),              # clipped edges
+    ((2, 3, 14, 14), dict(kernel_size=7, stride=2, padding=3)),            # shapes change per output
+    ((2, 3, 14, 15), dict(kernel_size=5, stride=2, ceil_mode=True)),       # a last window past the edge
+    ((1, 2, 9, 40), dict(kernel_size=(2, 6), stride=(3, 5), padding=(1, 3), count_include_pad=False)),
+    ((1, 2, 5, 6, 30), dict(kernel_size=(2, 3, 9), stride=(2, 2, 8), padding=(1, 1, 4), divisor_override=7)),
+    ((2, 3, 50), dict(kernel_size=17, stride=16, padding=8)),
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_avg_window_at_a_time_matches_torch(shape, kwargs, dtype):
+    nd = len(shape) - 2
+    rng = np.random.default_rng(sum(shape))
+    x = (rng.standard_normal(shape) * 10.0 ** rng.integers(-6, 7, shape)).astype(dtype)
+    x.reshape(-1)[rng.random(x.size) < 0.05] = -0.0
+    want = getattr(torch.nn.functional, f"avg_pool{nd}d")(torch.from_numpy(x), **kwargs).numpy()
+    got = getattr(ndpool, f"avg_pool{nd}d")(x, **kwargs)
+    assert got.tobytes() == np.ascontiguousarray(want).tobytes()
+    ints = rng.integers(0, 256, shape).astype(np.uint8)
+    np.testing.assert_array_equal(getattr(ndpool, f"avg_pool{nd}d")(ints, **kwargs),
+                                  getattr(reference, f"avg_pool{nd}d")(ints, **kwargs))
