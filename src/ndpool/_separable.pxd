@@ -176,7 +176,7 @@ cdef inline void sep_max_item(const pool_t* base, Py_ssize_t sD, Py_ssize_t sH, 
     cdef Py_ssize_t nr = sep_rows(ah, ob), lw = sep_rows(aw, owb)
     cdef Py_ssize_t h_start = oh0 * ah.stride - ah.pad_lo, w_start = ow0 * aw.stride - aw.pad_lo
     cdef Py_ssize_t rw = owb * E  # one row after the W pass
-    cdef Py_ssize_t kd0, kd1, kd, id_, r, h, o, j, P, shift
+    cdef Py_ssize_t kd0, kd1, kd, id_, r, h, o, j, P, shift, hw, hn
     cdef pool_t* cur
     cdef pool_t* spare
     cdef const pool_t* m
@@ -209,20 +209,27 @@ cdef inline void sep_max_item(const pool_t* base, Py_ssize_t sD, Py_ssize_t sH, 
                          aw.stride * E, E, owb, first, nan, any_nan)
             first = False
             continue
-        for r in range(nr):
-            m = cur + r * lw * E
-            if aw.stride == 1:
-                fold2(m, m + shift, spare + r * rw, rw, nan)
-            else:
+        if aw.stride == 1:
+            # One pass over all rows, which keep their padded length lw: on short rows
+            # (19-wide SPP maps) a call per row cost more than the H pass's extra cells.
+            # Its last `shift` elements are never written, and never read below.
+            hw = lw * E
+            hn = nr * hw - shift
+            fold2(cur, cur + shift, spare, hn, nan)
+        else:
+            hw = rw
+            hn = nr * rw
+            for r in range(nr):
+                m = cur + r * lw * E
                 for j in range(owb):
                     fold2(m + j * aw.stride * E, m + j * aw.stride * E + shift,
                           spare + r * rw + j * E, E, nan)
-        # H pass: whole rows are the cells.
+        # H pass: whole rows (hw elements apart) are the cells.
         cur, spare = spare, cur
-        P = doubling(&cur, &spare, nr * rw, ah.dilation * rw, ah.kernel, nan)
-        shift = (ah.kernel - P) * ah.dilation * rw
+        P = doubling(&cur, &spare, hn, ah.dilation * hw, ah.kernel, nan)
+        shift = (ah.kernel - P) * ah.dilation * hw
         for o in range(ob):
-            m = cur + o * ah.stride * rw
+            m = cur + o * ah.stride * hw
             emit_row(dst + (oh0 + o) * dst_row + ow0 * dst_cell, dst_cell, m, m + shift,
                      E, E, owb, first, nan, any_nan)
         first = False
