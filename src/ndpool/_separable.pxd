@@ -21,6 +21,8 @@
 # Every pass is one long elementwise loop over contiguous memory, which vectorises: rows
 # are stored cell after cell, a cell being one element (channels-first) or a run of
 # channels (channels-last).  Cost per output is O(log k) per axis instead of O(k^dims).
+# Channels-last tiles (long rows of many channels) take sep_max_rows, which does the
+# same passes row by row so that they run in L1/L2 rather than over a whole tile.
 
 from ndpool._common cimport Axis, pool_t, lowest_value, tap_range
 
@@ -263,9 +265,9 @@ cdef inline void sep_max_rows(const pool_t* base, Py_ssize_t sD, Py_ssize_t sH, 
     Each padded input row j is gathered and reduced along W into R row j, CE channels at
     a time (g and t hold sep_rows(W) * min(E, CE) elements each, R (the ring of the last
     (kh - 1) * dil + 1 rows) as many times owb * E).  The H doubling then runs in place as
-    a wavefront: right after row j arrives, level 2p of row j - (2p - 1) * dil
-    folds level p of rows r and r + p * dil, the last reader of level p of row r being that
-    very update (earlier rows' level-2p updates came at earlier steps).  Output row o is
+    a wavefront: right after row j arrives, level 2p of row r = j - (2p - 1) * dil folds
+    level p of rows r and r + p * dil, the last reader of level p of row r being that very
+    update (earlier rows' level-2p updates came at earlier steps).  Output row o is
     complete once its last window row o * s + (k - 1) * dil has arrived.  Every value is
     the same fold of the same pieces, in the same order, as in sep_max_item."""
     cdef const Axis* ah = &ax[1]
