@@ -140,9 +140,11 @@ def test_separable_1d(kwargs, channels_last):
     ((1, 2, 9, 2500), dict(kernel_size=5, stride=1, padding=2), False),
     # A single plane split into row tiles so that both threads get work.
     ((1, 1, 200, 70), dict(kernel_size=9, stride=1, padding=4), False),
-    # Channels in runs, the last one short; row tiles smaller than the image.
+    # Channels-last: channels in runs, the last one short, each image streamed row by row.
     ((2, 150, 40, 40), dict(kernel_size=13, stride=1, padding=6), True),
     ((3, 70, 33, 20), dict(kernel_size=5, stride=1, padding=2), True),
+    # Runs of 80 channels, reduced along W in chunks of 64 floats / 32 doubles (short last).
+    ((2, 300, 9, 11), dict(kernel_size=5, stride=1, padding=2), True),
 ])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_separable_tiles(shape, kwargs, channels_last, dtype):

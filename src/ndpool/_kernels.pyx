@@ -23,8 +23,9 @@ Max pooling without indices of overlapping windows (stride-1 k >= 2 in 2-D, SPP'
 5/9/13, k5s2, k7s2, ...) takes the separable path of ``_separable.pxd`` instead when a
 pass-count cost model says it pays (``_separable_pays``): reductions along W, then H,
 then D, O(log k) vector passes per axis, byte-identical to the raster scan.  Its tiles
-are (od, block of output rows, block of output columns) for one channel (channels-first)
-or a run of channels (channels-last), with per-thread scratch allocated up front.
+are (od, block of output rows, block of output columns) for one channel (channels-first);
+channels-last tiles are (n, od, a run of channels), streamed row by row through a ring
+of the window's rows (sep_max_rows).  Per-thread scratch is allocated up front.
 
 Channels-last max with indices of 4-byte types tracks indices as int32 while scanning
 (the compare mask then selects values and indices alike on baseline SSE2) and widens
@@ -50,7 +51,7 @@ from ndpool._spans cimport (cl_sum_2x2, cl_sum_3x3, max_rows, max_span, max_span
                             sum_taps_any, sum_taps_apart)
 from ndpool._buffers cimport Strided, acquire_padded, format_kind
 from ndpool._openmp cimport NDPOOL_OPENMP, omp_get_max_threads
-from ndpool._separable cimport sep_max_item, sep_rows
+from ndpool._separable cimport sep_max_item, sep_max_rows, sep_rows
 from ndpool._cl_blocks cimport (cl_block_len, cl_blocks_pay, exact_inverse, max_window_block,
                                sum_window_block)
 
@@ -67,6 +68,14 @@ cdef enum:
 # as long as the budget allows before it cuts the rows into blocks, whose halos cost
 # (tuned on the 2-core dev VM: a 64 KiB budget was up to 1.5x slower channels-last, and
 # runs of 64 that cut rows 2x slower for float64).
+# Channels-last tiles stream rows (_sep_max_cl): a tile takes as many channels as keep
+# the window's W-reduced rows within SEP_CL_WINDOW_BYTES, and reduces each input row
+# along W in chunks of SEP_CL_CHUNK_BYTES (measured on SPP's (8, 512, 19, 19) float32,
+# one thread: 128 KiB windows beat 64 KiB at k13 and 256 KiB or all 512 channels by
+# 1.1-1.3x; 256-byte chunks beat 128-byte ones by 1.1x).
+cdef enum:
+    SEP_CL_WINDOW_BYTES = 128 * 1024
+    SEP_CL_CHUNK_BYTES = 256
 cdef enum:
     SEP_BUF_BYTES = 512 * 1024
     SEP_W_TILE = 1024
@@ -855,6 +864,8 @@ cdef int _sep_max_pool(const pool_t* xp, const Strided* x, pool_t* op,
     cdef Py_ssize_t OWB = OW if OW < SEP_W_TILE else SEP_W_TILE
     cdef Py_ssize_t lw = sep_rows(&ax[2], OWB)
     cdef Py_ssize_t OHB = OH, EB = 1
+    if channels_last and OW <= SEP_W_TILE and _sep_max_cl(xp, x, op, ax, num_threads):
+        return 1
     if channels_last:
         EB = budget // (sep_rows(&ax[1], OH) * lw)
         EB = C if EB >= C else (CL_RUN if EB < CL_RUN else EB - EB % CL_RUN)
@@ -907,6 +918,58 @@ cdef int _sep_max_pool(const pool_t* xp, const Strided* x, pool_t* op,
                              op + ((n * C + cb) * OD + od) * OH * OW, OW, 1,
                              od, hb * OHB, oh1, wb * OWB, ow1, ax,
                              mine, mine + buf_len)
+    finally:
+        free(scratch)
+    return 1
+
+
+cdef int _sep_max_cl(const pool_t* xp, const Strided* x, pool_t* op, const Axis* ax,
+                     int num_threads) except -1:
+    """Channels-last separable max pooling streamed row by row (sep_max_rows): a tile is
+    one (n, od) plane's whole output rows for a run of EB channels, EB chosen so that the
+    window's rows of W-reduced values (kh * dilation rows of OW * EB) stay in L2.  Returns
+    0 without touching out where that would take too much scratch (as _sep_max_pool)."""
+    cdef int isz = sizeof(pool_t)
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[4]
+    cdef Py_ssize_t OD = ax[0].size_out, OH = ax[1].size_out, OW = ax[2].size_out
+    cdef Py_ssize_t xs0 = x.step[0], xs1 = x.step[1], xs2 = x.step[2], xs3 = x.step[3]
+    cdef Py_ssize_t span = (ax[1].kernel - 1) * ax[1].dilation + 1
+    cdef Py_ssize_t EB = SEP_CL_WINDOW_BYTES // (span * OW * isz)
+    EB = C if EB >= C else (CL_RUN if EB < CL_RUN else EB - EB % CL_RUN)
+    if EB > C:
+        EB = C
+    cdef Py_ssize_t ncb = (C + EB - 1) // EB
+    # Enough tiles for every thread: narrower runs of channels.
+    while EB > CL_RUN and N * OD * ncb < 4 * num_threads:
+        EB = ((EB + 1) // 2 + CL_RUN - 1) // CL_RUN * CL_RUN
+        ncb = (C + EB - 1) // EB
+    cdef Py_ssize_t lw = sep_rows(&ax[2], OW)
+    cdef Py_ssize_t CE = SEP_CL_CHUNK_BYTES // isz
+    if CE > EB:
+        CE = EB
+    cdef Py_ssize_t per_thread = 2 * lw * CE + span * OW * EB
+    cdef Py_ssize_t n_items = N * OD * ncb
+    cdef double x_bytes = <double>N * x.shape[1] * x.shape[2] * x.shape[3] * C * isz
+    cdef double scratch_bytes = <double>per_thread * isz * num_threads
+    if scratch_bytes > SEP_MAX_SCRATCH and scratch_bytes > x_bytes:
+        return 0  # huge windows: left to _sep_max_pool's row blocks or the direct kernel
+    cdef pool_t* scratch = <pool_t*>malloc(num_threads * per_thread * isz)
+    if scratch == NULL:
+        raise MemoryError()
+    cdef Py_ssize_t item, n, cb, od, c0, E
+    cdef pool_t* mine
+    try:
+        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+                           use_threads_if=num_threads > 1):
+            mine = scratch + threadid() * per_thread
+            cb = item % ncb
+            od = (item // ncb) % OD
+            n = item // (ncb * OD)
+            c0 = cb * EB
+            E = EB if c0 + EB <= C else C - c0
+            sep_max_rows(xp + n * xs0 + c0, xs1, xs2, xs3, E,
+                         op + (n * OD + od) * OH * OW * C + c0, OW * C, C,
+                         od, 0, OH, 0, OW, ax, mine, mine + lw * CE, mine + 2 * lw * CE, CE)
     finally:
         free(scratch)
     return 1
