@@ -156,15 +156,16 @@ cdef struct FusedW:
     Py_ssize_t edge_t1[2 * RANGE_CACHE]
 
 
-cdef bint _fused_w(const Axis* aw, Py_ssize_t w0, Py_ssize_t w1, FusedW* f) noexcept nogil:
-    """Fill f; returns False where the fused form does not apply (dilation, wide windows,
-    a block with no common interior or long clipped edges)."""
+cdef bint _fused_w(const Axis* aw, Py_ssize_t w0, Py_ssize_t w1, FusedW* f,
+                   Py_ssize_t max_taps) noexcept nogil:
+    """Fill f; returns False where the fused form does not apply (dilation, windows of
+    more than max_taps W taps, a block with no common interior or long clipped edges)."""
     cdef Py_ssize_t kw1, t, i, r0, r1
     if aw.dilation != 1:
         return False
     block_taps(aw, w0, w1, &f.kw0, &kw1)
     f.taps = kw1 - f.kw0
-    if f.taps != 2 and f.taps != 3:
+    if f.taps < 2 or f.taps > max_taps:
         return False
     f.f0 = w0
     f.f1 = w1
@@ -179,6 +180,13 @@ cdef bint _fused_w(const Axis* aw, Py_ssize_t w0, Py_ssize_t w1, FusedW* f) noex
     for i in range(f.f1, w1):
         tap_range(aw, i, &f.edge_t0[RANGE_CACHE + i - f.f1], &f.edge_t1[RANGE_CACHE + i - f.f1])
     return True
+
+
+cdef inline Py_ssize_t _fused_taps(const Axis* aw, bint is_float) noexcept nogil:
+    """Widest window the fused form takes: 3 taps, and 4 for float windows 4 apart
+    (k4s4), which _strided_folds.h de-interleaves; other 4-tap windows keep the
+    tap-by-tap spans, whose constant steps 1 and 2 vectorise."""
+    return 4 if is_float and aw.stride == 4 else 3
 
 
 cdef inline pool_t _max_edge(const pool_t** rows, Py_ssize_t nrows, Py_ssize_t pos,
@@ -252,7 +260,8 @@ cdef void _max_cf_rows(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t
     without indices: the W geometry is worked out once for all those rows."""
     cdef FusedW f
     cdef Py_ssize_t oh
-    cdef bint fused = _fused_w(&ax[2], w0, w1, &f)
+    cdef bint fused = _fused_w(&ax[2], w0, w1, &f,
+                               _fused_taps(&ax[2], pool_t is float or pool_t is double))
     for oh in range(oh0, oh1):
         if not (fused and _max_cf_fused(plane, sD, sH, out + oh * OW, od, oh, w0, w1, ax, &f)):
             _max_cf_item(plane, sD, sH, out + oh * OW, NULL, od, oh, w0, w1, ax)
@@ -591,7 +600,7 @@ cdef void _avg_cf_rows(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
     cdef Py_ssize_t oh, a = oh1, b = oh1, kd0, kd1
     cdef const Axis* ah = &ax[1]
     cdef bint fused = ((pool_t is float or pool_t is double) and sizeof(pool_t) == sizeof(real_t)
-                       and _fused_w(&ax[2], w0, w1, &f))
+                       and _fused_w(&ax[2], w0, w1, &f, _fused_taps(&ax[2], True)))
     if (fused and w0 == 0 and w1 == OW and sH == OW and ax[2].stride == 1 and ah.stride == 1
             and (divisor_override != 0 or f.taps == ax[2].kernel)):
         # Rows [a, b) whose H taps all lie inside the input go to _avg_cf_flat.
