@@ -204,6 +204,18 @@ cdef enum:
     MAX_ROWS = 64  # window rows (d, h taps) that the fused channels-first item holds
 
 
+cdef inline void _window_rows(const pool_t* first, Py_ssize_t apart, Py_ssize_t n,
+                              const pool_t** rows) noexcept nogil:
+    """rows[k] = first + k * apart for k < n, by a running pointer: the product form,
+    inlined in the per-row fused items, was vectorised by gcc into a 64-bit multiply
+    set-up for up to MAX_ROWS rows that ran for every output row (about 40% of a k2s2
+    max on 112-wide rows)."""
+    cdef Py_ssize_t k
+    for k in range(n):
+        rows[k] = first
+        first += apart
+
+
 cdef bint _max_cf_fused(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t* orow,
                         Py_ssize_t od, Py_ssize_t oh, Py_ssize_t w0, Py_ssize_t w1,
                         const Axis* ax, const FusedW* f) noexcept nogil:
@@ -224,10 +236,9 @@ cdef bint _max_cf_fused(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_
     nrows = 0
     for kd in range(kd0, kd1):
         id_ = od * ax[0].stride - ax[0].pad_lo + kd * ax[0].dilation
-        for kh in range(kh0, kh1):
-            ih = oh * ax[1].stride - ax[1].pad_lo + kh * ax[1].dilation
-            rows[nrows] = plane + id_ * sD + ih * sH
-            nrows += 1
+        ih = oh * ax[1].stride - ax[1].pad_lo + kh0 * ax[1].dilation
+        _window_rows(plane + id_ * sD + ih * sH, ax[1].dilation * sH, kh1 - kh0, rows + nrows)
+        nrows += kh1 - kh0
     if nrows == 0:
         for i in range(w0, w1):
             orow[i] = lowest_value(<pool_t>0)
@@ -479,10 +490,9 @@ cdef bint _avg_cf_fused(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_
     nrows = 0
     for kd in range(kd0, kd1):
         id_ = od * ax[0].stride - ax[0].pad_lo + kd
-        for kh in range(kh0, kh1):
-            ih = oh * ax[1].stride - ax[1].pad_lo + kh
-            rows[nrows] = <const real_t*>(plane + id_ * sD + ih * sH)
-            nrows += 1
+        ih = oh * ax[1].stride - ax[1].pad_lo + kh0
+        _window_rows(<const real_t*>(plane + id_ * sD + ih * sH), sH, kh1 - kh0, rows + nrows)
+        nrows += kh1 - kh0
     div_dh = (divisor_factor(&ax[0], od, count_include_pad)
               * divisor_factor(&ax[1], oh, count_include_pad))
     # Interior windows lie inside the input, so their W divisor is the kernel size.
