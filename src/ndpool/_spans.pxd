@@ -7,6 +7,7 @@ from libc.stdint cimport int32_t, int64_t, uint64_t
 from ndpool._common cimport pool_t, real_t
 
 cdef extern from "_strided_folds.h" nogil:
+    enum: NDP_SF_MIN_STEP  # smallest step with a vector form in this build
     # Vector forms of max_rows / sum_rows for float inputs with W taps 2, 3 or 4 apart;
     # each returns how many leading outputs it wrote (0 where it has no form).
     Py_ssize_t ndp_max_rows_f32(const float* a, const float* b, const float* c, Py_ssize_t step,
@@ -542,7 +543,7 @@ cdef inline void max_rows(const pool_t* a, const pool_t* b, const pool_t* c, Py_
     Float inputs with taps 2 to 4 apart go through _strided_folds.h first; the spans
     below finish what it leaves."""
     cdef Py_ssize_t done = 0
-    if step >= 2:
+    if step >= NDP_SF_MIN_STEP:
         if pool_t is float:
             done = ndp_max_rows_f32(a, b, c, step, dst, n, taps, rows)
         elif pool_t is double:
@@ -607,7 +608,7 @@ cdef inline void sum_rows(const real_t* a, const real_t* b, const real_t* c, con
     continue it), and their division.  init may be dst.  Taps 2 to 4 apart go through
     _strided_folds.h first, as in max_rows."""
     cdef Py_ssize_t done = 0
-    if step >= 2:
+    if step >= NDP_SF_MIN_STEP:
         if real_t is float:
             done = ndp_sum_rows_f32(a, b, c, init, step, dst, n, taps, rows, div)
         else:

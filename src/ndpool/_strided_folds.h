@@ -269,12 +269,14 @@ NDP_SF_INLINE ptrdiff_t ndp_fold_wide_f64(const double *a, const double *b, cons
 #define NDP_SF_FOLD_F32 ndp_fold_wide_f32
 #define NDP_SF_FOLD_F64 ndp_fold_wide_f64
 #define NDP_SF_STEP2 1
+#define NDP_SF_MIN_STEP 2
 #else
 #define NDP_SF_FOLD_F32 ndp_fold_f32
 #define NDP_SF_FOLD_F64 ndp_fold_f64
 /* Baseline: gcc's SSE2 vectorisation of the step-2 spans measured as fast as the
  * 128-bit forms here (within noise), so step 2 stays with it. */
 #define NDP_SF_STEP2 0
+#define NDP_SF_MIN_STEP 3
 #endif
 
 /* The (step, taps) pairs with a vector form: k2s2 and k3s2 (the next output's first
@@ -335,6 +337,7 @@ static ptrdiff_t ndp_sum_rows_f64(const double *a, const double *b, const double
 }
 
 #else /* no SSE2: the scalar spans do everything */
+#define NDP_SF_MIN_STEP 1000000
 
 static ptrdiff_t ndp_max_rows_f32(const float *a, const float *b, const float *c,
                                   ptrdiff_t step, float *dst, ptrdiff_t n, ptrdiff_t taps,
