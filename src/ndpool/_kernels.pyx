@@ -43,7 +43,7 @@ from ndpool._common cimport (Axis, RowBlock, pool_t, real_t, block_taps, divisor
                              first_pos,
                              lowest_value, out_range, read_geometry, row_block,
                              row_blocks, tap_range)
-from ndpool._spans cimport (cl_sum_2x2, cl_sum_3x3, max_rows, max_span, max_span_any,
+from ndpool._spans cimport (cl_sum_2x2, cl_sum_3x3, max_rows, max_rows4, max_span, max_span_any,
                             max_span_idx,
                             max_span_idx32, max_update, sum_rows, sum_span, sum_span_any,
                             sum_taps_any, sum_taps_apart)
@@ -221,7 +221,8 @@ cdef bint _max_cf_fused(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_
                         const Axis* ax, const FusedW* f) noexcept nogil:
     """_max_cf_item without indices for a block with a fused W form: the interior
     [f0, f1) in passes of up to three window rows each (max_rows; later passes go through
-    `part` and update the first's folds), the edges scalar.  Returns False (nothing
+    `part` and update the first's folds), or all four rows at once (max_rows4), the
+    edges scalar.  Returns False (nothing
     written) for windows of more than MAX_ROWS rows."""
     cdef const Axis* aw = &ax[2]
     cdef Py_ssize_t kd0, kd1, kh0, kh1, kd, kh, id_, ih, i, r, nrows, n
@@ -243,17 +244,26 @@ cdef bint _max_cf_fused(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_
         for i in range(w0, w1):
             orow[i] = lowest_value(<pool_t>0)
         return True
+    # Four rows (2x2x2 windows) in one pass where there is a vector form for it; the
+    # outputs it leaves go on below.
+    cdef Py_ssize_t done = 0, o0, width
+    if nrows == 4:
+        done = max_rows4(rows[0] + shift, rows[1] + shift, rows[2] + shift, rows[3] + shift,
+                         aw.stride, orow + f.f0, f.f1 - f.f0, f.taps)
+    shift += done * aw.stride
+    o0 = f.f0 + done
+    width = f.f1 - o0
     # Up to three rows per pass; the folds of later passes update the first's (a fold of
     # a sequence is the update of its first part's fold by the rest's).
-    r = 0
+    r = 0 if width > 0 else nrows
     while r < nrows:
         n = nrows - r if nrows - r < 3 else 3
         max_rows(rows[r] + shift, rows[r + 1 if n > 1 else r] + shift,
                  rows[r + 2 if n > 2 else r] + shift, aw.stride,
-                 orow + f.f0 if r == 0 else part, f.f1 - f.f0, f.taps, <int>n)
+                 orow + o0 if r == 0 else part, width, f.taps, <int>n)
         if r > 0:
-            for i in range(f.f1 - f.f0):
-                orow[f.f0 + i] = max_update(orow[f.f0 + i], part[i])
+            for i in range(width):
+                orow[o0 + i] = max_update(orow[o0 + i], part[i])
         r += n
     for i in range(w0, f.f0):
         orow[i] = _max_edge(rows, nrows, i * aw.stride - aw.pad_lo, f.edge_t0[i - w0],

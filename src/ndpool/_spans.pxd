@@ -15,6 +15,11 @@ cdef extern from "_strided_folds.h" nogil:
     Py_ssize_t ndp_max_rows_f64(const double* a, const double* b, const double* c,
                                 Py_ssize_t step, double* dst, Py_ssize_t n, Py_ssize_t taps,
                                 int rows)
+    Py_ssize_t ndp_max_rows4_f32(const float* a, const float* b, const float* c, const float* d,
+                                 Py_ssize_t step, float* dst, Py_ssize_t n, Py_ssize_t taps)
+    Py_ssize_t ndp_max_rows4_f64(const double* a, const double* b, const double* c,
+                                 const double* d, Py_ssize_t step, double* dst, Py_ssize_t n,
+                                 Py_ssize_t taps)
     Py_ssize_t ndp_sum_rows_f32(const float* a, const float* b, const float* c,
                                 const float* init, Py_ssize_t step, float* dst, Py_ssize_t n,
                                 Py_ssize_t taps, int rows, float div)
@@ -581,6 +586,20 @@ cdef inline void max_rows(const pool_t* a, const pool_t* b, const pool_t* c, Py_
         max_rows_s2t3r3(a, b, c, dst, n)
     else:
         max_rows_gen(a, b, c, step, dst, n, taps, rows)
+
+
+cdef inline Py_ssize_t max_rows4(const pool_t* a, const pool_t* b, const pool_t* c,
+                                const pool_t* d, Py_ssize_t step, pool_t* dst, Py_ssize_t n,
+                                Py_ssize_t taps) noexcept nogil:
+    """max_rows of four rows in one pass where _strided_folds.h has a form (float windows
+    2 to 4 apart): returns how many leading outputs it wrote, 0 elsewhere."""
+    if step < NDP_SF_MIN_STEP:
+        return 0
+    if pool_t is float:
+        return ndp_max_rows4_f32(a, b, c, d, step, dst, n, taps)
+    elif pool_t is double:
+        return ndp_max_rows4_f64(a, b, c, d, step, dst, n, taps)
+    return 0
 
 
 cdef inline void sum_rows_gen(const real_t* a, const real_t* b, const real_t* c,

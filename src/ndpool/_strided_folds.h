@@ -120,7 +120,7 @@ NDP_SF_INLINE __m128d ndp_maxup_f64(__m128d m, __m128d v)
         VT acc = is_max ? SET1(0) : FIX(LOADU(init + j));                                 \
         _Pragma("GCC unroll 4")                                                           \
         for (int r = 0; r < rows; r++) {                                                  \
-            const T *p = (r == 0 ? a : r == 1 ? b : c) + step * j;                        \
+            const T *p = (r == 0 ? a : r == 1 ? b : r == 2 ? c : d) + step * j;                        \
             VT ph[4], pq[4];                                                              \
             PHASES(p, step, ph);                                                          \
             if (taps > step)                                                              \
@@ -139,7 +139,7 @@ NDP_SF_INLINE __m128d ndp_maxup_f64(__m128d m, __m128d v)
     return j;
 
 NDP_SF_INLINE ptrdiff_t ndp_fold_f32(const float *a, const float *b, const float *c,
-                                     const float *init, float *dst, ptrdiff_t n, float div,
+                                     const float *d, const float *init, float *dst, ptrdiff_t n, float div,
                                      const int step, const int taps, const int rows,
                                      const int is_max)
 {
@@ -148,7 +148,7 @@ NDP_SF_INLINE ptrdiff_t ndp_fold_f32(const float *a, const float *b, const float
 }
 
 NDP_SF_INLINE ptrdiff_t ndp_fold_f64(const double *a, const double *b, const double *c,
-                                     const double *init, double *dst, ptrdiff_t n, double div,
+                                     const double *d, const double *init, double *dst, ptrdiff_t n, double div,
                                      const int step, const int taps, const int rows,
                                      const int is_max)
 {
@@ -210,7 +210,7 @@ NDP_SF_INLINE __m256d ndp_maxup4_f64(__m256d m, __m256d v)
 }
 
 NDP_SF_INLINE ptrdiff_t ndp_fold8_s2_f32(const float *a, const float *b, const float *c,
-                                         const float *init, float *dst, ptrdiff_t n, float div,
+                                         const float *d, const float *init, float *dst, ptrdiff_t n, float div,
                                          const int step, const int taps, const int rows,
                                          const int is_max)
 {
@@ -219,7 +219,7 @@ NDP_SF_INLINE ptrdiff_t ndp_fold8_s2_f32(const float *a, const float *b, const f
 }
 
 NDP_SF_INLINE ptrdiff_t ndp_fold8_s4_f32(const float *a, const float *b, const float *c,
-                                         const float *init, float *dst, ptrdiff_t n, float div,
+                                         const float *d, const float *init, float *dst, ptrdiff_t n, float div,
                                          const int step, const int taps, const int rows,
                                          const int is_max)
 {
@@ -228,7 +228,7 @@ NDP_SF_INLINE ptrdiff_t ndp_fold8_s4_f32(const float *a, const float *b, const f
 }
 
 NDP_SF_INLINE ptrdiff_t ndp_fold4_s2_f64(const double *a, const double *b, const double *c,
-                                         const double *init, double *dst, ptrdiff_t n,
+                                         const double *d, const double *init, double *dst, ptrdiff_t n,
                                          double div, const int step, const int taps,
                                          const int rows, const int is_max)
 {
@@ -238,31 +238,31 @@ NDP_SF_INLINE ptrdiff_t ndp_fold4_s2_f64(const double *a, const double *b, const
 
 /* The wide fold, then the 128-bit one on what it left. */
 NDP_SF_INLINE ptrdiff_t ndp_fold_wide_f32(const float *a, const float *b, const float *c,
-                                          const float *init, float *dst, ptrdiff_t n,
+                                          const float *d, const float *init, float *dst, ptrdiff_t n,
                                           float div, const int step, const int taps,
                                           const int rows, const int is_max)
 {
     ptrdiff_t j;
     if (step == 2)
-        j = ndp_fold8_s2_f32(a, b, c, init, dst, n, div, step, taps, rows, is_max);
+        j = ndp_fold8_s2_f32(a, b, c, d, init, dst, n, div, step, taps, rows, is_max);
     else if (step == 4)
-        j = ndp_fold8_s4_f32(a, b, c, init, dst, n, div, step, taps, rows, is_max);
+        j = ndp_fold8_s4_f32(a, b, c, d, init, dst, n, div, step, taps, rows, is_max);
     else
-        return ndp_fold_f32(a, b, c, init, dst, n, div, step, taps, rows, is_max);
-    return j + ndp_fold_f32(a + step * j, b + step * j, c + step * j, is_max ? init : init + j,
+        return ndp_fold_f32(a, b, c, d, init, dst, n, div, step, taps, rows, is_max);
+    return j + ndp_fold_f32(a + step * j, b + step * j, c + step * j, d + step * j, is_max ? init : init + j,
                             dst + j, n - j, div, step, taps, rows, is_max);
 }
 
 NDP_SF_INLINE ptrdiff_t ndp_fold_wide_f64(const double *a, const double *b, const double *c,
-                                          const double *init, double *dst, ptrdiff_t n,
+                                          const double *d, const double *init, double *dst, ptrdiff_t n,
                                           double div, const int step, const int taps,
                                           const int rows, const int is_max)
 {
     ptrdiff_t j;
     if (step != 2)
-        return ndp_fold_f64(a, b, c, init, dst, n, div, step, taps, rows, is_max);
-    j = ndp_fold4_s2_f64(a, b, c, init, dst, n, div, step, taps, rows, is_max);
-    return j + ndp_fold_f64(a + step * j, b + step * j, c + step * j, is_max ? init : init + j,
+        return ndp_fold_f64(a, b, c, d, init, dst, n, div, step, taps, rows, is_max);
+    j = ndp_fold4_s2_f64(a, b, c, d, init, dst, n, div, step, taps, rows, is_max);
+    return j + ndp_fold_f64(a + step * j, b + step * j, c + step * j, d + step * j, is_max ? init : init + j,
                             dst + j, n - j, div, step, taps, rows, is_max);
 }
 
@@ -281,29 +281,33 @@ NDP_SF_INLINE ptrdiff_t ndp_fold_wide_f64(const double *a, const double *b, cons
 
 /* The (step, taps) pairs with a vector form: k2s2 and k3s2 (the next output's first
  * tap; AVX2 builds only), k3s3, k4s4; rows 1 to 3. */
-#define NDP_SF_DISPATCH(FOLD, a, b, c, init, dst, n, div, step, taps, rows, is_max)        \
+#define NDP_SF_DISPATCH(FOLD, a, b, c, d, init, dst, n, div, step, taps, rows, is_max)        \
     do {                                                                                  \
-        if (rows < 1 || rows > 3)                                                         \
+        if (rows < 1 || rows > 4)                                                         \
             return 0;                                                                     \
         if (NDP_SF_STEP2 && step == 2 && taps == 2) {                                                     \
-            if (rows == 1) return FOLD(a, b, c, init, dst, n, div, 2, 2, 1, is_max);       \
-            if (rows == 2) return FOLD(a, b, c, init, dst, n, div, 2, 2, 2, is_max);       \
-            return FOLD(a, b, c, init, dst, n, div, 2, 2, 3, is_max);                     \
+            if (rows == 1) return FOLD(a, b, c, d, init, dst, n, div, 2, 2, 1, is_max);       \
+            if (rows == 2) return FOLD(a, b, c, d, init, dst, n, div, 2, 2, 2, is_max);       \
+            if (rows == 3) return FOLD(a, b, c, d, init, dst, n, div, 2, 2, 3, is_max);       \
+            return FOLD(a, b, c, d, init, dst, n, div, 2, 2, 4, is_max);                     \
         }                                                                                 \
         if (NDP_SF_STEP2 && step == 2 && taps == 3) {                                                     \
-            if (rows == 1) return FOLD(a, b, c, init, dst, n, div, 2, 3, 1, is_max);       \
-            if (rows == 2) return FOLD(a, b, c, init, dst, n, div, 2, 3, 2, is_max);       \
-            return FOLD(a, b, c, init, dst, n, div, 2, 3, 3, is_max);                     \
+            if (rows == 1) return FOLD(a, b, c, d, init, dst, n, div, 2, 3, 1, is_max);       \
+            if (rows == 2) return FOLD(a, b, c, d, init, dst, n, div, 2, 3, 2, is_max);       \
+            if (rows == 3) return FOLD(a, b, c, d, init, dst, n, div, 2, 3, 3, is_max);       \
+            return FOLD(a, b, c, d, init, dst, n, div, 2, 3, 4, is_max);                     \
         }                                                                                 \
         if (step == 3 && taps == 3) {                                                     \
-            if (rows == 1) return FOLD(a, b, c, init, dst, n, div, 3, 3, 1, is_max);       \
-            if (rows == 2) return FOLD(a, b, c, init, dst, n, div, 3, 3, 2, is_max);       \
-            return FOLD(a, b, c, init, dst, n, div, 3, 3, 3, is_max);                     \
+            if (rows == 1) return FOLD(a, b, c, d, init, dst, n, div, 3, 3, 1, is_max);       \
+            if (rows == 2) return FOLD(a, b, c, d, init, dst, n, div, 3, 3, 2, is_max);       \
+            if (rows == 3) return FOLD(a, b, c, d, init, dst, n, div, 3, 3, 3, is_max);       \
+            return FOLD(a, b, c, d, init, dst, n, div, 3, 3, 4, is_max);                     \
         }                                                                                 \
         if (step == 4 && taps == 4) {                                                     \
-            if (rows == 1) return FOLD(a, b, c, init, dst, n, div, 4, 4, 1, is_max);       \
-            if (rows == 2) return FOLD(a, b, c, init, dst, n, div, 4, 4, 2, is_max);       \
-            return FOLD(a, b, c, init, dst, n, div, 4, 4, 3, is_max);                     \
+            if (rows == 1) return FOLD(a, b, c, d, init, dst, n, div, 4, 4, 1, is_max);       \
+            if (rows == 2) return FOLD(a, b, c, d, init, dst, n, div, 4, 4, 2, is_max);       \
+            if (rows == 3) return FOLD(a, b, c, d, init, dst, n, div, 4, 4, 3, is_max);       \
+            return FOLD(a, b, c, d, init, dst, n, div, 4, 4, 4, is_max);                     \
         }                                                                                 \
         return 0;                                                                         \
     } while (0)
@@ -312,28 +316,46 @@ static ptrdiff_t ndp_max_rows_f32(const float *a, const float *b, const float *c
                                   ptrdiff_t step, float *dst, ptrdiff_t n, ptrdiff_t taps,
                                   int rows)
 {
-    NDP_SF_DISPATCH(NDP_SF_FOLD_F32, a, b, c, (const float *)0, dst, n, 1.0f, step, taps, rows, 1);
+    NDP_SF_DISPATCH(NDP_SF_FOLD_F32, a, b, c, c, (const float *)0, dst, n, 1.0f, step, taps, rows, 1);
 }
 
 static ptrdiff_t ndp_max_rows_f64(const double *a, const double *b, const double *c,
                                   ptrdiff_t step, double *dst, ptrdiff_t n, ptrdiff_t taps,
                                   int rows)
 {
-    NDP_SF_DISPATCH(NDP_SF_FOLD_F64, a, b, c, (const double *)0, dst, n, 1.0, step, taps, rows, 1);
+    NDP_SF_DISPATCH(NDP_SF_FOLD_F64, a, b, c, c, (const double *)0, dst, n, 1.0, step, taps, rows, 1);
+}
+
+/* max_rows of four rows (a, b, c, d) in one pass: 2x2x2 windows (3-D k2), which the
+ * 3-row spans take in two passes and a merge. */
+static ptrdiff_t ndp_max_rows4_f32(const float *a, const float *b, const float *c,
+                                   const float *d, ptrdiff_t step, float *dst, ptrdiff_t n,
+                                   ptrdiff_t taps)
+{
+    const int rows = 4;
+    NDP_SF_DISPATCH(NDP_SF_FOLD_F32, a, b, c, d, (const float *)0, dst, n, 1.0f, step, taps, rows, 1);
+}
+
+static ptrdiff_t ndp_max_rows4_f64(const double *a, const double *b, const double *c,
+                                   const double *d, ptrdiff_t step, double *dst, ptrdiff_t n,
+                                   ptrdiff_t taps)
+{
+    const int rows = 4;
+    NDP_SF_DISPATCH(NDP_SF_FOLD_F64, a, b, c, d, (const double *)0, dst, n, 1.0, step, taps, rows, 1);
 }
 
 static ptrdiff_t ndp_sum_rows_f32(const float *a, const float *b, const float *c,
                                   const float *init, ptrdiff_t step, float *dst, ptrdiff_t n,
                                   ptrdiff_t taps, int rows, float div)
 {
-    NDP_SF_DISPATCH(NDP_SF_FOLD_F32, a, b, c, init, dst, n, div, step, taps, rows, 0);
+    NDP_SF_DISPATCH(NDP_SF_FOLD_F32, a, b, c, c, init, dst, n, div, step, taps, rows, 0);
 }
 
 static ptrdiff_t ndp_sum_rows_f64(const double *a, const double *b, const double *c,
                                   const double *init, ptrdiff_t step, double *dst, ptrdiff_t n,
                                   ptrdiff_t taps, int rows, double div)
 {
-    NDP_SF_DISPATCH(NDP_SF_FOLD_F64, a, b, c, init, dst, n, div, step, taps, rows, 0);
+    NDP_SF_DISPATCH(NDP_SF_FOLD_F64, a, b, c, c, init, dst, n, div, step, taps, rows, 0);
 }
 
 #else /* no SSE2: the scalar spans do everything */
@@ -355,6 +377,15 @@ static ptrdiff_t ndp_sum_rows_f64(const double *a, const double *b, const double
                                   const double *init, ptrdiff_t step, double *dst, ptrdiff_t n,
                                   ptrdiff_t taps, int rows, double div)
 { (void)a; (void)b; (void)c; (void)init; (void)step; (void)dst; (void)n; (void)taps; (void)rows; (void)div; return 0; }
+
+static ptrdiff_t ndp_max_rows4_f32(const float *a, const float *b, const float *c,
+                                   const float *d, ptrdiff_t step, float *dst, ptrdiff_t n,
+                                   ptrdiff_t taps)
+{ (void)a; (void)b; (void)c; (void)d; (void)step; (void)dst; (void)n; (void)taps; return 0; }
+static ptrdiff_t ndp_max_rows4_f64(const double *a, const double *b, const double *c,
+                                   const double *d, ptrdiff_t step, double *dst, ptrdiff_t n,
+                                   ptrdiff_t taps)
+{ (void)a; (void)b; (void)c; (void)d; (void)step; (void)dst; (void)n; (void)taps; return 0; }
 
 #endif
 
