@@ -45,7 +45,7 @@ from ndpool._common cimport (Axis, RowBlock, pool_t, real_t, block_taps, divisor
                              lowest_value, out_range, read_geometry, row_block,
                              row_blocks, tap_range)
 from ndpool._folds cimport rows_max4, wide_fold
-from ndpool._spans cimport (cl_sum_2x2, cl_sum_3x3, max_rows, max_span, max_span_any,
+from ndpool._spans cimport (cl_sum_2x2, cl_sum_3x3, max_rows, max_rows4, max_span, max_span_any,
                             max_span_idx,
                             max_span_idx32, max_update, sum_rows, sum_span, sum_span_any,
                             sum_taps_any, sum_taps_apart)
@@ -200,15 +200,16 @@ cdef struct FusedW:
     Py_ssize_t edge_t1[2 * RANGE_CACHE]
 
 
-cdef bint _fused_w(const Axis* aw, Py_ssize_t w0, Py_ssize_t w1, FusedW* f) noexcept nogil:
-    """Fill f; returns False where the fused form does not apply (dilation, wide windows,
-    a block with no common interior or long clipped edges)."""
+cdef bint _fused_w(const Axis* aw, Py_ssize_t w0, Py_ssize_t w1, FusedW* f,
+                   Py_ssize_t max_taps) noexcept nogil:
+    """Fill f; returns False where the fused form does not apply (dilation, windows of
+    more than max_taps W taps, a block with no common interior or long clipped edges)."""
     cdef Py_ssize_t kw1, t, i, r0, r1
     if aw.dilation != 1:
         return False
     block_taps(aw, w0, w1, &f.kw0, &kw1)
     f.taps = kw1 - f.kw0
-    if f.taps != 2 and f.taps != 3:
+    if f.taps < 2 or f.taps > max_taps:
         return False
     f.f0 = w0
     f.f1 = w1
@@ -223,6 +224,13 @@ cdef bint _fused_w(const Axis* aw, Py_ssize_t w0, Py_ssize_t w1, FusedW* f) noex
     for i in range(f.f1, w1):
         tap_range(aw, i, &f.edge_t0[RANGE_CACHE + i - f.f1], &f.edge_t1[RANGE_CACHE + i - f.f1])
     return True
+
+
+cdef inline Py_ssize_t _fused_taps(const Axis* aw, bint is_float) noexcept nogil:
+    """Widest window the fused form takes: 3 taps, and 4 for float windows 4 apart
+    (k4s4), which _strided_folds.h de-interleaves; other 4-tap windows keep the
+    tap-by-tap spans, whose constant steps 1 and 2 vectorise."""
+    return 4 if is_float and aw.stride == 4 else 3
 
 
 cdef inline pool_t _max_edge(const pool_t** rows, Py_ssize_t nrows, Py_ssize_t pos,
@@ -240,12 +248,25 @@ cdef enum:
     MAX_ROWS = 64  # window rows (d, h taps) that the fused channels-first item holds
 
 
+cdef inline void _window_rows(const pool_t* first, Py_ssize_t apart, Py_ssize_t n,
+                              const pool_t** rows) noexcept nogil:
+    """rows[k] = first + k * apart for k < n, by a running pointer: the product form,
+    inlined in the per-row fused items, was vectorised by gcc into a 64-bit multiply
+    set-up for up to MAX_ROWS rows that ran for every output row (about 40% of a k2s2
+    max on 112-wide rows)."""
+    cdef Py_ssize_t k
+    for k in range(n):
+        rows[k] = first
+        first += apart
+
+
 cdef bint _max_cf_fused(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t* orow,
                         Py_ssize_t od, Py_ssize_t oh, Py_ssize_t w0, Py_ssize_t w1,
                         const Axis* ax, const FusedW* f) noexcept nogil:
     """_max_cf_item without indices for a block with a fused W form: the interior
     [f0, f1) in passes of up to three window rows each (max_rows; later passes go through
-    `part` and update the first's folds), the edges scalar.  Returns False (nothing
+    `part` and update the first's folds), or all four rows at once (max_rows4), the
+    edges scalar.  Returns False (nothing
     written) for windows of more than MAX_ROWS rows."""
     cdef const Axis* aw = &ax[2]
     cdef Py_ssize_t kd0, kd1, kh0, kh1, kd, kh, id_, ih, i, r, nrows, n
@@ -260,25 +281,33 @@ cdef bint _max_cf_fused(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_
     nrows = 0
     for kd in range(kd0, kd1):
         id_ = od * ax[0].stride - ax[0].pad_lo + kd * ax[0].dilation
-        for kh in range(kh0, kh1):
-            ih = oh * ax[1].stride - ax[1].pad_lo + kh * ax[1].dilation
-            rows[nrows] = plane + id_ * sD + ih * sH
-            nrows += 1
+        ih = oh * ax[1].stride - ax[1].pad_lo + kh0 * ax[1].dilation
+        _window_rows(plane + id_ * sD + ih * sH, ax[1].dilation * sH, kh1 - kh0, rows + nrows)
+        nrows += kh1 - kh0
     if nrows == 0:
         for i in range(w0, w1):
             orow[i] = lowest_value(<pool_t>0)
         return True
+    # Four rows (2x2x2 windows) in one pass where there is a vector form for it; the
+    # outputs it leaves go on below.
+    cdef Py_ssize_t done = 0, o0, width
+    if nrows == 4:
+        done = max_rows4(rows[0] + shift, rows[1] + shift, rows[2] + shift, rows[3] + shift,
+                         aw.stride, orow + f.f0, f.f1 - f.f0, f.taps)
+    shift += done * aw.stride
+    o0 = f.f0 + done
+    width = f.f1 - o0
     # Up to three rows per pass; the folds of later passes update the first's (a fold of
     # a sequence is the update of its first part's fold by the rest's).
-    r = 0
+    r = 0 if width > 0 else nrows
     while r < nrows:
         n = nrows - r if nrows - r < 3 else 3
         max_rows(rows[r] + shift, rows[r + 1 if n > 1 else r] + shift,
                  rows[r + 2 if n > 2 else r] + shift, aw.stride,
-                 orow + f.f0 if r == 0 else part, f.f1 - f.f0, f.taps, <int>n)
+                 orow + o0 if r == 0 else part, width, f.taps, <int>n)
         if r > 0:
-            for i in range(f.f1 - f.f0):
-                orow[f.f0 + i] = max_update(orow[f.f0 + i], part[i])
+            for i in range(width):
+                orow[o0 + i] = max_update(orow[o0 + i], part[i])
         r += n
     for i in range(w0, f.f0):
         orow[i] = _max_edge(rows, nrows, i * aw.stride - aw.pad_lo, f.edge_t0[i - w0],
@@ -296,11 +325,12 @@ cdef void _max_cf_rows(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t
     without indices: the W geometry is worked out once for all those rows."""
     cdef FusedW f
     cdef Py_ssize_t oh
-    cdef bint fused = _fused_w(&ax[2], w0, w1, &f)
     if _windows_pay(&ax[2], w1 - w0):
         for oh in range(oh0, oh1):
             _max_cf_wide(plane, sD, sH, out + oh * OW, od, oh, w0, w1, ax)
         return
+    cdef bint fused = _fused_w(&ax[2], w0, w1, &f,
+                               _fused_taps(&ax[2], pool_t is float or pool_t is double))
     for oh in range(oh0, oh1):
         if not (fused and _max_cf_fused(plane, sD, sH, out + oh * OW, od, oh, w0, w1, ax, &f)):
             _max_cf_item(plane, sD, sH, out + oh * OW, NULL, od, oh, w0, w1, ax)
@@ -518,10 +548,9 @@ cdef bint _avg_cf_fused(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_
     nrows = 0
     for kd in range(kd0, kd1):
         id_ = od * ax[0].stride - ax[0].pad_lo + kd
-        for kh in range(kh0, kh1):
-            ih = oh * ax[1].stride - ax[1].pad_lo + kh
-            rows[nrows] = <const real_t*>(plane + id_ * sD + ih * sH)
-            nrows += 1
+        ih = oh * ax[1].stride - ax[1].pad_lo + kh0
+        _window_rows(<const real_t*>(plane + id_ * sD + ih * sH), sH, kh1 - kh0, rows + nrows)
+        nrows += kh1 - kh0
     div_dh = (divisor_factor(&ax[0], od, count_include_pad)
               * divisor_factor(&ax[1], oh, count_include_pad))
     # Interior windows lie inside the input, so their W divisor is the kernel size.
@@ -724,7 +753,7 @@ cdef void _avg_cf_rows(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
                         divisor_override)
         return
     cdef bint fused = ((pool_t is float or pool_t is double) and sizeof(pool_t) == sizeof(real_t)
-                       and _fused_w(&ax[2], w0, w1, &f))
+                       and _fused_w(&ax[2], w0, w1, &f, _fused_taps(&ax[2], True)))
     if (fused and w0 == 0 and w1 == OW and sH == OW and ax[2].stride == 1 and ah.stride == 1
             and (divisor_override != 0 or f.taps == ax[2].kernel)):
         # Rows [a, b) whose H taps all lie inside the input go to _avg_cf_flat.

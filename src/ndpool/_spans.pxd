@@ -6,6 +6,27 @@ from libc.stdint cimport int32_t, int64_t, uint64_t
 
 from ndpool._common cimport pool_t, real_t
 
+cdef extern from "_strided_folds.h" nogil:
+    enum: NDP_SF_MIN_STEP  # smallest step with a vector form in this build
+    # Vector forms of max_rows / sum_rows for float inputs with W taps 2, 3 or 4 apart;
+    # each returns how many leading outputs it wrote (0 where it has no form).
+    Py_ssize_t ndp_max_rows_f32(const float* a, const float* b, const float* c, Py_ssize_t step,
+                                float* dst, Py_ssize_t n, Py_ssize_t taps, int rows)
+    Py_ssize_t ndp_max_rows_f64(const double* a, const double* b, const double* c,
+                                Py_ssize_t step, double* dst, Py_ssize_t n, Py_ssize_t taps,
+                                int rows)
+    Py_ssize_t ndp_max_rows4_f32(const float* a, const float* b, const float* c, const float* d,
+                                 Py_ssize_t step, float* dst, Py_ssize_t n, Py_ssize_t taps)
+    Py_ssize_t ndp_max_rows4_f64(const double* a, const double* b, const double* c,
+                                 const double* d, Py_ssize_t step, double* dst, Py_ssize_t n,
+                                 Py_ssize_t taps)
+    Py_ssize_t ndp_sum_rows_f32(const float* a, const float* b, const float* c,
+                                const float* init, Py_ssize_t step, float* dst, Py_ssize_t n,
+                                Py_ssize_t taps, int rows, float div)
+    Py_ssize_t ndp_sum_rows_f64(const double* a, const double* b, const double* c,
+                                const double* init, Py_ssize_t step, double* dst, Py_ssize_t n,
+                                Py_ssize_t taps, int rows, double div)
+
 
 cdef inline int check_unit_inner(Py_ssize_t stride, int itemsize, Py_ssize_t size) except -1:
     # Spans read the last axis as contiguous memory; the Python layer guarantees it.
@@ -523,7 +544,22 @@ cdef inline void max_rows(const pool_t* a, const pool_t* b, const pool_t* c, Py_
                           pool_t* dst, Py_ssize_t n, Py_ssize_t taps, int rows) noexcept nogil:
     """dst[i] = fold of rows (a, then b, then c; rows of them) x taps (2 or 3) at i * step,
     started from the first tap: update(start value, v) is v bitwise (-inf, or the integer
-    minimum, never wins over itself), so the start value needs no pass of its own."""
+    minimum, never wins over itself), so the start value needs no pass of its own.
+    Float inputs with taps 2 to 4 apart go through _strided_folds.h first; the spans
+    below finish what it leaves."""
+    cdef Py_ssize_t done = 0
+    if step >= NDP_SF_MIN_STEP:
+        if pool_t is float:
+            done = ndp_max_rows_f32(a, b, c, step, dst, n, taps, rows)
+        elif pool_t is double:
+            done = ndp_max_rows_f64(a, b, c, step, dst, n, taps, rows)
+        if done == n:
+            return
+        a += done * step
+        b += done * step
+        c += done * step
+        dst += done
+        n -= done
     if step == 1 and taps == 2 and rows == 1:
         max_rows_s1t2r1(a, b, c, dst, n)
     elif step == 1 and taps == 2 and rows == 2:
@@ -552,6 +588,20 @@ cdef inline void max_rows(const pool_t* a, const pool_t* b, const pool_t* c, Py_
         max_rows_gen(a, b, c, step, dst, n, taps, rows)
 
 
+cdef inline Py_ssize_t max_rows4(const pool_t* a, const pool_t* b, const pool_t* c,
+                                const pool_t* d, Py_ssize_t step, pool_t* dst, Py_ssize_t n,
+                                Py_ssize_t taps) noexcept nogil:
+    """max_rows of four rows in one pass where _strided_folds.h has a form (float windows
+    2 to 4 apart): returns how many leading outputs it wrote, 0 elsewhere."""
+    if step < NDP_SF_MIN_STEP:
+        return 0
+    if pool_t is float:
+        return ndp_max_rows4_f32(a, b, c, d, step, dst, n, taps)
+    elif pool_t is double:
+        return ndp_max_rows4_f64(a, b, c, d, step, dst, n, taps)
+    return 0
+
+
 cdef inline void sum_rows_gen(const real_t* a, const real_t* b, const real_t* c,
                               const real_t* init, Py_ssize_t step,
                               real_t* dst, Py_ssize_t n, Py_ssize_t taps, int rows,
@@ -574,7 +624,22 @@ cdef inline void sum_rows(const real_t* a, const real_t* b, const real_t* c, con
     """dst[i] = (init[i] + rows (a, then b, then c) x taps (2 or 3) at i * step) / div: the
     additions of the tap-by-tap sums, in their order, continuing init (zeros to start
     from an explicit 0: 0 + -0.0 is +0.0; a window's earlier rows' sum, with div 1, to
-    continue it), and their division.  init may be dst."""
+    continue it), and their division.  init may be dst.  Taps 2 to 4 apart go through
+    _strided_folds.h first, as in max_rows."""
+    cdef Py_ssize_t done = 0
+    if step >= NDP_SF_MIN_STEP:
+        if real_t is float:
+            done = ndp_sum_rows_f32(a, b, c, init, step, dst, n, taps, rows, div)
+        else:
+            done = ndp_sum_rows_f64(a, b, c, init, step, dst, n, taps, rows, div)
+        if done == n:
+            return
+        a += done * step
+        b += done * step
+        c += done * step
+        init += done
+        dst += done
+        n -= done
     if step == 1 and taps == 2 and rows == 1:
         sum_rows_s1t2r1(a, b, c, init, dst, n, div)
     elif step == 1 and taps == 2 and rows == 2:
