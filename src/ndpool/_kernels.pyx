@@ -119,7 +119,7 @@ cdef inline bint _windows_pay(const Axis* aw, Py_ssize_t outputs) noexcept nogil
     time rather than a tap at a time (one call per tap and row, for all outputs): for
     few outputs a row, or wide windows that strided taps serve poorly (measured on 7x7
     to 112x112 maps, float32, both max and average)."""
-    return aw.dilation == 1 and (outputs <= 4 or (aw.kernel >= 4 and aw.kernel >= outputs)
+    return aw.dilation == 1 and (outputs <= 4 or (aw.kernel >= 4 and 2 * aw.kernel >= outputs)
                                  or (aw.kernel >= 5 and aw.stride >= 2))
 
 
