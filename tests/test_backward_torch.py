@@ -224,6 +224,27 @@ def test_forward_then_backward_equals_autograd(nd, channels_last):
         np.testing.assert_array_equal(grad, want_grad.numpy())
 
 
+def hard_grad(rng, shape, dtype, inf):
+    """An upstream gradient whose magnitudes span 12 decades, so that the order of the
+    additions shows in the bits, with NaN, inf (of the given sign) and -0.0 mixed in."""
+    g = (rng.standard_normal(shape) * 10.0 ** rng.integers(-6, 7, shape)).astype(dtype)
+    flat = g.reshape(-1)
+    flat[rng.random(flat.size) < 0.05] = np.nan
+    flat[rng.random(flat.size) < 0.05] = inf
+    flat[rng.random(flat.size) < 0.1] = -0.0
+    return g
+
+
+def torch_gradient(fn, shape, dtype, rng, inf, **kwargs):
+    """(g, torch's input gradient) for torch function fn on an input of this shape, g from
+    hard_grad."""
+    x = torch.zeros(shape, dtype=torch.float32 if dtype == np.float32 else torch.float64,
+                    requires_grad=True)
+    y = fn(x, **kwargs)
+    g = hard_grad(rng, tuple(y.shape), dtype, inf)
+    return g, torch.autograd.grad(y, x, torch.from_numpy(g))[0].numpy()
+
+
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("kernel, padding, shape", [
     (3, 1, (2, 2, 35, 35)),          # Inception's 3x3/s1/p1
@@ -242,15 +263,7 @@ def test_avg_stride1_same_width_gather_matches_torch(kernel, padding, shape, dty
     kw = dict(kernel_size=kernel, stride=1, padding=padding, count_include_pad=cip)
     if nd > 1:
         kw["divisor_override"] = divisor
-    x = torch.zeros(shape, dtype=torch.float32 if dtype == np.float32 else torch.float64,
-                    requires_grad=True)
-    y = getattr(F, f"avg_pool{nd}d")(x, **kw)
-    g = (rng.standard_normal(tuple(y.shape)) * 10.0 ** rng.integers(-6, 7, tuple(y.shape))).astype(dtype)
-    flat = g.reshape(-1)
-    flat[rng.random(flat.size) < 0.05] = np.nan
-    flat[rng.random(flat.size) < 0.05] = -np.inf
-    flat[rng.random(flat.size) < 0.1] = -0.0
-    want = torch.autograd.grad(y, x, torch.from_numpy(g))[0].numpy()
+    g, want = torch_gradient(getattr(F, f"avg_pool{nd}d"), shape, dtype, rng, -np.inf, **kw)
     got = getattr(ndpool, f"avg_pool{nd}d_backward")(g, shape, **kw)
     assert got.tobytes() == want.tobytes()
 
@@ -274,15 +287,7 @@ def test_avg_disjoint_windows_match_torch(kernel, stride, padding, ceil, shape, 
     rng = np.random.default_rng(sum(shape))
     kw = dict(kernel_size=kernel, stride=stride, padding=padding, ceil_mode=ceil,
               count_include_pad=cip, divisor_override=divisor)
-    x = torch.zeros(shape, dtype=torch.float32 if dtype == np.float32 else torch.float64,
-                    requires_grad=True)
-    y = getattr(F, f"avg_pool{nd}d")(x, **kw)
-    g = (rng.standard_normal(tuple(y.shape)) * 10.0 ** rng.integers(-6, 7, tuple(y.shape))).astype(dtype)
-    flat = g.reshape(-1)
-    flat[rng.random(flat.size) < 0.05] = np.nan
-    flat[rng.random(flat.size) < 0.05] = -np.inf
-    flat[rng.random(flat.size) < 0.1] = -0.0
-    want = torch.autograd.grad(y, x, torch.from_numpy(g))[0].numpy()
+    g, want = torch_gradient(getattr(F, f"avg_pool{nd}d"), shape, dtype, rng, -np.inf, **kw)
     got = getattr(ndpool, f"avg_pool{nd}d_backward")(g, shape, **kw)
     assert got.tobytes() == want.tobytes()
 
@@ -302,15 +307,8 @@ def test_adaptive_avg_equal_bins_match_torch(shape, output_size, dtype):
     The bits must stay torch's (successive divisions, share + 0), NaN and -0.0 included."""
     nd = len(shape) - 2
     rng = np.random.default_rng(sum(shape))
-    x = torch.zeros(shape, dtype=torch.float32 if dtype == np.float32 else torch.float64,
-                    requires_grad=True)
-    y = getattr(F, f"adaptive_avg_pool{nd}d")(x, output_size)
-    g = (rng.standard_normal(tuple(y.shape)) * 10.0 ** rng.integers(-6, 7, tuple(y.shape))).astype(dtype)
-    flat = g.reshape(-1)
-    flat[rng.random(flat.size) < 0.05] = np.nan
-    flat[rng.random(flat.size) < 0.05] = np.inf
-    flat[rng.random(flat.size) < 0.1] = -0.0
-    want = torch.autograd.grad(y, x, torch.from_numpy(g))[0].numpy()
+    g, want = torch_gradient(getattr(F, f"adaptive_avg_pool{nd}d"), shape, dtype, rng, np.inf,
+                             output_size=output_size)
     got = getattr(ndpool, f"adaptive_avg_pool{nd}d_backward")(g, shape)
     assert got.tobytes() == want.tobytes()
 
@@ -327,11 +325,7 @@ def test_max_backward_long_index_runs_match_torch(k, size, dtype):
     x[0, 1, size // 2, size // 3] = np.nan
     xt = torch.from_numpy(x).requires_grad_()
     y = F.max_pool2d(xt, k, 1, k // 2)
-    g = (rng.standard_normal(tuple(y.shape)) * 10.0 ** rng.integers(-6, 7, tuple(y.shape))).astype(dtype)
-    flat = g.reshape(-1)
-    flat[rng.random(flat.size) < 0.05] = np.nan
-    flat[rng.random(flat.size) < 0.05] = np.inf
-    flat[rng.random(flat.size) < 0.1] = -0.0
+    g = hard_grad(rng, tuple(y.shape), dtype, np.inf)
     want = torch.autograd.grad(y, xt, torch.from_numpy(g))[0].numpy()
     _, idx = ndpool.max_pool2d(x, k, 1, k // 2, return_indices=True)
     got = ndpool.max_pool2d_backward(g, idx, x.shape)
