@@ -698,11 +698,8 @@ cdef void _avg_disjoint(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_
 cdef void _avg_block(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW, real_t* out,
                      Py_ssize_t C, Py_ssize_t nc, const Axis* ax, bint count_include_pad,
                      Py_ssize_t divisor_override) noexcept nogil:
-    """Channels [c0, c0 + nc) of one sample; g and out point at channel c0."""
-    if (ax[0].kernel <= ax[0].stride and ax[1].kernel <= ax[1].stride
-            and ax[2].kernel <= ax[2].stride):
-        _avg_disjoint(g, gD, gH, gW, out, C, nc, ax, count_include_pad, divisor_override)
-        return
+    """Channels [c0, c0 + nc) of one sample; g and out point at channel c0.  Windows
+    overlap (else _avg_disjoint)."""
     cdef Py_ssize_t H = ax[1].size_in, W = ax[2].size_in
     cdef Py_ssize_t od, oh, ow, kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, c, chunk, c1, m, cell
     cdef Py_ssize_t P = ax[0].size_in * H * W, wm = 0
@@ -1156,6 +1153,7 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
     cdef Py_ssize_t N = os.shape[0], P = ax[0].size_in * ax[1].size_in * ax[2].size_in
     cdef Py_ssize_t C, width, nblk, u, n, c0
     cdef bint same = not channels_last and _avg_same_applies(ax)
+    # Windows that do not overlap: each cell receives at most one share, written once.
     cdef bint disjoint = (ax[0].kernel <= ax[0].stride and ax[1].kernel <= ax[1].stride
                           and ax[2].kernel <= ax[2].stride)
     cdef real_t* share
@@ -1183,9 +1181,14 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
                         use_threads_if=num_threads > 1):
             n = u // nblk
             c0 = (u % nblk) * width
-            _avg_block(gp + n * g[0] + c0, g[1], g[2], g[3], op + n * P * C + c0, C,
-                       width if c0 + width <= C else C - c0, ax, count_include_pad,
-                       divisor_override)
+            if disjoint:
+                _avg_disjoint(gp + n * g[0] + c0, g[1], g[2], g[3], op + n * P * C + c0, C,
+                              width if c0 + width <= C else C - c0, ax, count_include_pad,
+                              divisor_override)
+            else:
+                _avg_block(gp + n * g[0] + c0, g[1], g[2], g[3], op + n * P * C + c0, C,
+                           width if c0 + width <= C else C - c0, ax, count_include_pad,
+                           divisor_override)
 
 
 def avg_backward(grad, out, const int64_t[:, ::1] geometry, bint count_include_pad,
