@@ -324,3 +324,31 @@ def test_global_average(nd, dtype):
     scan = x.astype(np.float64).reshape(x.shape[:2] + (-1,)).mean(axis=-1)
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(want.reshape(scan.shape), scan, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
+def test_rows_of_few_outputs(dtype):
+    """Channels-first rows of fewer than 8 outputs (averages take 8 planes side by side):
+    the reference's bits for channel counts around the 8-plane blocks, planes apart in
+    memory, bins that repeat (output larger than input), a large plane, and specials; max
+    values and indices too."""
+    rng = np.random.default_rng(7)
+    cases = [((2, 1, 14, 14), 7), ((2, 15, 14, 14), (7, 3)), ((1, 16, 9, 5), (20, 6)),
+             ((3, 17, 6, 7), (1, 7)), ((1, 33, 3, 4, 5), (2, 3, 4)),
+             ((1, 3, 300, 300), (5, 5))]  # a 90000-value plane: too big for a tile
+    for shape, output_size in cases:
+        x = (rng.standard_normal(shape) * 100).astype(dtype)
+        if x.dtype.kind == "f":  # one NaN source: which of two NaNs an average keeps is open
+            x.flat[rng.choice(x.size, 3, replace=False)] = [np.nan, np.inf, -0.0]
+        nd = x.ndim - 2
+        want_avg = np.ascontiguousarray(adaptive("avg", nd, reference)(x, output_size)).tobytes()
+        want_max = _bytes(adaptive("max", nd, reference)(x, output_size, True))
+        apart = np.repeat(x, 2, axis=1)[:, ::2]  # planes not packed
+        for arr in (x, apart):
+            for threads in (1, 2):
+                got = adaptive("avg", nd)(arr, output_size, num_threads=threads)
+                assert got.tobytes() == want_avg, (shape, output_size, threads)
+                got = adaptive("max", nd)(arr, output_size, True, num_threads=threads)
+                assert _bytes(got) == want_max, (shape, output_size, threads)
+                got = adaptive("max", nd)(arr, output_size, num_threads=threads)
+                assert got.tobytes() == want_max[:got.nbytes], (shape, output_size, threads)
