@@ -65,10 +65,6 @@ cdef enum:
 cdef enum:
     PREFETCH_PLANE_BYTES = 4096
     PREFETCH_AHEAD = 4
-# Items per dynamic chunk of global averages: long enough runs of consecutive items for
-# PREFETCH_AHEAD to fetch the thread's own next planes (chunks of one item were 2x slower).
-cdef enum:
-    GLOBAL_CHUNK = 32
 cdef double MAX_EXACT_DOUBLE = 9007199254740992.0  # 2**53
 
 
@@ -573,10 +569,8 @@ def adaptive_avg_pool(const pool_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out
             # across planes (_plane_sums.h).
             C = x.shape[1]
             n_items = (N * C + NDP_PLANES - 1) // NDP_PLANES
-            # Dynamic chunks: a thread woken late (OMP_WAIT_POLICY=passive) takes fewer of
-            # these sub-millisecond calls' chunks instead of finishing last.
-            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='dynamic',
-                               chunksize=GLOBAL_CHUNK, use_threads_if=num_threads > 1):
+            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+                               use_threads_if=num_threads > 1):
                 _avg_global_cf(xp, xs0, xs1, C, item * NDP_PLANES, N * C, D * H * W, op, &b)
         elif not channels_last and OW < PLANES:
             C = x.shape[1]

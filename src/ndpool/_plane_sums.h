@@ -194,7 +194,6 @@ typedef __m128d ndp_vd;
         }                                                              \
         for (int g = 0; g < NDP_PLANES / G; g++) {                     \
             const int p0_ = g * G;                                     \
-            NDP_GROUP_BASES(T);                                        \
             STEP(a_[g], NDP_AT, PAIR);                                 \
         }                                                              \
     }                                                                  \
@@ -205,7 +204,6 @@ typedef __m128d ndp_vd;
         (void)mask_;                                                   \
         for (int g = 0; g < NDP_PLANES / G; g++) {                     \
             const int p0_ = g * G;                                     \
-            NDP_GROUP_BASES(T);                                        \
             STEP(a_[g], NDP_AT, PAIR_TAIL);                            \
         }                                                              \
         i = n;                                                         \
@@ -214,25 +212,8 @@ typedef __m128d ndp_vd;
         storeu(acc + g * G, a_[g]);                                    \
     NDP_TAIL(T, i)
 
-/* Address of value i of the group's plane k.  Packed planes are reached from two
- * pointers per group, b_ (plane 0) and t_ (plane 3), by scaled offsets of one stride:
- * written as base + p * stride, the compiler kept sixteen plane offsets, which spilled
- * to the stack and were reloaded on every step. */
-#define NDP_GROUP_BASES(T)                                              \
-    const T *b_ = (rows) ? NULL : (base) + p0_ * (stride) + i;          \
-    const T *t_ = (rows) ? NULL : b_ + 3 * (stride);                    \
-    (void)b_;                                                           \
-    (void)t_
-#define NDP_PACKED(k)                                                                  \
-    ((k) == 0   ? b_                                                                   \
-     : (k) == 1 ? b_ + (stride)                                                        \
-     : (k) == 2 ? b_ + 2 * (stride)                                                    \
-     : (k) == 3 ? t_                                                                   \
-     : (k) == 4 ? b_ + 4 * (stride)                                                    \
-     : (k) == 5 ? t_ + 2 * (stride)                                                    \
-     : (k) == 6 ? t_ + 3 * (stride)                                                    \
-                : t_ + 4 * (stride))
-#define NDP_AT(k) ((rows) ? (rows)[p0_ + (k)] + i : NDP_PACKED(k))
+/* Address of value i of the group's plane k. */
+#define NDP_AT(k) (NDP_ROW(p0_ + (k)) + i)
 
 NDP_INLINE void ndp_sum16_body_f32(const float *const *rows, const float *base,
                                    ptrdiff_t stride, ptrdiff_t n, float *acc,
