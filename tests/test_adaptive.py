@@ -219,7 +219,7 @@ def _serial_cutoff_passed(fn, nd, x, output_size) -> bool:
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
 def test_thread_count_does_not_change_bits(nd, channels_last, dtype):
     rng = np.random.default_rng(nd)
-    x = random_values(rng, (3, 8) + ((2000,), (40, 37), (40, 37, 12))[nd - 1], dtype)
+    x = random_values(rng, (3, 32) + ((4000,), (80, 74), (40, 37, 12))[nd - 1], dtype)
     if channels_last:
         x = np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 1, -1)), -1, 1)
     output_size = (7, 5, 9)[:nd]

@@ -42,11 +42,12 @@ def in_layout(x: np.ndarray, layout: str) -> np.ndarray:
 
 # --------------------------------------------------------------------------------------------
 # Every public operation as (name, forward(x, **kw) -> result, backward(x, fwd, g, **kw) or None)
-# on inputs of any nd.  Geometry is chosen per nd so that calls do > 32k window reads.
+# on inputs of any nd.  Shapes are chosen per nd so that every call does more than
+# _threading.SERIAL_WORK window reads, and so runs on the threads asked for.
 
 GEOM = {1: dict(k=3, s=2, p=1, out=13), 2: dict(k=3, s=2, p=1, out=(7, 9)),
         3: dict(k=3, s=2, p=1, out=(3, 5, 7))}
-DET_SHAPES = {1: (4, 16, 2000), 2: (2, 16, 40, 40), 3: (2, 8, 12, 16, 16)}
+DET_SHAPES = {1: (4, 32, 4000), 2: (2, 32, 80, 80), 3: (2, 16, 16, 32, 32)}
 
 
 def forward_ops(nd: int):
@@ -119,7 +120,7 @@ def _mixed_calls(x: np.ndarray):
 @pytest.mark.parametrize("shared", [False, True], ids=["own_inputs", "shared_readonly_input"])
 def test_python_threads_match_serial_bit_for_bit(shared):
     rng = np.random.default_rng(11)
-    shape = (2, 16, 32, 32)  # max_pool2d: 2*16*16*16 outputs * 9 reads > 32k: runs in parallel
+    shape = (2, 16, 64, 64)  # max_pool2d: 2*16*32*32 outputs * 9 reads > SERIAL_WORK: parallel
     if shared:
         x = random_values(rng, shape, np.float32)
         x.flags.writeable = False
