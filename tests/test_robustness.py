@@ -348,6 +348,19 @@ def thread_spy(monkeypatch):
     return seen
 
 
+def test_small_calls_run_serially_unless_channels_are_few(thread_spy):
+    """Below SERIAL_WORK element reads a call runs on one thread; a channels-last call
+    with few channels counts each pixel tap as CL_VISIT reads, as its cost is per visit."""
+    x = np.zeros((1, 3, 224, 224), np.float32)  # 2x2 max: 150k reads
+    ndpool.max_pool2d(x, 2, num_threads=2)
+    assert thread_spy[-1] == 1
+    ndpool.max_pool2d(np.moveaxis(x, 1, -1).copy(), 2, data_format="channels_last", num_threads=2)
+    assert thread_spy[-1] == 2
+    wide = np.zeros((8, 7, 7, 64), np.float32)  # 64 channels: 41k reads
+    ndpool.avg_pool2d(wide, 3, 3, 1, data_format="channels_last", num_threads=2)
+    assert thread_spy[-1] == 1
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last_memory"])
 @pytest.mark.parametrize("nd", [1, 2, 3])

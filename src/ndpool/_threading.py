@@ -12,6 +12,18 @@ from ._simd import _kernels
 SERIAL_WORK = 1 << 18
 
 
+# A channels-last kernel visits each (output pixel, window tap) once and walks the channels
+# inside, so with few channels the visits, not the elements, are the cost: a 3-channel
+# 224x224 max 2x2/s2 took 0.69 ms on one thread and 0.46 ms on two for 150k reads.
+CL_VISIT = 16
+
+
+def cl_work(work: int, channels: int) -> int:
+    """work (element reads) of a channels-last call, counting each pixel tap as at least
+    CL_VISIT reads."""
+    return work // channels * CL_VISIT if 0 < channels < CL_VISIT else work
+
+
 def threads_for(requested: int | None, work: int) -> int:
     """One thread for small work, else the requested count or OpenMP's current limit."""
     if work < SERIAL_WORK:
