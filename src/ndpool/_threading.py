@@ -18,10 +18,12 @@ SERIAL_WORK = 1 << 18
 CL_VISIT = 16
 
 
-def cl_work(work: int, channels: int) -> int:
-    """work (element reads) of a channels-last call, counting each pixel tap as at least
-    CL_VISIT reads."""
-    return work // channels * CL_VISIT if 0 < channels < CL_VISIT else work
+def window_work(work: int, channels: int, channels_last: bool) -> int:
+    """The work, for threads_for, of a max or average call of `work` window reads: in the
+    channels-last kernel each pixel tap counts as at least CL_VISIT reads."""
+    if channels_last and 0 < channels < CL_VISIT:
+        return work // channels * CL_VISIT
+    return work
 
 
 def threads_for(requested: int | None, work: int) -> int:
