@@ -326,6 +326,34 @@ def test_global_average(nd, dtype):
     np.testing.assert_allclose(want.reshape(scan.shape), scan, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("spatial", [(49,), (7, 7), (2, 7, 7), (16, 32), (23, 24)])
+def test_global_max(dtype, spatial):
+    """Output size 1, without indices, on planes around the size where the kernel stops
+    folding 16 planes side by side (2048 bytes): the reference's bits for packed planes and
+    planes apart in memory, a short last block, ties of signed zeros, and NaNs of several
+    payloads (the last NaN of a plane wins, so those planes are folded again in order)."""
+    rng = np.random.default_rng(len(spatial) * 100 + spatial[-1])
+    x = random_values(rng, (3, 21) + spatial, dtype)  # 63 planes: a short last block
+    x[1] = np.where(rng.random(x[1].shape) < 0.5, -0.0, 0.0)  # a plane's maximum is a zero
+    bits = x.view(np.uint32 if dtype == np.float32 else np.uint64)
+    nan = np.isnan(x)
+    bits[nan] |= rng.integers(1, 1000, int(nan.sum())).astype(bits.dtype)  # distinct payloads
+    nd = len(spatial)
+    want = np.ascontiguousarray(adaptive("max", nd, reference)(x, 1)).tobytes()
+    assert np.isnan(x).reshape(63, -1).any(axis=1).sum() > 16  # the refold runs
+    layouts = {
+        "contiguous": x,
+        "channels_apart": np.repeat(x, 2, axis=1)[:, ::2],
+        "samples_apart": np.pad(x, [(0, 0), (0, 3)] + [(0, 0)] * nd)[:, :21],
+        "rows_apart": np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, 5)])[..., : spatial[-1]],
+    }
+    for name, arr in layouts.items():
+        for threads in (1, 2):
+            got = adaptive("max", nd)(arr, 1, num_threads=threads)
+            assert got.tobytes() == want, (name, threads)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
 def test_rows_of_few_outputs(dtype):
     """Channels-first rows of fewer than 8 outputs (averages take 8 planes side by side):
