@@ -354,6 +354,34 @@ def test_global_max(dtype, spatial):
             assert got.tobytes() == want, (name, threads)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_equal_bins(dtype):
+    """Channels-first inputs split into equal bins of 2 to 4 columns and up to 3 rows
+    (one fused fold per output row, rounded up to whole vectors where the overhang stays
+    inside the work item): the reference's bits for rows of 1 to 16 outputs, items of
+    several planes' rows or of part of one plane (1 to 3 threads), planes apart in memory,
+    3-D bins, and the last rows of a plane and of the array."""
+    rng = np.random.default_rng(11)
+    cases = [((8, 5, 14, 14), 7), ((2, 3, 14, 14), (7, 2)), ((1, 2, 21, 21), 7),
+             ((1, 1, 6, 16), (2, 2)), ((3, 4, 6, 6), (3, 3)), ((1, 16, 6, 6), (3, 2)),
+             ((1, 1, 2000, 24), (1000, 8)), ((1, 3, 8, 1020), (4, 510)), ((5, 1, 2, 6), (1, 2)),
+             ((2, 3, 4, 14, 14), (2, 7, 7)), ((2, 3, 3, 8, 8), (1, 4, 4)), ((3, 7, 48), (16,)),
+             ((3, 7, 48), (12,)), ((1, 2, 64, 64), 32), ((2, 9, 10, 10), (5, 5))]
+    for shape, output_size in cases:
+        nd = len(shape) - 2
+        x = random_values(rng, shape, dtype)
+        finite = (rng.standard_normal(shape) * 100).astype(dtype)
+        finite.flat[rng.choice(finite.size, 3, replace=False)] = [np.nan, np.inf, -0.0]
+        want_max = np.ascontiguousarray(adaptive("max", nd, reference)(x, output_size)).tobytes()
+        want_avg = np.ascontiguousarray(adaptive("avg", nd, reference)(finite, output_size)).tobytes()
+        for threads in (1, 2, 3):
+            for arr in (x, np.repeat(x, 2, axis=1)[:, ::2]):
+                got = adaptive("max", nd)(arr, output_size, num_threads=threads)
+                assert got.tobytes() == want_max, (shape, output_size, threads)
+            got = adaptive("avg", nd)(finite, output_size, num_threads=threads)
+            assert got.tobytes() == want_avg, (shape, output_size, threads)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
 def test_rows_of_few_outputs(dtype):
     """Channels-first rows of fewer than 8 outputs (averages take 8 planes side by side):

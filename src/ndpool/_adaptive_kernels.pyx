@@ -12,7 +12,9 @@ The layouts are those of ``ndpool._kernels``:
   chains, which the CPU overlaps.  Average rows narrower than PLANES outputs offer too
   few chains, so there one item sums PLANES channels side by side instead.  Global
   averages, and global maxima of short planes, of contiguous planes fold NDP_PLANES
-  planes per item, one vector lane per plane (_global_cf, _plane_sums.h).
+  planes per item, one vector lane per plane (_global_cf, _plane_sums.h).  Planes split
+  into equal bins of a few rows of 2 to 4 values (_equal_bins_cf) take one fused fold
+  per output row instead, as a window with stride equal to its size.
 * channels-last ``(N, D, H, W, C)`` with unit-stride C.  One work item is one output
   pixel; the innermost loop walks channels and vectorises.
 
@@ -28,9 +30,9 @@ from libc.stdint cimport int32_t, int64_t, INT32_MAX
 from libc.stdlib cimport free, malloc
 
 from ndpool._common cimport (Pixel, RowBlock, adaptive_end, adaptive_start, lowest_value, pixel,
-                             pool_t, real_t, row_block, row_blocks)
-from ndpool._spans cimport (check_unit_inner, max_span, max_span_idx, max_span_idx32, max_update,
-                            sum_span, sum_taps_apart)
+                             pool_t, real_t, row_block, row_blocks, rows_per_item)
+from ndpool._spans cimport (check_unit_inner, max_rows, max_span, max_span_idx, max_span_idx32,
+                            max_update, sum_rows, sum_span, sum_taps_apart)
 from ndpool._cl_blocks cimport cl_block_len, cl_blocks_pay, max_window_block
 from ndpool._folds cimport WIDE_BIN, bin_max, fold_scalar, wide_fold
 
@@ -520,6 +522,97 @@ cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
 
 
 # ---------------------------------------------------------------------------------------
+# Channels-first planes whose bins are all equal (every size_in a multiple of its size_out:
+# VGG's 14x14 -> 7x7 head), kd * kh <= 3 rows of kw = 2 to 4 values: each output row is one
+# call of the fused row folds of _spans.pxd (max_rows, sum_rows), as a k == stride window.
+
+cdef enum:
+    EQUAL_BIN_ROWS = 3  # input rows per output row that one fused fold takes
+    OVERHANG = 8  # a row's call computes a multiple of this many outputs (the widest vector)
+
+# Zeros, the start values of sum_rows (their bits are 0.0 as floats too): W_BLOCK + OVERHANG
+# doubles hold at least as many floats.
+cdef double _ZEROS[W_BLOCK + OVERHANG]
+
+
+cdef inline bint _equal_bins(const Bins* b, Py_ssize_t* k) noexcept nogil:
+    """Whether every axis splits into equal bins; k = their sizes (D, H, W)."""
+    cdef int a
+    for a in range(3):
+        if b.size_in[a] % b.size_out[a] != 0:
+            return False
+        k[a] = b.size_in[a] // b.size_out[a]
+    return True
+
+
+cdef inline bint _equal_bins_apply(const Bins* b, Py_ssize_t* k, Py_ssize_t sD,
+                                   Py_ssize_t sH) noexcept nogil:
+    """Whether _equal_bins_cf takes a channels-first call: equal bins of its shape, rows
+    packed (what a row's call reads past its row lies in the plane), not a single output
+    (_global_cf), rows of up to W_BLOCK outputs (_ZEROS)."""
+    return (_equal_bins(b, k) and 2 <= k[2] <= 4 and k[0] * k[1] <= EQUAL_BIN_ROWS
+            and sH == b.size_in[2] and (b.size_in[0] == 1 or sD == b.size_in[1] * sH)
+            and b.size_out[0] * b.size_out[1] * b.size_out[2] > 1
+            and b.size_out[2] <= W_BLOCK)
+
+
+cdef void _equal_bins_rows(const real_t* plane, Py_ssize_t sD, real_t* out, Py_ssize_t od,
+                           Py_ssize_t oh0, Py_ssize_t oh1, const Bins* b, const Py_ssize_t* k,
+                           bint is_max) noexcept nogil:
+    """Output rows [oh0, oh1) of out[n, c, od] (out points at out[n, c, od, 0, 0]) from the
+    plane x[n, c].  A short row costs mostly its call, so a row's call computes a whole
+    number of vectors where the overhang stays inside the item: it reads on into the
+    plane's next rows and writes into the item's next output rows, which are computed
+    after.  The folds and their order are those of _max_cf_item / _avg_cf_item, so are
+    the bits; averages are then divided by kd, kh and kw in turn (_divide)."""
+    cdef Py_ssize_t H = b.size_in[1], W = b.size_in[2], OW = b.size_out[2]
+    cdef Py_ssize_t kd = k[0], kh = k[1], kw = k[2], rows = kd * kh
+    cdef Py_ssize_t extent = b.size_in[0] * H * W
+    cdef Py_ssize_t wide = (OW + OVERHANG - 1) // OVERHANG * OVERHANG
+    cdef Py_ssize_t oh, a, e, r, n, last
+    cdef const real_t* src[EQUAL_BIN_ROWS]
+    for oh in range(oh0, oh1):
+        r = 0
+        for a in range(kd):
+            for e in range(kh):
+                src[r] = plane + (od * kd + a) * sD + (oh * kh + e) * W
+                r += 1
+        for r in range(rows, EQUAL_BIN_ROWS):
+            src[r] = src[0]
+        last = (od * kd + kd - 1) * sD + (oh * kh + kh - 1) * W  # the last row's offset
+        n = wide if oh * OW + wide <= oh1 * OW and last + kw * wide <= extent else OW
+        if is_max:
+            max_rows(src[0], src[1], src[2], kw, out + oh * OW, n, kw, <int>rows)
+        else:
+            sum_rows(src[0], src[1], src[2], <const real_t*>_ZEROS, kw, out + oh * OW, n, kw,
+                     <int>rows, 1)
+    if not is_max:
+        for a in range(3):
+            _divide_span(out + oh0 * OW, (oh1 - oh0) * OW, k[a])
+
+
+cdef void _equal_bins_cf(const real_t* x, Py_ssize_t sN, Py_ssize_t sC, Py_ssize_t sD,
+                         Py_ssize_t N, Py_ssize_t C, real_t* out, const Bins* b,
+                         const Py_ssize_t* k, bint is_max, int num_threads) noexcept nogil:
+    """Every output of a call that _equal_bins_apply takes; items are blocks of output rows
+    of one (n, c, od) (rows_per_item), so a few large planes still keep every thread busy."""
+    cdef Py_ssize_t OD = b.size_out[0], OH = b.size_out[1], OW = b.size_out[2]
+    cdef Py_ssize_t rpi = rows_per_item(N * C * OD, OH, OW, num_threads)
+    cdef Py_ssize_t nblk = (OH + rpi - 1) // rpi
+    cdef Py_ssize_t item, r, oh0, od, c, n
+    for item in prange(N * C * OD * nblk, num_threads=num_threads, schedule='static',
+                       use_threads_if=num_threads > 1):
+        r = item // nblk
+        oh0 = (item % nblk) * rpi
+        od = r % OD
+        r = r // OD
+        c = r % C
+        n = r // C
+        _equal_bins_rows(x + n * sN + c * sC, sD, out + ((n * C + c) * OD + od) * OH * OW, od,
+                         oh0, oh0 + rpi if oh0 + rpi < OH else OH, b, k, is_max)
+
+
+# ---------------------------------------------------------------------------------------
 # Entry points
 
 def adaptive_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out,
@@ -546,6 +639,7 @@ def adaptive_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out
     cdef RowBlock rb
     cdef Pixel px
     cdef Py_ssize_t D = b.size_in[0], H = b.size_in[1], W = b.size_in[2]
+    cdef Py_ssize_t k[3]
     try:
         check_unit_inner(x.strides[4], isz, x.shape[4])
         xp = &x[0, 0, 0, 0, 0]
@@ -562,6 +656,11 @@ def adaptive_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out
                 if pool_t is float or pool_t is double:
                     _global_cf(xp, xs0, xs1, C, item * NDP_PLANES, N * C, D * H * W, op, True,
                                &b)
+        elif (pool_t is float or pool_t is double) and not channels_last and not with_idx \
+                and _equal_bins_apply(&b, k, xs2, xs3):
+            if pool_t is float or pool_t is double:
+                with nogil:
+                    _equal_bins_cf(xp, xs0, xs1, xs2, N, x.shape[1], op, &b, k, True, num_threads)
         elif not channels_last:
             C = x.shape[1]
             nblk = row_blocks(OW, W_BLOCK)
@@ -601,6 +700,7 @@ def adaptive_avg_pool(const pool_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out
     cdef RowBlock rb
     cdef Pixel px
     cdef Py_ssize_t D = b.size_in[0], H = b.size_in[1], W = b.size_in[2]
+    cdef Py_ssize_t k[3]
     try:
         check_unit_inner(x.strides[4], isz, x.shape[4])
         xp = &x[0, 0, 0, 0, 0]
@@ -617,6 +717,14 @@ def adaptive_avg_pool(const pool_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out
                     _global_cf(xp, xs0, xs1, C, item * NDP_PLANES, N * C, D * H * W, op, False, &b)
                 elif pool_t is double and real_t is double:
                     _global_cf(xp, xs0, xs1, C, item * NDP_PLANES, N * C, D * H * W, op, False, &b)
+        elif ((pool_t is float and real_t is float) or (pool_t is double and real_t is double)) \
+                and not channels_last and _equal_bins_apply(&b, k, xs2, xs3):
+            if pool_t is float and real_t is float:
+                with nogil:
+                    _equal_bins_cf(xp, xs0, xs1, xs2, N, x.shape[1], op, &b, k, False, num_threads)
+            elif pool_t is double and real_t is double:
+                with nogil:
+                    _equal_bins_cf(xp, xs0, xs1, xs2, N, x.shape[1], op, &b, k, False, num_threads)
         elif not channels_last and OW < PLANES:
             C = x.shape[1]
             ncb = (C + PLANES - 1) // PLANES

@@ -169,6 +169,24 @@ cdef inline RowBlock row_block(Py_ssize_t item, Py_ssize_t C, Py_ssize_t OD, Py_
     return b
 
 
+# Outputs per channels-first work item of several rows (rows_per_item).
+cdef enum:
+    ROWS_OUTPUTS = 2048
+
+
+cdef inline Py_ssize_t rows_per_item(Py_ssize_t planes, Py_ssize_t OH, Py_ssize_t row_outputs,
+                                     int num_threads) noexcept nogil:
+    """Output rows per channels-first work item: about ROWS_OUTPUTS outputs, so that the
+    per-item set-up (index arithmetic, W geometry) is spread over many rows, while
+    leaving at least 8 items per thread."""
+    cdef Py_ssize_t r = ROWS_OUTPUTS // row_outputs
+    if r > OH:
+        r = OH
+    while r > 1 and planes * ((OH + r - 1) // r) < 8 * num_threads:
+        r = (r + 1) // 2
+    return r if r > 1 else 1
+
+
 cdef inline Pixel pixel(Py_ssize_t item, Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW) noexcept nogil:
     cdef Pixel p
     p.ow = item % OW

@@ -5,7 +5,7 @@ Every op sees a 5-D array in one of two memory layouts:
 
 * channels-first ``(N, C, D, H, W)`` with unit-stride W.  One work item is a block of
   output positions along W for one ``(n, c, od, oh)`` (without indices: for a run of
-  output rows, _rows_per_item); loops run window tap by window tap over the whole block,
+  output rows, rows_per_item); loops run window tap by window tap over the whole block,
   so the innermost loop walks output width and vectorises.  Windows of 2 or 3 W taps
   fold all their taps of up to three window rows in one pass instead, and windows of
   more rows (3-D) in several such passes (_max_cf_fused, _avg_cf_fused; _spans.max_rows,
@@ -43,7 +43,7 @@ from libc.string cimport strchr
 from ndpool._common cimport (Axis, RowBlock, pool_t, real_t, block_taps, divisor_factor,
                              first_pos,
                              lowest_value, out_range, read_geometry, row_block,
-                             row_blocks, tap_range)
+                             row_blocks, rows_per_item, tap_range)
 from ndpool._folds cimport rows_max4, wide_fold
 from ndpool._spans cimport (cl_sum_2x2, cl_sum_3x3, max_rows, max_rows4, max_span, max_span_any,
                             max_span_idx,
@@ -59,9 +59,6 @@ from ndpool._cl_blocks cimport (cl_block_len, cl_blocks_pay, exact_inverse, max_
 # long signal still keeps every thread busy, and a block of outputs stays in L1.
 cdef enum:
     W_BLOCK = 512
-# Outputs per channels-first work item of several rows (see _rows_per_item).
-cdef enum:
-    ROWS_OUTPUTS = 2048
 
 # Separable tiles: each of the two ping-pong buffers of a thread holds about this many
 # bytes (L2-sized); a channels-last tile takes channels in runs (multiples of CL_RUN)
@@ -1004,19 +1001,6 @@ cdef int _sep_max_cl(const pool_t* xp, const Strided* x, pool_t* op, const Axis*
     return 1
 
 
-cdef Py_ssize_t _rows_per_item(Py_ssize_t planes, Py_ssize_t OH, Py_ssize_t row_outputs,
-                               int num_threads) noexcept nogil:
-    """Output rows per channels-first work item: about ROWS_OUTPUTS outputs, so that the
-    per-item set-up (index arithmetic, W geometry) is spread over many rows, while
-    leaving at least 8 items per thread."""
-    cdef Py_ssize_t r = ROWS_OUTPUTS // row_outputs
-    if r > OH:
-        r = OH
-    while r > 1 and planes * ((OH + r - 1) // r) < 8 * num_threads:
-        r = (r + 1) // 2
-    return r if r > 1 else 1
-
-
 # ---------------------------------------------------------------------------------------
 # Typed bodies of the entry points: x is read through element strides, out (and indices)
 # are C-contiguous in the same axis order.
@@ -1035,7 +1019,7 @@ cdef int _max_impl(const pool_t* xp, const Strided* x, pool_t* op, int64_t* ip, 
     if not channels_last and not with_idx:
         C = x.shape[1]
         nblk = row_blocks(OW, W_BLOCK)
-        rpi = _rows_per_item(N * C * OD, OH, OW if OW < W_BLOCK else W_BLOCK, num_threads)
+        rpi = rows_per_item(N * C * OD, OH, OW if OW < W_BLOCK else W_BLOCK, num_threads)
         ngrp = (OH + rpi - 1) // rpi
         n_items = N * C * OD * ngrp * nblk
         for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
@@ -1083,7 +1067,7 @@ cdef void _avg_impl(const pool_t* xp, const Strided* x, real_t* op, const Axis* 
     if not channels_last:
         C = x.shape[1]
         nblk = row_blocks(OW, W_BLOCK)
-        rpi = _rows_per_item(N * C * OD, OH, OW if OW < W_BLOCK else W_BLOCK, num_threads)
+        rpi = rows_per_item(N * C * OD, OH, OW if OW < W_BLOCK else W_BLOCK, num_threads)
         ngrp = (OH + rpi - 1) // rpi
         n_items = N * C * OD * ngrp * nblk
         for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
