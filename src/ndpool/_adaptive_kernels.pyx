@@ -28,11 +28,14 @@ on the thread count.
 from cython.parallel cimport prange
 from libc.stdint cimport int32_t, int64_t, INT32_MAX
 from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
 
 from ndpool._common cimport (Pixel, RowBlock, adaptive_end, adaptive_start, lowest_value, pixel,
                              pool_t, real_t, row_block, row_blocks, rows_per_item)
 from ndpool._spans cimport (check_unit_inner, max_rows, max_span, max_span_idx, max_span_idx32,
-                            max_update, sum_rows, sum_span, sum_taps_apart)
+                            max_update, ndp_max_rows_many_f32, ndp_max_rows_many_f64,
+                            ndp_sum_rows_many_f32, ndp_sum_rows_many_f64, sum_rows, sum_span,
+                            sum_taps_apart)
 from ndpool._cl_blocks cimport cl_block_len, cl_blocks_pay, max_window_block
 from ndpool._folds cimport WIDE_BIN, bin_max, fold_scalar, wide_fold
 
@@ -529,6 +532,7 @@ cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
 cdef enum:
     EQUAL_BIN_ROWS = 3  # input rows per output row that one fused fold takes
     OVERHANG = 8  # a row's call computes a multiple of this many outputs (the widest vector)
+    TAIL_READ = 128  # values per row that the stack buffers of _equal_bins_rows hold
 
 # Zeros, the start values of sum_rows (their bits are 0.0 as floats too): W_BLOCK + OVERHANG
 # doubles hold at least as many floats.
@@ -556,22 +560,57 @@ cdef inline bint _equal_bins_apply(const Bins* b, Py_ssize_t* k, Py_ssize_t sD,
             and b.size_out[2] <= W_BLOCK)
 
 
+cdef inline bint _rows_many(const real_t** src, Py_ssize_t kw, real_t* out, Py_ssize_t n,
+                            int rows, Py_ssize_t count, Py_ssize_t pitch, Py_ssize_t opitch,
+                            real_t div, bint is_max) noexcept nogil:
+    """ndp_*_rows_many for _equal_bins_rows (sums from zero)."""
+    cdef const real_t* zeros = <const real_t*>_ZEROS
+    if real_t is float and is_max:
+        return ndp_max_rows_many_f32(src[0], src[1], src[2], kw, out, n, kw, rows, count, pitch,
+                                     opitch)
+    elif real_t is float:
+        return ndp_sum_rows_many_f32(src[0], src[1], src[2], zeros, kw, out, n, kw, rows, div,
+                                     count, pitch, opitch)
+    elif is_max:
+        return ndp_max_rows_many_f64(src[0], src[1], src[2], kw, out, n, kw, rows, count, pitch,
+                                     opitch)
+    else:
+        return ndp_sum_rows_many_f64(src[0], src[1], src[2], zeros, kw, out, n, kw, rows, div,
+                                     count, pitch, opitch)
+
+
 cdef void _equal_bins_rows(const real_t* plane, Py_ssize_t sD, real_t* out, Py_ssize_t od,
                            Py_ssize_t oh0, Py_ssize_t oh1, const Bins* b, const Py_ssize_t* k,
                            bint is_max) noexcept nogil:
     """Output rows [oh0, oh1) of out[n, c, od] (out points at out[n, c, od, 0, 0]) from the
-    plane x[n, c].  A short row costs mostly its call, so a row's call computes a whole
-    number of vectors where the overhang stays inside the item: it reads on into the
+    plane x[n, c].  A short row costs mostly its set-up, so one call (_rows_many) folds
+    the rows, each rounded up to whole vectors of outputs: the overhang reads on into the
     plane's next rows and writes into the item's next output rows, which are computed
-    after.  The folds and their order are those of _max_cf_item / _avg_cf_item, so are
-    the bits; averages are then divided by kd, kh and kw in turn (_divide)."""
+    after.  Rows where it would not fit (the item's last) fold from copies into stack
+    buffers, or one by one when too long.  The folds and their order are those of
+    _max_cf_item / _avg_cf_item, so are the bits; averages are then divided by kd, kh
+    and kw in turn.  (Dividing each row as it is stored measured slower than a pass over
+    the item, though that pass's loads straddle the rows' overlapping stores.)"""
     cdef Py_ssize_t H = b.size_in[1], W = b.size_in[2], OW = b.size_out[2]
     cdef Py_ssize_t kd = k[0], kh = k[1], kw = k[2], rows = kd * kh
     cdef Py_ssize_t extent = b.size_in[0] * H * W
     cdef Py_ssize_t wide = (OW + OVERHANG - 1) // OVERHANG * OVERHANG
-    cdef Py_ssize_t oh, a, e, r, n, last
+    cdef Py_ssize_t oh, a, e, r, i, hs = oh1, last
     cdef const real_t* src[EQUAL_BIN_ROWS]
-    for oh in range(oh0, oh1):
+    cdef real_t buf[EQUAL_BIN_ROWS * TAIL_READ]
+    cdef real_t tmp[TAIL_READ]
+    # The fold divides by kd, or by kh in 2-D (kd 1); the other divisions come after.  A
+    # division by a power of two and _divide's exact multiplication agree.
+    cdef real_t div = <real_t>(kd if kd > 1 else kh)
+    # Rows [oh0, hs) take whole vectors in place: those whose overhang, read and written,
+    # fits.
+    while hs > oh0:
+        last = (od * kd + kd - 1) * sD + (hs - 1) * kh * W + (kh - 1) * W  # last row read
+        if (hs - 1) * OW + wide <= oh1 * OW and last + kw * wide <= extent:
+            break
+        hs -= 1
+    oh = oh0
+    while oh < oh1:
         r = 0
         for a in range(kd):
             for e in range(kh):
@@ -579,16 +618,35 @@ cdef void _equal_bins_rows(const real_t* plane, Py_ssize_t sD, real_t* out, Py_s
                 r += 1
         for r in range(rows, EQUAL_BIN_ROWS):
             src[r] = src[0]
-        last = (od * kd + kd - 1) * sD + (oh * kh + kh - 1) * W  # the last row's offset
-        n = wide if oh * OW + wide <= oh1 * OW and last + kw * wide <= extent else OW
+        if oh < hs:
+            if _rows_many(src, kw, out + oh * OW, wide, <int>rows, hs - oh, kh * W, OW, div, is_max):
+                oh = hs
+                continue
+            hs = oh  # no vector form (the baseline build's step 2): one by one below
+        elif kw * wide <= TAIL_READ:
+            # The input rows (kw * OW values each) copied into buffers of whole vectors,
+            # the results into tmp: the item's last rows in one fold each too.
+            for r in range(rows):
+                memcpy(buf + r * TAIL_READ, src[r], kw * OW * sizeof(real_t))
+                for i in range(kw * OW, kw * wide):
+                    buf[r * TAIL_READ + i] = 0
+                src[r] = buf + r * TAIL_READ
+            for r in range(rows, EQUAL_BIN_ROWS):
+                src[r] = src[0]
+            if _rows_many(src, kw, tmp, wide, <int>rows, 1, 0, 0, div, is_max):
+                memcpy(out + oh * OW, tmp, OW * sizeof(real_t))
+                oh += 1
+                continue
         if is_max:
-            max_rows(src[0], src[1], src[2], kw, out + oh * OW, n, kw, <int>rows)
+            max_rows(src[0], src[1], src[2], kw, out + oh * OW, OW, kw, <int>rows)
         else:
-            sum_rows(src[0], src[1], src[2], <const real_t*>_ZEROS, kw, out + oh * OW, n, kw,
-                     <int>rows, 1)
-    if not is_max:
-        for a in range(3):
-            _divide_span(out + oh0 * OW, (oh1 - oh0) * OW, k[a])
+            sum_rows(src[0], src[1], src[2], <const real_t*>_ZEROS, kw, out + oh * OW, OW, kw,
+                     <int>rows, div)
+        oh += 1
+    if not is_max:  # the divisions after the fold's
+        if kd > 1:
+            _divide_span(out + oh0 * OW, (oh1 - oh0) * OW, kh)
+        _divide_span(out + oh0 * OW, (oh1 - oh0) * OW, kw)
 
 
 cdef void _equal_bins_cf(const real_t* x, Py_ssize_t sN, Py_ssize_t sC, Py_ssize_t sD,

@@ -26,6 +26,24 @@ cdef extern from "_strided_folds.h" nogil:
     Py_ssize_t ndp_sum_rows_f64(const double* a, const double* b, const double* c,
                                 const double* init, Py_ssize_t step, double* dst, Py_ssize_t n,
                                 Py_ssize_t taps, int rows, double div)
+    # count calls of the above at once, the k-th on rows a, b, c + k * pitch into
+    # dst + k * opitch; n a multiple of 8.  1 when done, 0 (nothing written) without a form.
+    Py_ssize_t ndp_max_rows_many_f32(const float* a, const float* b, const float* c,
+                                     Py_ssize_t step, float* dst, Py_ssize_t n, Py_ssize_t taps,
+                                     int rows, Py_ssize_t count, Py_ssize_t pitch,
+                                     Py_ssize_t opitch)
+    Py_ssize_t ndp_max_rows_many_f64(const double* a, const double* b, const double* c,
+                                     Py_ssize_t step, double* dst, Py_ssize_t n, Py_ssize_t taps,
+                                     int rows, Py_ssize_t count, Py_ssize_t pitch,
+                                     Py_ssize_t opitch)
+    Py_ssize_t ndp_sum_rows_many_f32(const float* a, const float* b, const float* c,
+                                     const float* init, Py_ssize_t step, float* dst, Py_ssize_t n,
+                                     Py_ssize_t taps, int rows, float div, Py_ssize_t count,
+                                     Py_ssize_t pitch, Py_ssize_t opitch)
+    Py_ssize_t ndp_sum_rows_many_f64(const double* a, const double* b, const double* c,
+                                     const double* init, Py_ssize_t step, double* dst,
+                                     Py_ssize_t n, Py_ssize_t taps, int rows, double div,
+                                     Py_ssize_t count, Py_ssize_t pitch, Py_ssize_t opitch)
 
 
 cdef inline int check_unit_inner(Py_ssize_t stride, int itemsize, Py_ssize_t size) except -1:

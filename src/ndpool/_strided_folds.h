@@ -358,6 +358,73 @@ static ptrdiff_t ndp_sum_rows_f64(const double *a, const double *b, const double
     NDP_SF_DISPATCH(NDP_SF_FOLD_F64, a, b, c, c, init, dst, n, div, step, taps, rows, 0);
 }
 
+/* `count` calls of ndp_max_rows / ndp_sum_rows in one, the k-th on rows a, b, c +
+ * k * pitch into dst + k * opitch (rows of a few outputs each: the adaptive pooling of
+ * equal bins), so that the dispatch is paid once.  n must be a multiple of 8, so that a
+ * form writes every output; rows 1 to 3.  Returns 1 when done, 0 (nothing written) where
+ * there is no form.  The dispatch's FOLD is NDP_SF_MANY_*, which reads count, pitch and
+ * opitch from the enclosing function. */
+#define NDP_SF_MANY_BODY(FOLD)                                                            \
+    for (ptrdiff_t k_ = 0; k_ < count; k_++)                                              \
+        FOLD(a + k_ * pitch, b + k_ * pitch, c + k_ * pitch, c, init, dst + k_ * opitch, n, \
+             div, step, taps, rows, is_max);                                              \
+    return 1;
+
+NDP_SF_INLINE ptrdiff_t ndp_many_f32(const float *a, const float *b, const float *c,
+                                     const float *init, float *dst, ptrdiff_t n, float div,
+                                     const int step, const int taps, const int rows,
+                                     const int is_max, ptrdiff_t count, ptrdiff_t pitch,
+                                     ptrdiff_t opitch)
+{
+    NDP_SF_MANY_BODY(NDP_SF_FOLD_F32)
+}
+
+NDP_SF_INLINE ptrdiff_t ndp_many_f64(const double *a, const double *b, const double *c,
+                                     const double *init, double *dst, ptrdiff_t n, double div,
+                                     const int step, const int taps, const int rows,
+                                     const int is_max, ptrdiff_t count, ptrdiff_t pitch,
+                                     ptrdiff_t opitch)
+{
+    NDP_SF_MANY_BODY(NDP_SF_FOLD_F64)
+}
+
+#define NDP_SF_MANY_F32(a, b, c, d, init, dst, n, div, step, taps, rows, is_max) \
+    ndp_many_f32(a, b, c, init, dst, n, div, step, taps, rows, is_max, count, pitch, opitch)
+#define NDP_SF_MANY_F64(a, b, c, d, init, dst, n, div, step, taps, rows, is_max) \
+    ndp_many_f64(a, b, c, init, dst, n, div, step, taps, rows, is_max, count, pitch, opitch)
+
+static ptrdiff_t ndp_max_rows_many_f32(const float *a, const float *b, const float *c,
+                                       ptrdiff_t step, float *dst, ptrdiff_t n, ptrdiff_t taps,
+                                       int rows, ptrdiff_t count, ptrdiff_t pitch,
+                                       ptrdiff_t opitch)
+{
+    NDP_SF_DISPATCH(NDP_SF_MANY_F32, a, b, c, c, (const float *)0, dst, n, 1.0f, step, taps, rows, 1);
+}
+
+static ptrdiff_t ndp_max_rows_many_f64(const double *a, const double *b, const double *c,
+                                       ptrdiff_t step, double *dst, ptrdiff_t n, ptrdiff_t taps,
+                                       int rows, ptrdiff_t count, ptrdiff_t pitch,
+                                       ptrdiff_t opitch)
+{
+    NDP_SF_DISPATCH(NDP_SF_MANY_F64, a, b, c, c, (const double *)0, dst, n, 1.0, step, taps, rows, 1);
+}
+
+static ptrdiff_t ndp_sum_rows_many_f32(const float *a, const float *b, const float *c,
+                                       const float *init, ptrdiff_t step, float *dst,
+                                       ptrdiff_t n, ptrdiff_t taps, int rows, float div,
+                                       ptrdiff_t count, ptrdiff_t pitch, ptrdiff_t opitch)
+{
+    NDP_SF_DISPATCH(NDP_SF_MANY_F32, a, b, c, c, init, dst, n, div, step, taps, rows, 0);
+}
+
+static ptrdiff_t ndp_sum_rows_many_f64(const double *a, const double *b, const double *c,
+                                       const double *init, ptrdiff_t step, double *dst,
+                                       ptrdiff_t n, ptrdiff_t taps, int rows, double div,
+                                       ptrdiff_t count, ptrdiff_t pitch, ptrdiff_t opitch)
+{
+    NDP_SF_DISPATCH(NDP_SF_MANY_F64, a, b, c, c, init, dst, n, div, step, taps, rows, 0);
+}
+
 #else /* no SSE2: the scalar spans do everything */
 #define NDP_SF_MIN_STEP 1000000
 
@@ -386,6 +453,27 @@ static ptrdiff_t ndp_max_rows4_f64(const double *a, const double *b, const doubl
                                    const double *d, ptrdiff_t step, double *dst, ptrdiff_t n,
                                    ptrdiff_t taps)
 { (void)a; (void)b; (void)c; (void)d; (void)step; (void)dst; (void)n; (void)taps; return 0; }
+
+static ptrdiff_t ndp_max_rows_many_f32(const float *a, const float *b, const float *c,
+                                       ptrdiff_t step, float *dst, ptrdiff_t n, ptrdiff_t taps,
+                                       int rows, ptrdiff_t count, ptrdiff_t pitch,
+                                       ptrdiff_t opitch)
+{ (void)a; (void)b; (void)c; (void)step; (void)dst; (void)n; (void)taps; (void)rows; (void)count; (void)pitch; (void)opitch; return 0; }
+static ptrdiff_t ndp_max_rows_many_f64(const double *a, const double *b, const double *c,
+                                       ptrdiff_t step, double *dst, ptrdiff_t n, ptrdiff_t taps,
+                                       int rows, ptrdiff_t count, ptrdiff_t pitch,
+                                       ptrdiff_t opitch)
+{ (void)a; (void)b; (void)c; (void)step; (void)dst; (void)n; (void)taps; (void)rows; (void)count; (void)pitch; (void)opitch; return 0; }
+static ptrdiff_t ndp_sum_rows_many_f32(const float *a, const float *b, const float *c,
+                                       const float *init, ptrdiff_t step, float *dst,
+                                       ptrdiff_t n, ptrdiff_t taps, int rows, float div,
+                                       ptrdiff_t count, ptrdiff_t pitch, ptrdiff_t opitch)
+{ (void)a; (void)b; (void)c; (void)init; (void)step; (void)dst; (void)n; (void)taps; (void)rows; (void)div; (void)count; (void)pitch; (void)opitch; return 0; }
+static ptrdiff_t ndp_sum_rows_many_f64(const double *a, const double *b, const double *c,
+                                       const double *init, ptrdiff_t step, double *dst,
+                                       ptrdiff_t n, ptrdiff_t taps, int rows, double div,
+                                       ptrdiff_t count, ptrdiff_t pitch, ptrdiff_t opitch)
+{ (void)a; (void)b; (void)c; (void)init; (void)step; (void)dst; (void)n; (void)taps; (void)rows; (void)div; (void)count; (void)pitch; (void)opitch; return 0; }
 
 #endif
 
