@@ -502,6 +502,27 @@ cdef void _global_cf(const real_t* x, Py_ssize_t sN, Py_ssize_t sC, Py_ssize_t C
             out[q0 + p] = acc[p]
 
 
+cdef inline void _cl_square_bin(const pool_t* a, Py_ssize_t sH, Py_ssize_t sW, real_t* dst,
+                                Py_ssize_t C, Py_ssize_t k) noexcept nogil:
+    """dst[c] = the k x k (2 or 3) cells of the bin from a, in scan order from 0, divided by
+    k and by k again (_divide): one pass over the channels instead of five (VGG's 14x14 ->
+    7x7 head, channels-last)."""
+    cdef Py_ssize_t c
+    cdef const pool_t* b = a + sH
+    cdef const pool_t* e = a + 2 * sH
+    cdef real_t s
+    if k == 2:
+        for c in range(C):
+            s = (((<real_t>0 + <real_t>a[c]) + a[c + sW]) + b[c]) + b[c + sW]
+            dst[c] = (s * <real_t>0.5) * <real_t>0.5
+    else:
+        for c in range(C):
+            s = ((<real_t>0 + <real_t>a[c]) + a[c + sW]) + a[c + 2 * sW]
+            s = ((s + b[c]) + b[c + sW]) + b[c + 2 * sW]
+            s = ((s + e[c]) + e[c + sW]) + e[c + 2 * sW]
+            dst[c] = (s / <real_t>3) / <real_t>3
+
+
 cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
                        Py_ssize_t C, real_t* opix, Py_ssize_t od, Py_ssize_t oh, Py_ssize_t ow,
                        const Bins* b) noexcept nogil:
@@ -510,6 +531,9 @@ cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
     cdef Py_ssize_t h0 = b.start[1][oh], h1 = b.end[1][oh]
     cdef Py_ssize_t w0 = b.start[2][ow], w1 = b.end[2][ow]
     cdef Py_ssize_t id_, ih, iw, c, n
+    if d1 - d0 == 1 and h1 - h0 == w1 - w0 and (w1 - w0 == 2 or w1 - w0 == 3):
+        _cl_square_bin(plane + d0 * sD + h0 * sH + w0 * sW, sH, sW, opix, C, w1 - w0)
+        return
     for c in range(C):
         opix[c] = 0
     for id_ in range(d0, d1):
