@@ -33,7 +33,7 @@ from libc.string cimport memcpy
 from ndpool._common cimport (Pixel, RowBlock, adaptive_end, adaptive_start, lowest_value, pixel,
                              pool_t, real_t, row_block, row_blocks, rows_per_item)
 from ndpool._spans cimport (check_unit_inner, max_rows, max_span, max_span_idx, max_span_idx32,
-                            max_update, ndp_max_rows_many_f32, ndp_max_rows_many_f64,
+                            max_taps_apart, max_update, ndp_max_rows_many_f32, ndp_max_rows_many_f64,
                             ndp_sum_rows_many_f32, ndp_sum_rows_many_f64, sum_rows, sum_span,
                             sum_taps_apart)
 from ndpool._cl_blocks cimport cl_block_len, cl_blocks_pay, max_window_block
@@ -292,8 +292,12 @@ cdef void _max_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
         if cb < C:
             for id_ in range(d0, d1):
                 for ih in range(h0, h1):
-                    for iw in range(w0, w1):
-                        max_span(plane + id_ * sD + ih * sH + iw * sW + cb, 1, opix + cb, C - cb)
+                    iw = w0
+                    while iw < w1:  # up to three columns of the bin per pass over the channels
+                        c = w1 - iw if w1 - iw < 3 else 3
+                        max_taps_apart(plane + id_ * sD + ih * sH + iw * sW + cb, sW, opix + cb,
+                                       C - cb, c)
+                        iw += c
         return
     for c in range(C):
         opix[c] = lowest

@@ -177,6 +177,24 @@ cdef inline void sum_taps_apart(const pool_t* src, Py_ssize_t apart, real_t* dst
             dst[i] = ((dst[i] + src[i]) + src[i + apart]) + src[i + 2 * apart]
 
 
+cdef inline void max_taps_apart(const pool_t* src, Py_ssize_t apart, pool_t* dst, Py_ssize_t n,
+                                Py_ssize_t taps) noexcept nogil:
+    """max_span of `taps` (1 to 3) window taps `apart` elements apart in one pass (a
+    channels-last window row), folded in that order with torch's rule (max_update): one
+    load and store of dst per pass instead of per tap."""
+    cdef Py_ssize_t i
+    if taps == 1:
+        for i in range(n):
+            dst[i] = max_update(dst[i], src[i])
+    elif taps == 2:
+        for i in range(n):
+            dst[i] = max_update(max_update(dst[i], src[i]), src[i + apart])
+    else:
+        for i in range(n):
+            dst[i] = max_update(max_update(max_update(dst[i], src[i]), src[i + apart]),
+                                src[i + 2 * apart])
+
+
 cdef inline void sum_taps_any(const pool_t* src, Py_ssize_t step, real_t* dst, Py_ssize_t n,
                               Py_ssize_t taps) noexcept nogil:
     if step == 1:
