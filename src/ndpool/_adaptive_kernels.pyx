@@ -81,10 +81,10 @@ cdef enum:
     PREFETCH_AHEAD = 4
 # Global max takes _global_cf for planes up to this size; longer planes fold as well one at
 # a time (bin_max).  Against that, on the 2-core EPYC VM at 2 threads: 49 values 3.3x
-# (float32) and 2.6x (float64) faster, 256 values 1.1-1.5x and 1.2x, 784 float32 values
-# 0.9x.
+# (float32) and 2.6x (float64) faster, 128 float64 values 1.2x, 256 float32 values
+# 1.0-1.5x; 256 float64 values (the 100 MB text-CNN input) 0.8-0.9x, 784 float32 0.9x.
 cdef enum:
-    GLOBAL_MAX_PLANE_BYTES = 2048
+    GLOBAL_MAX_PLANE_BYTES = 1024
 cdef double MAX_EXACT_DOUBLE = 9007199254740992.0  # 2**53
 
 
