@@ -364,34 +364,26 @@ static ptrdiff_t ndp_sum_rows_f64(const double *a, const double *b, const double
  * form writes every output; rows 1 to 3.  Returns 1 when done, 0 (nothing written) where
  * there is no form.  The dispatch's FOLD is NDP_SF_MANY_*, which reads count, pitch and
  * opitch from the enclosing function. */
-#define NDP_SF_MANY_BODY(FOLD)                                                            \
-    for (ptrdiff_t k_ = 0; k_ < count; k_++)                                              \
-        FOLD(a + k_ * pitch, b + k_ * pitch, c + k_ * pitch, c, init, dst + k_ * opitch, n, \
-             div, step, taps, rows, is_max);                                              \
-    return 1;
+#define NDP_SF_MANY_DEF(T, SFX)                                                           \
+    NDP_SF_INLINE ptrdiff_t ndp_many_##SFX(const T *a, const T *b, const T *c, const T *init, \
+                                           T *dst, ptrdiff_t n, T div, const int step,       \
+                                           const int taps, const int rows, const int is_max, \
+                                           ptrdiff_t count, ptrdiff_t pitch,                 \
+                                           ptrdiff_t opitch)                                 \
+    {                                                                                     \
+        for (ptrdiff_t k_ = 0; k_ < count; k_++)                                          \
+            NDP_SF_FOLD_##SFX(a + k_ * pitch, b + k_ * pitch, c + k_ * pitch, c, init,    \
+                              dst + k_ * opitch, n, div, step, taps, rows, is_max);       \
+        return 1;                                                                         \
+    }
 
-NDP_SF_INLINE ptrdiff_t ndp_many_f32(const float *a, const float *b, const float *c,
-                                     const float *init, float *dst, ptrdiff_t n, float div,
-                                     const int step, const int taps, const int rows,
-                                     const int is_max, ptrdiff_t count, ptrdiff_t pitch,
-                                     ptrdiff_t opitch)
-{
-    NDP_SF_MANY_BODY(NDP_SF_FOLD_F32)
-}
-
-NDP_SF_INLINE ptrdiff_t ndp_many_f64(const double *a, const double *b, const double *c,
-                                     const double *init, double *dst, ptrdiff_t n, double div,
-                                     const int step, const int taps, const int rows,
-                                     const int is_max, ptrdiff_t count, ptrdiff_t pitch,
-                                     ptrdiff_t opitch)
-{
-    NDP_SF_MANY_BODY(NDP_SF_FOLD_F64)
-}
+NDP_SF_MANY_DEF(float, F32)
+NDP_SF_MANY_DEF(double, F64)
 
 #define NDP_SF_MANY_F32(a, b, c, d, init, dst, n, div, step, taps, rows, is_max) \
-    ndp_many_f32(a, b, c, init, dst, n, div, step, taps, rows, is_max, count, pitch, opitch)
+    ndp_many_F32(a, b, c, init, dst, n, div, step, taps, rows, is_max, count, pitch, opitch)
 #define NDP_SF_MANY_F64(a, b, c, d, init, dst, n, div, step, taps, rows, is_max) \
-    ndp_many_f64(a, b, c, init, dst, n, div, step, taps, rows, is_max, count, pitch, opitch)
+    ndp_many_F64(a, b, c, init, dst, n, div, step, taps, rows, is_max, count, pitch, opitch)
 
 static ptrdiff_t ndp_max_rows_many_f32(const float *a, const float *b, const float *c,
                                        ptrdiff_t step, float *dst, ptrdiff_t n, ptrdiff_t taps,
