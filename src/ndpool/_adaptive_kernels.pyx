@@ -13,8 +13,8 @@ The layouts are those of ``ndpool._kernels``:
   few chains, so there one item sums PLANES channels side by side instead.  Global
   averages, and global maxima of short planes, of contiguous planes fold NDP_PLANES
   planes per item, one vector lane per plane (_global_cf, _plane_sums.h).  Planes split
-  into equal bins of a few rows of 2 to 4 values (_equal_bins_cf) take one fused fold
-  per output row instead, as a window with stride equal to its size.
+  into equal bins of a few rows of 2 to 4 values are windows with stride equal to their
+  size (_strided_rows.pxd).
 * channels-last ``(N, D, H, W, C)`` with unit-stride C.  One work item is one output
   pixel; the innermost loop walks channels and vectorises.
 
@@ -28,14 +28,12 @@ on the thread count.
 from cython.parallel cimport prange
 from libc.stdint cimport int32_t, int64_t, INT32_MAX
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy
 
-from ndpool._common cimport (Pixel, RowBlock, adaptive_end, adaptive_start, lowest_value, pixel,
-                             pool_t, real_t, row_block, row_blocks, rows_per_item)
-from ndpool._spans cimport (check_unit_inner, max_rows, max_span, max_span_idx, max_span_idx32,
-                            max_taps_apart, max_update, ndp_max_rows_many_f32, ndp_max_rows_many_f64,
-                            ndp_sum_rows_many_f32, ndp_sum_rows_many_f64, sum_rows, sum_span,
-                            sum_taps_apart)
+from ndpool._common cimport (Pixel, RowBlock, adaptive_end, adaptive_start, divide_span,
+                             lowest_value, pixel, pool_t, real_t, row_block, row_blocks)
+from ndpool._spans cimport (check_unit_inner, max_span, max_span_idx, max_span_idx32,
+                            max_taps_apart, max_update, sum_span, sum_taps_apart)
+from ndpool._strided_rows cimport strided_rows_apply, strided_rows_cf
 from ndpool._cl_blocks cimport cl_block_len, cl_blocks_pay, max_window_block
 from ndpool._folds cimport WIDE_BIN, bin_max, fold_scalar, wide_fold
 
@@ -56,7 +54,7 @@ cdef extern from "_plane_sums.h" nogil:
                        const void* pf)
     int ndp_max16s_f64(const double* base, Py_ssize_t stride, Py_ssize_t n, double* acc,
                        const void* pf)
-    void ndp_divide16_f32(float* acc, Py_ssize_t k)  # as _divide_span(acc, NDP_PLANES, k)
+    void ndp_divide16_f32(float* acc, Py_ssize_t k)  # as divide_span(acc, NDP_PLANES, k)
     void ndp_divide16_f64(double* acc, Py_ssize_t k)
 
 # Output positions per channels-first work item, as in ndpool._kernels: a long row is
@@ -188,20 +186,6 @@ cdef inline real_t _divide(real_t r, Py_ssize_t k) noexcept nogil:
     if (k & (k - 1)) == 0:
         return r * (<real_t>1 / <real_t>k)
     return r / <real_t>k
-
-
-cdef inline void _divide_span(real_t* p, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
-    """p[i] = _divide(p[i], k) for i < n."""
-    cdef Py_ssize_t i
-    cdef real_t kf = <real_t>k, inv = <real_t>1 / kf
-    if k == 1:
-        return
-    if (k & (k - 1)) == 0:
-        for i in range(n):
-            p[i] = p[i] * inv
-    else:
-        for i in range(n):
-            p[i] = p[i] / kf
 
 
 # ---------------------------------------------------------------------------------------
@@ -547,155 +531,20 @@ cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
                 n = w1 - iw if w1 - iw < 3 else 3
                 sum_taps_apart(plane + id_ * sD + ih * sH + iw * sW, sW, opix, C, n)
                 iw += n
-    _divide_span(opix, C, d1 - d0)
-    _divide_span(opix, C, h1 - h0)
-    _divide_span(opix, C, w1 - w0)
-
-
-# ---------------------------------------------------------------------------------------
-# Channels-first planes whose bins are all equal (every size_in a multiple of its size_out:
-# VGG's 14x14 -> 7x7 head), kd * kh <= 3 rows of kw = 2 to 4 values: each output row is one
-# call of the fused row folds of _spans.pxd (max_rows, sum_rows), as a k == stride window.
-
-cdef enum:
-    EQUAL_BIN_ROWS = 3  # input rows per output row that one fused fold takes
-    OVERHANG = 8  # a row's call computes a multiple of this many outputs (the widest vector)
-    TAIL_READ = 128  # values per row that the stack buffers of _equal_bins_rows hold
-
-# Zeros, the start values of sum_rows (their bits are 0.0 as floats too): W_BLOCK + OVERHANG
-# doubles hold at least as many floats.
-cdef double _ZEROS[W_BLOCK + OVERHANG]
+    divide_span(opix, C, d1 - d0)
+    divide_span(opix, C, h1 - h0)
+    divide_span(opix, C, w1 - w0)
 
 
 cdef inline bint _equal_bins(const Bins* b, Py_ssize_t* k) noexcept nogil:
-    """Whether every axis splits into equal bins; k = their sizes (D, H, W)."""
+    """Whether every axis splits into equal bins; k = their sizes (D, H, W).  Such bins are
+    windows of stride equal to their size (_strided_rows.pxd)."""
     cdef int a
     for a in range(3):
         if b.size_in[a] % b.size_out[a] != 0:
             return False
         k[a] = b.size_in[a] // b.size_out[a]
     return True
-
-
-cdef inline bint _equal_bins_apply(const Bins* b, Py_ssize_t* k, Py_ssize_t sD,
-                                   Py_ssize_t sH) noexcept nogil:
-    """Whether _equal_bins_cf takes a channels-first call: equal bins of its shape, rows
-    packed (what a row's call reads past its row lies in the plane), not a single output
-    (_global_cf), rows of up to W_BLOCK outputs (_ZEROS)."""
-    return (_equal_bins(b, k) and 2 <= k[2] <= 4 and k[0] * k[1] <= EQUAL_BIN_ROWS
-            and sH == b.size_in[2] and (b.size_in[0] == 1 or sD == b.size_in[1] * sH)
-            and b.size_out[0] * b.size_out[1] * b.size_out[2] > 1
-            and b.size_out[2] <= W_BLOCK)
-
-
-cdef inline bint _rows_many(const real_t** src, Py_ssize_t kw, real_t* out, Py_ssize_t n,
-                            int rows, Py_ssize_t count, Py_ssize_t pitch, Py_ssize_t opitch,
-                            real_t div, bint is_max) noexcept nogil:
-    """ndp_*_rows_many for _equal_bins_rows (sums from zero)."""
-    cdef const real_t* zeros = <const real_t*>_ZEROS
-    if real_t is float and is_max:
-        return ndp_max_rows_many_f32(src[0], src[1], src[2], kw, out, n, kw, rows, count, pitch,
-                                     opitch)
-    elif real_t is float:
-        return ndp_sum_rows_many_f32(src[0], src[1], src[2], zeros, kw, out, n, kw, rows, div,
-                                     count, pitch, opitch)
-    elif is_max:
-        return ndp_max_rows_many_f64(src[0], src[1], src[2], kw, out, n, kw, rows, count, pitch,
-                                     opitch)
-    else:
-        return ndp_sum_rows_many_f64(src[0], src[1], src[2], zeros, kw, out, n, kw, rows, div,
-                                     count, pitch, opitch)
-
-
-cdef void _equal_bins_rows(const real_t* plane, Py_ssize_t sD, real_t* out, Py_ssize_t od,
-                           Py_ssize_t oh0, Py_ssize_t oh1, const Bins* b, const Py_ssize_t* k,
-                           bint is_max) noexcept nogil:
-    """Output rows [oh0, oh1) of out[n, c, od] (out points at out[n, c, od, 0, 0]) from the
-    plane x[n, c].  A short row costs mostly its set-up, so one call (_rows_many) folds
-    the rows, each rounded up to whole vectors of outputs: the overhang reads on into the
-    plane's next rows and writes into the item's next output rows, which are computed
-    after.  Rows where it would not fit (the item's last) fold from copies into stack
-    buffers, or one by one when too long.  The folds and their order are those of
-    _max_cf_item / _avg_cf_item, so are the bits; averages are then divided by kd, kh
-    and kw in turn.  (Dividing each row as it is stored measured slower than a pass over
-    the item, though that pass's loads straddle the rows' overlapping stores.)"""
-    cdef Py_ssize_t H = b.size_in[1], W = b.size_in[2], OW = b.size_out[2]
-    cdef Py_ssize_t kd = k[0], kh = k[1], kw = k[2], rows = kd * kh
-    cdef Py_ssize_t extent = b.size_in[0] * H * W
-    cdef Py_ssize_t wide = (OW + OVERHANG - 1) // OVERHANG * OVERHANG
-    cdef Py_ssize_t oh, a, e, r, i, hs = oh1, last
-    cdef const real_t* src[EQUAL_BIN_ROWS]
-    cdef real_t buf[EQUAL_BIN_ROWS * TAIL_READ]
-    cdef real_t tmp[TAIL_READ]
-    # The fold divides by kd, or by kh in 2-D (kd 1); the other divisions come after.  A
-    # division by a power of two and _divide's exact multiplication agree.
-    cdef real_t div = <real_t>(kd if kd > 1 else kh)
-    # Rows [oh0, hs) take whole vectors in place: those whose overhang, read and written,
-    # fits.
-    while hs > oh0:
-        last = (od * kd + kd - 1) * sD + (hs - 1) * kh * W + (kh - 1) * W  # last row read
-        if (hs - 1) * OW + wide <= oh1 * OW and last + kw * wide <= extent:
-            break
-        hs -= 1
-    oh = oh0
-    while oh < oh1:
-        r = 0
-        for a in range(kd):
-            for e in range(kh):
-                src[r] = plane + (od * kd + a) * sD + (oh * kh + e) * W
-                r += 1
-        for r in range(rows, EQUAL_BIN_ROWS):
-            src[r] = src[0]
-        if oh < hs:
-            if _rows_many(src, kw, out + oh * OW, wide, <int>rows, hs - oh, kh * W, OW, div, is_max):
-                oh = hs
-                continue
-            hs = oh  # no vector form (the baseline build's step 2): one by one below
-        elif kw * wide <= TAIL_READ:
-            # The input rows (kw * OW values each) copied into buffers of whole vectors,
-            # the results into tmp: the item's last rows in one fold each too.
-            for r in range(rows):
-                memcpy(buf + r * TAIL_READ, src[r], kw * OW * sizeof(real_t))
-                for i in range(kw * OW, kw * wide):
-                    buf[r * TAIL_READ + i] = 0
-                src[r] = buf + r * TAIL_READ
-            for r in range(rows, EQUAL_BIN_ROWS):
-                src[r] = src[0]
-            if _rows_many(src, kw, tmp, wide, <int>rows, 1, 0, 0, div, is_max):
-                memcpy(out + oh * OW, tmp, OW * sizeof(real_t))
-                oh += 1
-                continue
-        if is_max:
-            max_rows(src[0], src[1], src[2], kw, out + oh * OW, OW, kw, <int>rows)
-        else:
-            sum_rows(src[0], src[1], src[2], <const real_t*>_ZEROS, kw, out + oh * OW, OW, kw,
-                     <int>rows, div)
-        oh += 1
-    if not is_max:  # the divisions after the fold's
-        if kd > 1:
-            _divide_span(out + oh0 * OW, (oh1 - oh0) * OW, kh)
-        _divide_span(out + oh0 * OW, (oh1 - oh0) * OW, kw)
-
-
-cdef void _equal_bins_cf(const real_t* x, Py_ssize_t sN, Py_ssize_t sC, Py_ssize_t sD,
-                         Py_ssize_t N, Py_ssize_t C, real_t* out, const Bins* b,
-                         const Py_ssize_t* k, bint is_max, int num_threads) noexcept nogil:
-    """Every output of a call that _equal_bins_apply takes; items are blocks of output rows
-    of one (n, c, od) (rows_per_item), so a few large planes still keep every thread busy."""
-    cdef Py_ssize_t OD = b.size_out[0], OH = b.size_out[1], OW = b.size_out[2]
-    cdef Py_ssize_t rpi = rows_per_item(N * C * OD, OH, OW, num_threads)
-    cdef Py_ssize_t nblk = (OH + rpi - 1) // rpi
-    cdef Py_ssize_t item, r, oh0, od, c, n
-    for item in prange(N * C * OD * nblk, num_threads=num_threads, schedule='static',
-                       use_threads_if=num_threads > 1):
-        r = item // nblk
-        oh0 = (item % nblk) * rpi
-        od = r % OD
-        r = r // OD
-        c = r % C
-        n = r // C
-        _equal_bins_rows(x + n * sN + c * sC, sD, out + ((n * C + c) * OD + od) * OH * OW, od,
-                         oh0, oh0 + rpi if oh0 + rpi < OH else OH, b, k, is_max)
 
 
 # ---------------------------------------------------------------------------------------
@@ -743,10 +592,11 @@ def adaptive_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out
                     _global_cf(xp, xs0, xs1, C, item * NDP_PLANES, N * C, D * H * W, op, True,
                                &b)
         elif (pool_t is float or pool_t is double) and not channels_last and not with_idx \
-                and _equal_bins_apply(&b, k, xs2, xs3):
+                and _equal_bins(&b, k) and strided_rows_apply(b.size_in, b.size_out, k, xs2, xs3):
             if pool_t is float or pool_t is double:
                 with nogil:
-                    _equal_bins_cf(xp, xs0, xs1, xs2, N, x.shape[1], op, &b, k, True, num_threads)
+                    strided_rows_cf(xp, xs0, xs1, xs2, N, x.shape[1], op, b.size_in, b.size_out, k,
+                                    1, 1, 1, True, num_threads)
         elif not channels_last:
             C = x.shape[1]
             nblk = row_blocks(OW, W_BLOCK)
@@ -787,6 +637,7 @@ def adaptive_avg_pool(const pool_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out
     cdef Pixel px
     cdef Py_ssize_t D = b.size_in[0], H = b.size_in[1], W = b.size_in[2]
     cdef Py_ssize_t k[3]
+    cdef Py_ssize_t d1, d2, d3
     try:
         check_unit_inner(x.strides[4], isz, x.shape[4])
         xp = &x[0, 0, 0, 0, 0]
@@ -804,13 +655,23 @@ def adaptive_avg_pool(const pool_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out
                 elif pool_t is double and real_t is double:
                     _global_cf(xp, xs0, xs1, C, item * NDP_PLANES, N * C, D * H * W, op, False, &b)
         elif ((pool_t is float and real_t is float) or (pool_t is double and real_t is double)) \
-                and not channels_last and _equal_bins_apply(&b, k, xs2, xs3):
+                and not channels_last and _equal_bins(&b, k) \
+                and strided_rows_apply(b.size_in, b.size_out, k, xs2, xs3):
+            # One division per axis in turn, as torch (_divide); the fold's is the first,
+            # kd's or, in 2-D (kd 1), kh's.  A division by a power of two and _divide's
+            # exact multiplication agree.
+            if k[0] > 1:
+                d1, d2, d3 = k[0], k[1], k[2]
+            else:
+                d1, d2, d3 = k[1], k[2], 1
             if pool_t is float and real_t is float:
                 with nogil:
-                    _equal_bins_cf(xp, xs0, xs1, xs2, N, x.shape[1], op, &b, k, False, num_threads)
+                    strided_rows_cf(xp, xs0, xs1, xs2, N, x.shape[1], op, b.size_in, b.size_out,
+                                    k, <float>d1, d2, d3, False, num_threads)
             elif pool_t is double and real_t is double:
                 with nogil:
-                    _equal_bins_cf(xp, xs0, xs1, xs2, N, x.shape[1], op, &b, k, False, num_threads)
+                    strided_rows_cf(xp, xs0, xs1, xs2, N, x.shape[1], op, b.size_in, b.size_out,
+                                    k, <double>d1, d2, d3, False, num_threads)
         elif not channels_last and OW < PLANES:
             C = x.shape[1]
             ncb = (C + PLANES - 1) // PLANES

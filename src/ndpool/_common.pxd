@@ -169,6 +169,21 @@ cdef inline RowBlock row_block(Py_ssize_t item, Py_ssize_t C, Py_ssize_t OD, Py_
     return b
 
 
+cdef inline void divide_span(real_t* p, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+    """p[i] = p[i] / k for i < n, nothing for k = 1, a multiplication by the exact 1 / k
+    for powers of two (the same bits as the division, cheaper)."""
+    cdef Py_ssize_t i
+    cdef real_t kf = <real_t>k, inv = <real_t>1 / kf
+    if k == 1:
+        return
+    if (k & (k - 1)) == 0:
+        for i in range(n):
+            p[i] = p[i] * inv
+    else:
+        for i in range(n):
+            p[i] = p[i] / kf
+
+
 # Outputs per channels-first work item of several rows (rows_per_item).
 cdef enum:
     ROWS_OUTPUTS = 2048

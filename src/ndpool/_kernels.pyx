@@ -19,6 +19,10 @@ Every op sees a 5-D array in one of two memory layouts:
 Each output still sees its window elements in torch's scan order (d, then h, then w),
 so ties, NaN and float sums come out exactly as in torch.  Other strides are free.
 
+Float windows whose stride equals their size, unpadded (2x2/s2, 3x3/s3), of up to three
+rows of 2 to 4 values, fold a row of outputs per call instead (_strided_rows.pxd); max
+without indices, average.
+
 Max pooling without indices of overlapping windows (stride-1 k >= 2 in 2-D, SPP's
 5/9/13, k5s2, k7s2, ...) takes the separable path of ``_separable.pxd`` instead when a
 pass-count cost model says it pays (``_separable_pays``): reductions along W, then H,
@@ -52,6 +56,7 @@ from ndpool._spans cimport (cl_sum_2x2, cl_sum_3x3, max_rows, max_rows4, max_spa
 from ndpool._buffers cimport Strided, acquire_padded, format_kind
 from ndpool._openmp cimport NDPOOL_OPENMP, omp_get_max_threads
 from ndpool._separable cimport sep_max_item, sep_max_rows, sep_rows
+from ndpool._strided_rows cimport strided_rows_apply, strided_rows_cf
 from ndpool._cl_blocks cimport (cl_block_len, cl_blocks_pay, exact_inverse, max_window_block,
                                sum_window_block)
 
@@ -1001,6 +1006,20 @@ cdef int _sep_max_cl(const pool_t* xp, const Strided* x, pool_t* op, const Axis*
     return 1
 
 
+cdef inline bint _strided_windows(const Axis* ax, Py_ssize_t* size_in, Py_ssize_t* size_out,
+                                  Py_ssize_t* k) noexcept nogil:
+    """Whether every axis has windows of stride equal to their size, undilated and unpadded
+    (_strided_rows.pxd takes them where strided_rows_apply says so); fills the sizes."""
+    cdef int a
+    for a in range(3):
+        if ax[a].stride != ax[a].kernel or ax[a].dilation != 1 or ax[a].pad_lo != 0:
+            return False
+        size_in[a] = ax[a].size_in
+        size_out[a] = ax[a].size_out
+        k[a] = ax[a].kernel
+    return True
+
+
 # ---------------------------------------------------------------------------------------
 # Typed bodies of the entry points: x is read through element strides, out (and indices)
 # are C-contiguous in the same axis order.
@@ -1014,6 +1033,17 @@ cdef int _max_impl(const pool_t* xp, const Strided* x, pool_t* op, int64_t* ip, 
     cdef Py_ssize_t C, nblk, n_items, item, ocell, rpi, ngrp, owb
     cdef bint idx32
     cdef RowBlock rb
+    cdef Py_ssize_t size_in[3]
+    cdef Py_ssize_t size_out[3]
+    cdef Py_ssize_t k[3]
+    if (pool_t is float or pool_t is double) and not with_idx and not channels_last \
+            and _strided_windows(ax, size_in, size_out, k) \
+            and strided_rows_apply(size_in, size_out, k, xs2, xs3):
+        if pool_t is float or pool_t is double:
+            with nogil:
+                strided_rows_cf(xp, xs0, xs1, xs2, N, x.shape[1], op, size_in, size_out, k, 1, 1,
+                                1, True, num_threads)
+        return 0
     if not with_idx and _separable_pays(ax) and _sep_max_pool(xp, x, op, ax, channels_last, num_threads):
         return 0
     if not channels_last and not with_idx:
@@ -1064,6 +1094,25 @@ cdef void _avg_impl(const pool_t* xp, const Strided* x, real_t* op, const Axis* 
     cdef Py_ssize_t xs0 = x.step[0], xs1 = x.step[1], xs2 = x.step[2], xs3 = x.step[3]
     cdef Py_ssize_t C, nblk, n_items, item, rpi, ngrp, owb
     cdef RowBlock rb
+    cdef Py_ssize_t size_in[3]
+    cdef Py_ssize_t size_out[3]
+    cdef Py_ssize_t k[3]
+    if ((pool_t is float and real_t is float) or (pool_t is double and real_t is double)) \
+            and not channels_last and _strided_windows(ax, size_in, size_out, k) \
+            and strided_rows_apply(size_in, size_out, k, xs2, xs3):
+        # Windows inside the input: the divisor is the window size (count_include_pad does
+        # not matter), one true division, as _avg_cf_item.
+        if pool_t is float and real_t is float:
+            with nogil:
+                strided_rows_cf(xp, xs0, xs1, xs2, N, x.shape[1], op, size_in, size_out, k,
+                                <float>(divisor_override if divisor_override != 0
+                                        else k[0] * k[1] * k[2]), 1, 1, False, num_threads)
+        elif pool_t is double and real_t is double:
+            with nogil:
+                strided_rows_cf(xp, xs0, xs1, xs2, N, x.shape[1], op, size_in, size_out, k,
+                                <double>(divisor_override if divisor_override != 0
+                                         else k[0] * k[1] * k[2]), 1, 1, False, num_threads)
+        return
     if not channels_last:
         C = x.shape[1]
         nblk = row_blocks(OW, W_BLOCK)
