@@ -536,6 +536,14 @@ cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
     divide_span(opix, C, w1 - w0)
 
 
+cdef inline bint _global_planes(const Bins* b, Py_ssize_t sD, Py_ssize_t sH) noexcept nogil:
+    """Whether a channels-first call is global pooling (one output) of planes whose D * H *
+    W values are contiguous: _global_cf's case, for max and average alike."""
+    cdef Py_ssize_t D = b.size_in[0], H = b.size_in[1], W = b.size_in[2]
+    return (b.size_out[0] * b.size_out[1] * b.size_out[2] == 1 and (H == 1 or sH == W)
+            and (D == 1 or sD == H * W))
+
+
 cdef inline bint _equal_bins(const Bins* b, Py_ssize_t* k) noexcept nogil:
     """Whether every axis splits into equal bins; k = their sizes (D, H, W).  Such bins are
     windows of stride equal to their size (_strided_rows.pxd)."""
@@ -581,8 +589,7 @@ def adaptive_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out
         if with_idx:
             ip = &indices[0, 0, 0, 0, 0]
         if (pool_t is float or pool_t is double) and not channels_last and not with_idx \
-                and OD * OH * OW == 1 and (H == 1 or xs3 == W) and (D == 1 or xs2 == H * W) \
-                and D * H * W * isz <= GLOBAL_MAX_PLANE_BYTES:
+                and _global_planes(&b, xs2, xs3) and D * H * W * isz <= GLOBAL_MAX_PLANE_BYTES:
             # Global pooling of short contiguous planes, as adaptive_avg_pool's.
             C = x.shape[1]
             n_items = (N * C + NDP_PLANES - 1) // NDP_PLANES
@@ -642,8 +649,7 @@ def adaptive_avg_pool(const pool_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out
         check_unit_inner(x.strides[4], isz, x.shape[4])
         xp = &x[0, 0, 0, 0, 0]
         if ((pool_t is float and real_t is float) or (pool_t is double and real_t is double)) \
-                and not channels_last and OD * OH * OW == 1 \
-                and (H == 1 or xs3 == W) and (D == 1 or xs2 == H * W):
+                and not channels_last and _global_planes(&b, xs2, xs3):
             # Global pooling of contiguous planes: NDP_PLANES planes per item, vectorised
             # across planes (_plane_sums.h).
             C = x.shape[1]
