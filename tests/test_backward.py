@@ -220,6 +220,33 @@ def test_long_rows_keep_output_order(k, s, p, extra):
               bfunc("avg", nd, reference)(g, in_shape, **kwargs, **extra))
 
 
+def _same_bits(got, want):
+    """Bit for bit, signed zeros included; NaN where the other has NaN."""
+    assert got.dtype == want.dtype and got.shape == want.shape
+    nan = np.isnan(want)
+    assert np.array_equal(np.isnan(got), nan)
+    ints = np.dtype(f"i{want.itemsize}")
+    assert np.array_equal(got.view(ints)[~nan], want.view(ints)[~nan])
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("k,p,extra", [(3, 1, {}), (3, 1, dict(count_include_pad=False)), (3, 0, {}),
+                                       (2, 1, dict(ceil_mode=True)), (2, 0, dict(divisor_override=3)),
+                                       ((3, 3), (0, 1), dict(count_include_pad=False))])
+def test_channels_last_stride_one_gather(k, p, extra, dtype):
+    # Channels-last 2x2 and 3x3 windows of stride 1 sum each cell's shares in one pass
+    # (_avg_block_gather), in output order from 0, as the scatter does: same bits.
+    rng = np.random.default_rng(7)
+    for in_shape, threads in [((1, 37, 7, 9), 3), ((3, 20, 12, 5), 2), ((2, 9, 3, 3), 1)]:
+        kwargs = dict(kernel_size=k, stride=1, padding=p, **extra)
+        g = random_values(rng, func("avg", 2)(np.zeros(in_shape), **kwargs).shape, dtype)
+        g_cl = np.ascontiguousarray(np.moveaxis(g, 1, -1))
+        shape_cl = (in_shape[0],) + in_shape[2:] + (in_shape[1],)
+        got = ndpool.avg_pool2d_backward(g_cl, shape_cl, **kwargs, data_format="channels_last",
+                                         num_threads=threads)
+        _same_bits(np.moveaxis(got, -1, 1), reference.avg_pool2d_backward(g, in_shape, **kwargs))
+
+
 @pytest.mark.parametrize("op", ["max", "avg", "adaptive_avg"])
 def test_result_memory_follows_grad_memory(op):
     x = np.random.default_rng(0).standard_normal((2, 6, 8, 8)).astype(np.float32)
