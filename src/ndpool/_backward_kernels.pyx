@@ -1160,6 +1160,20 @@ cdef Py_ssize_t _max_units(const real_t* gp, const Strided* gs, const int64_t* i
         if parts > R:
             parts = R
         B = (os.shape[1] // gs.shape[1]) * (os.shape[2] // gs.shape[2]) * (os.shape[3] // gs.shape[3])
+        width = _channel_block(N, C, num_threads)
+        if parts == 1 and width == C:
+            # Units are whole samples either way: one parallel region tries the blocks and
+            # falls back to the scatter in place (a second region costs a thread wake-up).
+            for n in prange(N, num_threads=num_threads, schedule='static',
+                            use_threads_if=num_threads > 1):
+                if 0 < B <= GATHER_CELLS and _gather_blocks(
+                        gp + n * g[0], g[1], g[2], g[3], ip + n * i[0], i[1], i[2], i[3],
+                        gs.shape[1], gs.shape[2], gs.shape[3], 0, R, op + n * P * C,
+                        os.shape[1], os.shape[2], os.shape[3], C):
+                    continue
+                bad += _scatter(gp + n * g[0], g[1], g[2], g[3], ip + n * i[0], i[1], i[2], i[3],
+                                gs.shape[1], gs.shape[2], gs.shape[3], op + n * P * C, P, C, C)
+            return bad
         if 0 < B <= GATHER_CELLS:
             failed = <char*>malloc(N * parts)
         if failed != NULL:
@@ -1174,7 +1188,6 @@ cdef Py_ssize_t _max_units(const real_t* gp, const Strided* gs, const int64_t* i
             if not memchr(failed, 1, N * parts):
                 free(failed)
                 return 0
-        width = _channel_block(N, C, num_threads)
         nblk = (C + width - 1) // width
         for u in prange(N * nblk, num_threads=num_threads, schedule='static',
                         use_threads_if=num_threads > 1):
