@@ -31,11 +31,30 @@ def test_avg_two_and_three_taps_match_torch(k, s, p, ceil, cip, dtype):
     kw = dict(kernel_size=(2, 3, k), stride=(1, 2, s), padding=(1, 1, p), ceil_mode=ceil,
               count_include_pad=cip)
     want = torch.nn.functional.avg_pool3d(torch.from_numpy(x), **kw).numpy()
-    for data_format, xx in (("channels_first", x), ("channels_last", np.moveaxis(x, 1, -1))):
+    # Channels-last memory, so that the channels-last kernels run.
+    for data_format, xx in (("channels_first", x),
+                            ("channels_last", np.ascontiguousarray(np.moveaxis(x, 1, -1)))):
         got = ndpool.avg_pool3d(xx, **kw, data_format=data_format)
         if data_format == "channels_last":
             got = np.moveaxis(got, -1, 1)
         assert np.ascontiguousarray(got).tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("k, s, p, ceil, cip", CASES)
+@pytest.mark.parametrize("divisor", [None, 3])
+def test_channels_last_square_windows_match_torch(k, s, p, ceil, cip, divisor):
+    # Channels-last 2x2 and 3x3 windows: a row's whole windows are one call, the clipped
+    # ones at its ends go pixel by pixel.  Same bits as torch either way.
+    rng = np.random.default_rng(k * 100 + s * 10 + p)
+    for c in (13, 64):
+        x = (rng.standard_normal((2, c, 7, 11)) * 10.0 ** rng.integers(-6, 7, (2, c, 7, 11)))
+        x = x.astype(np.float32)
+        kw = dict(kernel_size=k, stride=s, padding=p, ceil_mode=ceil, count_include_pad=cip,
+                  divisor_override=divisor)
+        want = torch.nn.functional.avg_pool2d(torch.from_numpy(x), **kw).numpy()
+        got = ndpool.avg_pool2d(np.ascontiguousarray(np.moveaxis(x, 1, -1)), **kw,
+                                data_format="channels_last")
+        assert np.ascontiguousarray(np.moveaxis(got, -1, 1)).tobytes() == want.tobytes()
 
 
 @pytest.mark.parametrize("k", [2, 3])

@@ -49,8 +49,9 @@ def adversarial(rng, shape, dtype):
 
 def _pool(x, nd, kwargs, channels_last, **extra):
     fn = getattr(ndpool, f"max_pool{nd}d")
-    if channels_last:
-        y = fn(np.moveaxis(x, 1, -1), **kwargs, data_format="channels_last", **extra)
+    if channels_last:  # channels-last memory, so that the channels-last kernels run
+        y = fn(np.ascontiguousarray(np.moveaxis(x, 1, -1)), **kwargs, data_format="channels_last",
+               **extra)
         return tuple(np.moveaxis(v, -1, 1) for v in y) if isinstance(y, tuple) else np.moveaxis(y, -1, 1)
     return fn(x, **kwargs, **extra)
 

@@ -766,14 +766,16 @@ cdef void _avg_block_gather(const real_t* g, Py_ssize_t gH, Py_ssize_t gW, real_
 
     With stride 1, cell (ih, iw) lies in the windows of outputs oh in ih + pad - kh + 1 ..
     ih + pad and ow likewise, clipped to the output: a box of share vectors, summed from 0
-    row by row and left to right, which is output order (torch's scatter order).  A 3x3 or
-    2x2 box is one fused pass over the channels; other boxes add tap by tap in cache.  The
-    share rows are made as the input rows come to need them, into a ring of kh rows."""
+    row by row and left to right, which is output order (torch's scatter order).  A row's
+    cells of whole boxes are one cl_sum call, one pass over the channels per cell; the
+    clipped boxes at the borders add tap by tap in cache.  The share rows are made as the
+    input rows come to need them, into a ring of kh rows."""
     cdef const Axis* ah = &ax[1]
     cdef const Axis* aw = &ax[2]
     cdef Py_ssize_t H = ah.size_in, W = aw.size_in, OH = ah.size_out, OW = aw.size_out
     cdef Py_ssize_t kh = ah.kernel, kw = aw.kernel
     cdef Py_ssize_t ih, iw, oh0, oh1, ow0, ow1, made = 0, r, t, c, nr, nt, row_len = OW * nc
+    cdef Py_ssize_t iwa, iwb
     cdef const real_t* rows[3]
     cdef const real_t* p
     cdef real_t* cell
@@ -785,7 +787,24 @@ cdef void _avg_block_gather(const real_t* g, Py_ssize_t gH, Py_ssize_t gW, real_
                        count_include_pad, divisor_override)
             made += 1
         nr = oh1 - oh0
+        for r in range(nr):
+            rows[r] = ring + ((oh0 + r) % kh) * row_len
+        # The cells [iwa, iwb) of whole boxes, in one cl_sum call.
+        iwa = kw - 1 - aw.pad_lo if kw - 1 - aw.pad_lo > 0 else 0
+        iwb = OW - aw.pad_lo if OW - aw.pad_lo < W else W
+        if nr == kh and iwb > iwa:
+            t = (iwa + aw.pad_lo - kw + 1) * nc  # the first box's first share
+            cell = out + (ih * W + iwa) * C
+            if kh == 3:
+                cl_sum_3x3(rows[0] + t, rows[1] + t, rows[2] + t, nc, nc, cell, C, nc,
+                           iwb - iwa, 1, 1)
+            else:
+                cl_sum_2x2(rows[0] + t, rows[1] + t, nc, nc, cell, C, nc, iwb - iwa, 1, 1)
+        else:
+            iwa = iwb = W
         for iw in range(W):
+            if iwa <= iw < iwb:
+                continue
             ow0 = iw + aw.pad_lo - kw + 1 if iw + aw.pad_lo - kw + 1 > 0 else 0
             ow1 = iw + aw.pad_lo + 1 if iw + aw.pad_lo + 1 < OW else OW
             nt = ow1 - ow0
@@ -794,16 +813,8 @@ cdef void _avg_block_gather(const real_t* g, Py_ssize_t gH, Py_ssize_t gW, real_
                 for c in range(nc):
                     cell[c] = 0
                 continue
-            if nr == nt and (nr == 3 or nr == 2):
-                for r in range(nr):
-                    rows[r] = ring + ((oh0 + r) % kh) * row_len + ow0 * nc
-                if nr == 3:
-                    cl_sum_3x3(rows[0], rows[1], rows[2], nc, cell, nc, 1, 1)
-                else:
-                    cl_sum_2x2(rows[0], rows[1], nc, cell, nc, 1, 1)
-                continue
             for r in range(nr):
-                p = ring + ((oh0 + r) % kh) * row_len + ow0 * nc
+                p = rows[r] + ow0 * nc
                 for t in range(nt):
                     if r == 0 and t == 0:
                         for c in range(nc):

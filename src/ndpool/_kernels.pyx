@@ -786,6 +786,7 @@ cdef void _avg_cl_row(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssiz
     registers (sum_window_block) where they pay; the rest, tap-major spans.  Every channel
     gets 0 + its taps in scan order, then one division, as torch."""
     cdef Py_ssize_t kd0, kd1, kh0, kh1, kw0, kw1, kd, kh, kw, ow, c, cb, n, nd, nh, nw, div, div_dh
+    cdef Py_ssize_t owa, owb
     cdef Py_ssize_t nb = cl_block_len(sizeof(real_t))
     cdef const pool_t* first
     cdef const pool_t* src
@@ -799,7 +800,29 @@ cdef void _avg_cl_row(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssiz
              + (oh * ax[1].stride - ax[1].pad_lo + kh0) * sH)
     div_dh = (divisor_factor(&ax[0], od, count_include_pad)
               * divisor_factor(&ax[1], oh, count_include_pad))
+    # The row's interior [owa, owb): whole 2x2 or 3x3 windows, all with one divisor, in
+    # one cl_sum call.
+    owa = owb = ow1
+    if nd == 1 and nh == ax[2].kernel and (nh == 2 or nh == 3):
+        owa = (ax[2].pad_lo + ax[2].stride - 1) // ax[2].stride
+        owb = (ax[2].size_in + ax[2].pad_lo - ax[2].kernel) // ax[2].stride + 1
+        owa = owa if owa > ow0 else ow0
+        owb = owb if owb < ow1 else ow1
     for ow in range(ow0, ow1):
+        if owa <= ow < owb:
+            if ow == owa:
+                div = divisor_override if divisor_override != 0 else (
+                    div_dh * divisor_factor(&ax[2], ow, count_include_pad))
+                rdiv = <real_t>div
+                rinv = 1 / rdiv if exact_inverse(rdiv) else 0
+                src = first + (ow * ax[2].stride - ax[2].pad_lo) * sW
+                if nh == 2:
+                    cl_sum_2x2(src, src + sH, sW, ax[2].stride * sW, orow + ow * C, C, C,
+                               owb - owa, rdiv, rinv)
+                else:
+                    cl_sum_3x3(src, src + sH, src + 2 * sH, sW, ax[2].stride * sW,
+                               orow + ow * C, C, C, owb - owa, rdiv, rinv)
+            continue
         tap_range(&ax[2], ow, &kw0, &kw1)
         nw = kw1 - kw0 if kw1 > kw0 else 0
         src = first + (ow * ax[2].stride - ax[2].pad_lo + kw0) * sW
@@ -812,9 +835,9 @@ cdef void _avg_cl_row(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssiz
         if nd == 1 and nh == nw and (nw == 2 or nw == 3):
             rinv = 1 / rdiv if exact_inverse(rdiv) else 0
             if nw == 2:
-                cl_sum_2x2(src, src + sH, sW, opix, C, rdiv, rinv)
+                cl_sum_2x2(src, src + sH, sW, 0, opix, 0, C, 1, rdiv, rinv)
             else:
-                cl_sum_3x3(src, src + sH, src + 2 * sH, sW, opix, C, rdiv, rinv)
+                cl_sum_3x3(src, src + sH, src + 2 * sH, sW, 0, opix, 0, C, 1, rdiv, rinv)
             continue
         cb = 0
         if cl_blocks_pay(nd * nh * nw, C, sizeof(real_t)):

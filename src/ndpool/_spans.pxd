@@ -705,38 +705,51 @@ cdef inline void sum_rows(const real_t* a, const real_t* b, const real_t* c, con
 
 
 # ---------------------------------------------------------------------------------------
-# Channels-last average sweeps: the 2x2 or 3x3 taps of one output pixel (rows a, b[, c],
-# taps sW elements apart in each) summed into every channel in one pass over the C
+# Channels-last average sweeps: the 2x2 or 3x3 taps of an output pixel (rows a, b[, c],
+# taps sW elements apart in each) summed into every channel in one pass over the n
 # channels, 0 + the taps in scan order, with no running array: straight-line code per
 # channel that vectorises along C, where a register block (_cl_blocks.sum_window_block)
 # with its variable tap loops costs a call, loop control and a trip through the stack
 # per block (1.1-1.2x on one thread for 2x2/s2 and 3x3/s1).  Max windows measured no
 # better this way (3x3/s2: 0.9x, the compare-and-select chain is longer): they keep the
 # blocks.  inv != 0 means multiply by inv (an exact inverse of div, see
-# _cl_blocks.exact_inverse) instead of dividing.
+# _cl_blocks.exact_inverse) instead of dividing.  npix pixels in a row: pixel p reads
+# its taps pstep further on and writes dst + p * dstep (one call for a row's interior
+# saves the per-pixel set-up, which cost as much as the sums at 128 channels).
 
-cdef inline void cl_sum_2x2(const pool_t* a, const pool_t* b, Py_ssize_t sW, real_t* dst,
-                            Py_ssize_t n, real_t div, real_t inv) noexcept nogil:
-    cdef Py_ssize_t i
-    if inv != 0:
-        for i in range(n):
-            dst[i] = ((((<real_t>0 + <real_t>a[i]) + a[i + sW]) + b[i]) + b[i + sW]) * inv
-    else:
-        for i in range(n):
-            dst[i] = ((((<real_t>0 + <real_t>a[i]) + a[i + sW]) + b[i]) + b[i + sW]) / div
+cdef inline void cl_sum_2x2(const pool_t* a, const pool_t* b, Py_ssize_t sW, Py_ssize_t pstep,
+                            real_t* dst, Py_ssize_t dstep, Py_ssize_t n, Py_ssize_t npix,
+                            real_t div, real_t inv) noexcept nogil:
+    cdef Py_ssize_t i, p
+    for p in range(npix):
+        if inv != 0:
+            for i in range(n):
+                dst[i] = ((((<real_t>0 + <real_t>a[i]) + a[i + sW]) + b[i]) + b[i + sW]) * inv
+        else:
+            for i in range(n):
+                dst[i] = ((((<real_t>0 + <real_t>a[i]) + a[i + sW]) + b[i]) + b[i + sW]) / div
+        a += pstep
+        b += pstep
+        dst += dstep
 
 
 cdef inline void cl_sum_3x3(const pool_t* a, const pool_t* b, const pool_t* c, Py_ssize_t sW,
-                            real_t* dst, Py_ssize_t n, real_t div, real_t inv) noexcept nogil:
-    cdef Py_ssize_t i
+                            Py_ssize_t pstep, real_t* dst, Py_ssize_t dstep, Py_ssize_t n,
+                            Py_ssize_t npix, real_t div, real_t inv) noexcept nogil:
+    cdef Py_ssize_t i, p
     cdef real_t s
-    if inv != 0:
-        for i in range(n):
-            s = ((<real_t>0 + <real_t>a[i]) + a[i + sW]) + a[i + 2 * sW]
-            s = ((s + b[i]) + b[i + sW]) + b[i + 2 * sW]
-            dst[i] = (((s + c[i]) + c[i + sW]) + c[i + 2 * sW]) * inv
-    else:
-        for i in range(n):
-            s = ((<real_t>0 + <real_t>a[i]) + a[i + sW]) + a[i + 2 * sW]
-            s = ((s + b[i]) + b[i + sW]) + b[i + 2 * sW]
-            dst[i] = (((s + c[i]) + c[i + sW]) + c[i + 2 * sW]) / div
+    for p in range(npix):
+        if inv != 0:
+            for i in range(n):
+                s = ((<real_t>0 + <real_t>a[i]) + a[i + sW]) + a[i + 2 * sW]
+                s = ((s + b[i]) + b[i + sW]) + b[i + 2 * sW]
+                dst[i] = (((s + c[i]) + c[i + sW]) + c[i + 2 * sW]) * inv
+        else:
+            for i in range(n):
+                s = ((<real_t>0 + <real_t>a[i]) + a[i + sW]) + a[i + 2 * sW]
+                s = ((s + b[i]) + b[i + sW]) + b[i + 2 * sW]
+                dst[i] = (((s + c[i]) + c[i + sW]) + c[i + 2 * sW]) / div
+        a += pstep
+        b += pstep
+        c += pstep
+        dst += dstep
