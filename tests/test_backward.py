@@ -247,6 +247,25 @@ def test_channels_last_stride_one_gather(k, p, extra, dtype):
         _same_bits(np.moveaxis(got, -1, 1), reference.avg_pool2d_backward(g, in_shape, **kwargs))
 
 
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("in_spatial,out_spatial", [((14, 14), (7, 7)), ((14, 7), (7, 7)), ((7, 14), (7, 7)),
+                                                    ((9, 12), (3, 4)), ((6, 48), (6, 16)), ((40,), (8,))])
+def test_adaptive_average_equal_bins_as_rows(in_spatial, out_spatial, dtype):
+    # Channels-first equal bins of short rows run as one sequence of rows over all planes
+    # (_equal_bins_rows); work items of 2048 values cut planes in the middle.
+    rng = np.random.default_rng(len(in_spatial) * 100 + in_spatial[-1])
+    nd = len(in_spatial)
+    for n, c, threads in [(3, 37, 2), (1, 5, 1), (2, 150, 3)]:
+        g = random_values(rng, (n, c) + out_spatial, dtype)
+        got = bfunc("adaptive_avg", nd, ndpool)(g, (n, c) + in_spatial, num_threads=threads)
+        want = bfunc("adaptive_avg", nd, reference)(g, (n, c) + in_spatial)
+        _same_bits(got, want)
+        # A gradient whose planes are apart in memory takes the plane-by-plane path.
+        gs = random_values(rng, (n, 2 * c) + out_spatial, dtype)[:, ::2]
+        _same_bits(bfunc("adaptive_avg", nd, ndpool)(gs, (n, c) + in_spatial, num_threads=threads),
+                   bfunc("adaptive_avg", nd, reference)(np.ascontiguousarray(gs), (n, c) + in_spatial))
+
+
 @pytest.mark.parametrize("op", ["max", "avg", "adaptive_avg"])
 def test_result_memory_follows_grad_memory(op):
     x = np.random.default_rng(0).standard_normal((2, 6, 8, 8)).astype(np.float32)
