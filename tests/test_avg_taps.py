@@ -57,6 +57,32 @@ def test_channels_last_square_windows_match_torch(k, s, p, ceil, cip, divisor):
         assert np.ascontiguousarray(np.moveaxis(got, -1, 1)).tobytes() == want.tobytes()
 
 
+@pytest.mark.parametrize("k", [5, 7])
+@pytest.mark.parametrize("cip, divisor", [(True, None), (False, None), (True, 4)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_stride1_same_wide_windows_match_torch(k, cip, divisor, dtype):
+    # Stride-1 "same" windows of 5 or 7 taps: the rows of a plane form one span, summed in
+    # passes of 3 or 2 taps of one window row, each continuing the sums (_avg_cf_flat).
+    rng = np.random.default_rng(k)
+    for shape in [(2, 3, 14, 14), (1, 2, 9, 23), (1, 1, 20, 8)]:
+        x = (rng.standard_normal(shape) * 10.0 ** rng.integers(-6, 7, shape)).astype(dtype)
+        kw = dict(kernel_size=k, stride=1, padding=k // 2, count_include_pad=cip,
+                  divisor_override=divisor)
+        want = torch.nn.functional.avg_pool2d(torch.from_numpy(x), **kw).numpy()
+        for threads in (1, 2):
+            assert ndpool.avg_pool2d(x, **kw, num_threads=threads).tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("k", [4, 6])
+def test_stride1_even_same_windows_match_reference(k):
+    # Even windows with padding="same" (one more column after than before) also have
+    # rows as far apart as the input's.
+    x = np.random.default_rng(k).standard_normal((2, 3, 13, 17)).astype(np.float32)
+    got = ndpool.avg_pool2d(x, k, 1, "same")
+    want = reference.avg_pool2d(x, k, 1, "same")
+    assert got.tobytes() == want.tobytes()
+
+
 @pytest.mark.parametrize("k", [2, 3])
 def test_avg_taps_integers_match_reference(k):
     x = np.random.default_rng(k).integers(-100, 100, (2, 3, 11, 17)).astype(np.int32)

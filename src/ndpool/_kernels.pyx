@@ -248,6 +248,7 @@ cdef inline pool_t _max_edge(const pool_t** rows, Py_ssize_t nrows, Py_ssize_t p
 
 cdef enum:
     MAX_ROWS = 64  # window rows (d, h taps) that the fused channels-first item holds
+    WIDE_FLAT = 7  # the widest windows _avg_cf_flat takes (in groups of 3 or 2 taps)
 
 
 cdef inline void _window_rows(const pool_t* first, Py_ssize_t apart, Py_ssize_t n,
@@ -591,7 +592,7 @@ cdef void _avg_cf_flat(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
     read.  Same additions in the same order, same division, as _avg_cf_fused."""
     cdef const Axis* aw = &ax[2]
     cdef const Axis* ah = &ax[1]
-    cdef Py_ssize_t kd0, kd1, kd, kh, nrows = 0, r, n, c, q1, span, oh
+    cdef Py_ssize_t kd0, kd1, kd, kh, nrows = 0, r, n, c, q1, span, oh, t
     cdef const real_t* rows[MAX_ROWS]
     cdef real_t zeros[W_BLOCK]
     cdef Py_ssize_t shift = f.kw0 - aw.pad_lo
@@ -612,13 +613,25 @@ cdef void _avg_cf_flat(const real_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
     while c < q1:
         span = q1 - c if q1 - c < W_BLOCK else W_BLOCK
         r = 0
-        while r < nrows:
+        while r < nrows and f.taps <= 3:
             n = nrows - r if nrows - r < 3 else 3
             sum_rows(rows[r] + shift + c, rows[r + 1 if n > 1 else r] + shift + c,
                      rows[r + 2 if n > 2 else r] + shift + c,
                      <const real_t*>zeros if r == 0 else out + c, 1, out + c, span, f.taps,
                      <int>n, dv if r + n == nrows else 1)
             r += n
+        while r < nrows:
+            # Wider windows: a row's taps in groups of 3 or 2 (sum_rows' forms), each
+            # pass continuing the sums, so the additions keep their order.
+            t = 0
+            while t < f.taps:
+                n = f.taps - t if f.taps - t <= 3 else (2 if f.taps - t == 4 else 3)
+                sum_rows(rows[r] + shift + t + c, rows[r] + shift + t + c,
+                         rows[r] + shift + t + c,
+                         <const real_t*>zeros if r == 0 and t == 0 else out + c, 1, out + c,
+                         span, n, 1, dv if r == nrows - 1 and t + n == f.taps else 1)
+                t += n
+            r += 1
         c += span
     for c in range(f.f0):
         _avg_edge_column(rows, nrows, out, OW, oh0, oh1, c, f.edge_t0[c], f.edge_t1[c], div_dh,
@@ -756,7 +769,10 @@ cdef void _avg_cf_rows(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
         return
     cdef bint fused = ((pool_t is float or pool_t is double) and sizeof(pool_t) == sizeof(real_t)
                        and _fused_w(&ax[2], w0, w1, &f, _fused_taps(&ax[2], True)))
-    if (fused and w0 == 0 and w1 == OW and sH == OW and ax[2].stride == 1 and ah.stride == 1
+    cdef bint flat = (fused or (
+        (pool_t is float or pool_t is double) and sizeof(pool_t) == sizeof(real_t)
+        and 3 < ax[2].kernel <= WIDE_FLAT and _fused_w(&ax[2], w0, w1, &f, ax[2].kernel)))
+    if (flat and w0 == 0 and w1 == OW and sH == OW and ax[2].stride == 1 and ah.stride == 1
             and (divisor_override != 0 or f.taps == ax[2].kernel)):
         # Rows [a, b) whose H taps all lie inside the input go to _avg_cf_flat.
         tap_range(&ax[0], od, &kd0, &kd1)
