@@ -57,6 +57,20 @@ def test_channels_last_square_windows_match_torch(k, s, p, ceil, cip, divisor):
         assert np.ascontiguousarray(np.moveaxis(got, -1, 1)).tobytes() == want.tobytes()
 
 
+@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("width", [1, 2, 3])
+def test_channels_last_narrow_same_windows_match_reference(k, width):
+    # padding="same" puts the extra column after the row: with a row narrower than the
+    # window, no window is whole, and none may be summed as one (nothing past the row
+    # is read).
+    x = np.random.default_rng(width).standard_normal((2, 9, 4, width)).astype(np.float32)
+    x_cl = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+    for stride in (1, 2):
+        got = ndpool.avg_pool2d(x_cl, k, stride, "same", data_format="channels_last")
+        want = reference.avg_pool2d(x, k, stride, "same")
+        assert np.ascontiguousarray(np.moveaxis(got, -1, 1)).tobytes() == want.tobytes()
+
+
 @pytest.mark.parametrize("k", [5, 7])
 @pytest.mark.parametrize("cip, divisor", [(True, None), (False, None), (True, 4)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

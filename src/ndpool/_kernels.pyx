@@ -819,7 +819,8 @@ cdef void _avg_cl_row(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssiz
     # The row's interior [owa, owb): whole 2x2 or 3x3 windows, all with one divisor, in
     # one cl_sum call.
     owa = owb = ow1
-    if nd == 1 and nh == ax[2].kernel and (nh == 2 or nh == 3):
+    if (nd == 1 and nh == ax[2].kernel and (nh == 2 or nh == 3)
+            and ax[2].size_in + ax[2].pad_lo >= ax[2].kernel):  # (C division truncates)
         owa = (ax[2].pad_lo + ax[2].stride - 1) // ax[2].stride
         owb = (ax[2].size_in + ax[2].pad_lo - ax[2].kernel) // ax[2].stride + 1
         owa = owa if owa > ow0 else ow0
