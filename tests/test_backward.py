@@ -245,6 +245,14 @@ def test_channels_last_stride_one_gather(k, p, extra, dtype):
         got = ndpool.avg_pool2d_backward(g_cl, shape_cl, **kwargs, data_format="channels_last",
                                          num_threads=threads)
         _same_bits(np.moveaxis(got, -1, 1), reference.avg_pool2d_backward(g, in_shape, **kwargs))
+    # 3-D windows one slice deep: each depth slice is gathered alone.
+    kwargs = dict(kernel_size=(1, k, k) if isinstance(k, int) else (1,) + k, stride=1,
+                  padding=(0, p, p) if isinstance(p, int) else (0,) + p, **extra)
+    in_shape = (2, 11, 3, 6, 5)
+    g = random_values(rng, func("avg", 3)(np.zeros(in_shape), **kwargs).shape, dtype)
+    got = ndpool.avg_pool3d_backward(np.ascontiguousarray(np.moveaxis(g, 1, -1)),
+                                     (2, 3, 6, 5, 11), **kwargs, data_format="channels_last")
+    _same_bits(np.moveaxis(got, -1, 1), reference.avg_pool3d_backward(g, in_shape, **kwargs))
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)

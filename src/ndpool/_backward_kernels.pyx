@@ -739,9 +739,9 @@ cdef void _avg_block(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t g
 
 
 cdef inline bint _avg_cl_gather_applies(const Axis* ax) noexcept nogil:
-    """Whether _avg_block_gather takes this channels-last geometry: 2-D windows of 2x2 or
-    3x3 with stride 1.  (Its cell-by-cell sums of larger windows, 5x5 or 3x5, were 0.8x
-    to 0.9x the scatter.)"""
+    """Whether _avg_block_gather takes this channels-last geometry: windows of 2x2 or 3x3
+    with stride 1 (and a depth of one: each depth slice alone).  (Its cell-by-cell sums of
+    larger windows, 5x5 or 3x5, were 0.8x to 0.9x the scatter.)"""
     return (ax[0].kernel == 1 and ax[0].stride == 1 and ax[0].pad_lo == 0
             and ax[1].stride == 1 and ax[2].stride == 1
             and ax[1].kernel == ax[2].kernel and (ax[1].kernel == 2 or ax[1].kernel == 3))
@@ -763,8 +763,9 @@ cdef void _avg_block_gather(const real_t* g, Py_ssize_t gH, Py_ssize_t gW, real_
                             Py_ssize_t C, Py_ssize_t nc, const Axis* ax,
                             bint count_include_pad, Py_ssize_t divisor_override,
                             real_t* ring) noexcept nogil:
-    """_avg_block for _avg_cl_gather_applies geometries, as a gather that writes each cell
-    once; ring is scratch for kh rows of OW * nc shares.
+    """_avg_block for _avg_cl_gather_applies geometries (one depth slice: g and out point
+    at it), as a gather that writes each cell once; ring is scratch for kh rows of OW * nc
+    shares.
 
     With stride 1, cell (ih, iw) lies in the windows of outputs oh in ih + pad - kh + 1 ..
     ih + pad and ow likewise, clipped to the output: a box of share vectors, summed from 0
@@ -1303,7 +1304,7 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
                      Py_ssize_t divisor_override, bint channels_last, int num_threads) noexcept nogil:
     cdef const Py_ssize_t* g = gs.step
     cdef Py_ssize_t N = os.shape[0], P = ax[0].size_in * ax[1].size_in * ax[2].size_in
-    cdef Py_ssize_t C, width, nblk, u, n, c0
+    cdef Py_ssize_t C, width, nblk, u, n, c0, d
     cdef bint same = not channels_last and _avg_same_applies(ax)
     cdef bint gather = channels_last and _avg_cl_gather_applies(ax)
     # Windows that do not overlap: each cell receives at most one share, written once.
@@ -1342,9 +1343,11 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
             share = <real_t*>malloc(ax[1].kernel * ax[2].size_out * width
                                     * sizeof(real_t)) if gather else NULL
             if share != NULL:
-                _avg_block_gather(gp + n * g[0] + c0, g[2], g[3], op + n * P * C + c0, C,
-                                  width if c0 + width <= C else C - c0, ax,
-                                  count_include_pad, divisor_override, share)
+                for d in range(ax[0].size_in):  # depth windows of one: slices apart
+                    _avg_block_gather(gp + n * g[0] + d * g[1] + c0, g[2], g[3],
+                                      op + (n * P + d * ax[1].size_in * ax[2].size_in) * C + c0,
+                                      C, width if c0 + width <= C else C - c0, ax,
+                                      count_include_pad, divisor_override, share)
                 free(share)
             else:
                 _avg_block(gp + n * g[0] + c0, g[1], g[2], g[3], op + n * P * C + c0, C,
