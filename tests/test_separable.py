@@ -100,6 +100,20 @@ def test_separable_2d(kwargs, dtype, channels_last):
     _check(x, 2, kwargs, channels_last, with_reference=True)
 
 
+@pytest.mark.parametrize("k, s, p", [(2, 2, 0), (2, 1, 1), (3, 2, 1), (3, 3, 0), (3, 2, 0), (2, 3, 1)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.uint8])
+def test_channels_last_square_windows(k, s, p, dtype):
+    # Channels-last 2x2 and 3x3 windows: a row's whole windows are one cl_max call (tap
+    # by tap per channel), the clipped ones at its ends fold in register blocks; torch's
+    # first maximum and last NaN either way.  16, 64 and 80 channels: below, at and past
+    # one block.
+    for c in (16, 64, 80):
+        rng = np.random.default_rng(zlib.crc32(f"{k}{s}{p}{c}{np.dtype(dtype).name}".encode()))
+        x = adversarial(rng, (2, c, 9, 11), dtype)
+        _check(x, 2, dict(kernel_size=k, stride=s, padding=p, ceil_mode=True), True,
+               with_reference=True)
+
+
 @pytest.mark.parametrize("kwargs", [
     dict(kernel_size=5, stride=1, padding=2),
     dict(kernel_size=3, stride=1, padding=1),

@@ -49,8 +49,8 @@ from ndpool._common cimport (Axis, RowBlock, pool_t, real_t, block_taps, divisor
                              lowest_value, out_range, read_geometry, row_block,
                              row_blocks, rows_per_item, tap_range)
 from ndpool._folds cimport rows_max4, wide_fold
-from ndpool._spans cimport (cl_sum_2x2, cl_sum_3x3, max_rows, max_rows4, max_span, max_span_any,
-                            max_span_idx,
+from ndpool._spans cimport (cl_max_2x2, cl_max_3x3, cl_sum_2x2, cl_sum_3x3, max_rows,
+                            max_rows4, max_span, max_span_any, max_span_idx,
                             max_span_idx32, max_update, sum_rows, sum_span, sum_span_any,
                             sum_taps_any, sum_taps_apart)
 from ndpool._buffers cimport Strided, acquire_padded, format_kind
@@ -416,9 +416,10 @@ cdef void _max_cl_row(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssiz
     too when irow is not NULL (as int32 while scanning where idx32), pixel by pixel.
     Without indices the D and H taps are worked out once for the row, and whole blocks of
     channels fold in registers (max_window_block) where they pay."""
-    cdef Py_ssize_t kd0, kd1, kh0, kh1, kw0, kw1, ow, c, cb, nd, nh, nw
+    cdef Py_ssize_t kd0, kd1, kh0, kh1, kw0, kw1, ow, c, cb, nd, nh, nw, owa, owb
     cdef Py_ssize_t nb = cl_block_len(sizeof(pool_t))
     cdef const pool_t* first
+    cdef const pool_t* src
     if irow != NULL:
         for ow in range(ow0, ow1):
             if idx32:
@@ -433,7 +434,25 @@ cdef void _max_cl_row(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssiz
     nh = kh1 - kh0 if kh1 > kh0 else 0
     first = (plane + (od * ax[0].stride - ax[0].pad_lo + kd0 * ax[0].dilation) * sD
              + (oh * ax[1].stride - ax[1].pad_lo + kh0 * ax[1].dilation) * sH)
+    # The row's interior [owa, owb) of whole undilated 2x2 or 3x3 windows: one cl_max call.
+    owa = owb = ow1
+    if (nd == 1 and nh == ax[2].kernel and (nh == 2 or nh == 3) and ax[1].dilation == 1
+            and ax[2].dilation == 1 and ax[2].size_in + ax[2].pad_lo >= ax[2].kernel):
+        owa = (ax[2].pad_lo + ax[2].stride - 1) // ax[2].stride
+        owb = (ax[2].size_in + ax[2].pad_lo - ax[2].kernel) // ax[2].stride + 1
+        owa = owa if owa > ow0 else ow0
+        owb = owb if owb < ow1 else ow1
     for ow in range(ow0, ow1):
+        if owa <= ow < owb:
+            if ow == owa:
+                src = first + (ow * ax[2].stride - ax[2].pad_lo) * sW
+                if nh == 2:
+                    cl_max_2x2(src, src + sH, sW, ax[2].stride * sW, orow + ow * C, C, C,
+                               owb - owa)
+                else:
+                    cl_max_3x3(src, src + sH, src + 2 * sH, sW, ax[2].stride * sW,
+                               orow + ow * C, C, C, owb - owa)
+            continue
         tap_range(&ax[2], ow, &kw0, &kw1)
         nw = kw1 - kw0 if kw1 > kw0 else 0
         if not cl_blocks_pay(nd * nh * nw, C, sizeof(pool_t)):

@@ -753,3 +753,34 @@ cdef inline void cl_sum_3x3(const pool_t* a, const pool_t* b, const pool_t* c, P
         b += pstep
         c += pstep
         dst += dstep
+
+
+cdef inline void cl_max_2x2(const pool_t* a, const pool_t* b, Py_ssize_t sW, Py_ssize_t pstep,
+                            pool_t* dst, Py_ssize_t dstep, Py_ssize_t n,
+                            Py_ssize_t npix) noexcept nogil:
+    """The max counterpart of cl_sum_2x2 (a run of whole windows): torch's max step over
+    the taps in scan order, starting from the first (lowest_value folded with it gives
+    it back, bit for bit)."""
+    cdef Py_ssize_t i, p
+    for p in range(npix):
+        for i in range(n):
+            dst[i] = max_update(max_update(max_update(a[i], a[i + sW]), b[i]), b[i + sW])
+        a += pstep
+        b += pstep
+        dst += dstep
+
+
+cdef inline void cl_max_3x3(const pool_t* a, const pool_t* b, const pool_t* c, Py_ssize_t sW,
+                            Py_ssize_t pstep, pool_t* dst, Py_ssize_t dstep, Py_ssize_t n,
+                            Py_ssize_t npix) noexcept nogil:
+    cdef Py_ssize_t i, p
+    cdef pool_t m
+    for p in range(npix):
+        for i in range(n):
+            m = max_update(max_update(a[i], a[i + sW]), a[i + 2 * sW])
+            m = max_update(max_update(max_update(m, b[i]), b[i + sW]), b[i + 2 * sW])
+            dst[i] = max_update(max_update(max_update(m, c[i]), c[i + sW]), c[i + 2 * sW])
+        a += pstep
+        b += pstep
+        c += pstep
+        dst += dstep
