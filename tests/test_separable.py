@@ -112,6 +112,11 @@ def test_channels_last_square_windows(k, s, p, dtype):
         x = adversarial(rng, (2, c, 9, 11), dtype)
         _check(x, 2, dict(kernel_size=k, stride=s, padding=p, ceil_mode=True), True,
                with_reference=True)
+    if k == 2:  # 2x2x2 windows, and 2x2 windows two slices deep at a clipped depth
+        x = adversarial(np.random.default_rng(s * 10 + p), (1, 72, 5, 6, 7), dtype)
+        for kwargs in (dict(kernel_size=2, stride=s, padding=p, ceil_mode=True),
+                       dict(kernel_size=(3, 2, 2), stride=(2, s, s), padding=(1, p, p))):
+            _check(x, 3, kwargs, True, with_reference=True)
 
 
 @pytest.mark.parametrize("kwargs", [
