@@ -65,6 +65,19 @@ cdef inline void out_range(const Axis* a, Py_ssize_t off, Py_ssize_t lo, Py_ssiz
         r1[0] = r0[0]
 
 
+cdef inline void whole_windows(const Axis* a, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t* r0,
+                               Py_ssize_t* r1) noexcept nogil:
+    """Outputs o in [lo, hi) whose every tap lies inside the input (its first and its last
+    do)."""
+    cdef Py_ssize_t e0, e1
+    out_range(a, -a.pad_lo, lo, hi, r0, r1)
+    out_range(a, (a.kernel - 1) * a.dilation - a.pad_lo, lo, hi, &e0, &e1)
+    r0[0] = e0 if e0 > r0[0] else r0[0]
+    r1[0] = e1 if e1 < r1[0] else r1[0]
+    if r1[0] < r0[0]:
+        r1[0] = r0[0]
+
+
 cdef inline void block_taps(const Axis* a, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t* t0,
                             Py_ssize_t* t1) noexcept nogil:
     """Taps t that reach inside the input for some output o in [lo, hi) (hi > lo), so that

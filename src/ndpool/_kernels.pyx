@@ -47,7 +47,7 @@ from libc.string cimport strchr
 from ndpool._common cimport (Axis, RowBlock, pool_t, real_t, block_taps, divisor_factor,
                              first_pos,
                              lowest_value, out_range, read_geometry, row_block,
-                             row_blocks, rows_per_item, tap_range)
+                             row_blocks, rows_per_item, tap_range, whole_windows)
 from ndpool._folds cimport rows_max4, wide_fold
 from ndpool._spans cimport (cl_max_2x2, cl_max_3x3, cl_sum_2x2, cl_sum_3x3, max_rows,
                             max_rows4, max_span, max_span_any, max_span_idx,
@@ -437,11 +437,8 @@ cdef void _max_cl_row(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssiz
     # The row's interior [owa, owb) of whole undilated 2x2 or 3x3 windows: one cl_max call.
     owa = owb = ow1
     if (nd == 1 and nh == ax[2].kernel and (nh == 2 or nh == 3) and ax[1].dilation == 1
-            and ax[2].dilation == 1 and ax[2].size_in + ax[2].pad_lo >= ax[2].kernel):
-        owa = (ax[2].pad_lo + ax[2].stride - 1) // ax[2].stride
-        owb = (ax[2].size_in + ax[2].pad_lo - ax[2].kernel) // ax[2].stride + 1
-        owa = owa if owa > ow0 else ow0
-        owb = owb if owb < ow1 else ow1
+            and ax[2].dilation == 1):
+        whole_windows(&ax[2], ow0, ow1, &owa, &owb)
     for ow in range(ow0, ow1):
         if owa <= ow < owb:
             if ow == owa:
@@ -838,12 +835,8 @@ cdef void _avg_cl_row(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssiz
     # The row's interior [owa, owb): whole 2x2 or 3x3 windows, all with one divisor, in
     # one cl_sum call.
     owa = owb = ow1
-    if (nd == 1 and nh == ax[2].kernel and (nh == 2 or nh == 3)
-            and ax[2].size_in + ax[2].pad_lo >= ax[2].kernel):  # (C division truncates)
-        owa = (ax[2].pad_lo + ax[2].stride - 1) // ax[2].stride
-        owb = (ax[2].size_in + ax[2].pad_lo - ax[2].kernel) // ax[2].stride + 1
-        owa = owa if owa > ow0 else ow0
-        owb = owb if owb < ow1 else ow1
+    if nd == 1 and nh == ax[2].kernel and (nh == 2 or nh == 3):
+        whole_windows(&ax[2], ow0, ow1, &owa, &owb)
     for ow in range(ow0, ow1):
         if owa <= ow < owb:
             if ow == owa:
