@@ -30,3 +30,14 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def parallel_small_calls(monkeypatch):
+    """Every call that asks for threads gets them: the serial cut-offs (ndpool._threading)
+    drop to 1, so that tests of bit-identity across thread counts run the parallel kernels
+    on inputs small enough to be quick."""
+    from ndpool import _threading
+
+    for name in ("SERIAL_WORK", "STREAM_SERIAL_WORK", "PARALLEL_CELLS"):
+        monkeypatch.setattr(_threading, name, 1)

@@ -193,7 +193,7 @@ def _out_shape(op, nd, x, kwargs):
 
 @pytest.mark.parametrize("nd", [1, 2, 3])
 @pytest.mark.parametrize("channels_last", [False, True])
-def test_thread_count_does_not_change_bits(nd, channels_last):
+def test_thread_count_does_not_change_bits(nd, channels_last, parallel_small_calls):
     rng = np.random.default_rng(nd)
     x = rng.standard_normal({1: (3, 40, 400), 2: (3, 40, 30, 30), 3: (3, 40, 8, 10, 12)}[nd]).astype(np.float32)
     for op, kwargs in THREAD_CASES:

@@ -130,9 +130,9 @@ def test_bool_and_integer_dtypes():
 
 @pytest.mark.parametrize("nd", [1, 2, 3])
 @pytest.mark.parametrize("channels_last", [False, True])
-def test_thread_count_does_not_change_bits(nd, channels_last):
+def test_thread_count_does_not_change_bits(nd, channels_last, parallel_small_calls):
     rng = np.random.default_rng(nd)
-    x = random_values(rng, (3, 8) + (40, 40, 12)[:nd], np.float32)  # above the serial cut-off
+    x = random_values(rng, (3, 8) + (40, 40, 12)[:nd], np.float32)
     if channels_last:
         x = np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 1, -1)), -1, 1)
     for op, kwargs in OPS:

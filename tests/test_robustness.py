@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import ndpool
-from ndpool import _adaptive, _backward, _layout, _pooling, _threading
+from ndpool import _adaptive, _backward, _layout, _threading
 
 from _helpers import random_values
 
@@ -42,8 +42,8 @@ def in_layout(x: np.ndarray, layout: str) -> np.ndarray:
 
 # --------------------------------------------------------------------------------------------
 # Every public operation as (name, forward(x, **kw) -> result, backward(x, fwd, g, **kw) or None)
-# on inputs of any nd.  Shapes are chosen per nd so that every call does more than
-# _threading.SERIAL_WORK window reads, and so runs on the threads asked for.
+# on inputs of any nd.  The tests that compare thread counts lower the serial cut-offs
+# (conftest's parallel_small_calls), so that every call runs on the threads asked for.
 
 GEOM = {1: dict(k=3, s=2, p=1, out=13), 2: dict(k=3, s=2, p=1, out=(7, 9)),
         3: dict(k=3, s=2, p=1, out=(3, 5, 7))}
@@ -118,9 +118,9 @@ def _mixed_calls(x: np.ndarray):
 
 
 @pytest.mark.parametrize("shared", [False, True], ids=["own_inputs", "shared_readonly_input"])
-def test_python_threads_match_serial_bit_for_bit(shared):
+def test_python_threads_match_serial_bit_for_bit(shared, parallel_small_calls):
     rng = np.random.default_rng(11)
-    shape = (2, 16, 64, 64)  # max_pool2d: 2*16*32*32 outputs * 9 reads > SERIAL_WORK: parallel
+    shape = (2, 16, 64, 64)
     if shared:
         x = random_values(rng, shape, np.float32)
         x.flags.writeable = False
@@ -337,34 +337,65 @@ THREAD_COUNTS = (1, 2, 3, 4, 8)
 def thread_spy(monkeypatch):
     """Records the thread count each kernel call was given."""
     seen = []
+    threads_for = _threading.threads_for
 
-    def spy(requested, work):
-        n = _threading.threads_for(requested, work)
+    def spy(*args):
+        n = threads_for(*args)
         seen.append(n)
         return n
 
-    for mod in (_pooling, _adaptive, _backward):
+    # window_threads (_pooling's) calls _threading's own.
+    for mod in (_threading, _adaptive, _backward):
         monkeypatch.setattr(mod, "threads_for", spy)
     return seen
 
 
-def test_small_calls_run_serially_unless_channels_are_few(thread_spy):
-    """Below SERIAL_WORK element reads a call runs on one thread; a channels-last call
-    with few channels counts each pixel tap as CL_VISIT reads, as its cost is per visit."""
-    x = np.zeros((1, 3, 224, 224), np.float32)  # 2x2 max: 150k reads
-    ndpool.max_pool2d(x, 2, num_threads=2)
+def test_small_calls_run_serially(thread_spy):
+    """Below SERIAL_WORK element reads and writes a call runs on one thread.  Channels-last
+    windows over many channels, and global pooling, stream their input: they stay serial
+    below STREAM_SERIAL_WORK reads unless the input has PARALLEL_CELLS values or more.  A
+    channels-last call with few channels counts each pixel tap as CL_VISIT reads."""
+    x = np.zeros((1, 3, 224, 224), np.float32)
+    ndpool.max_pool2d(x, 2, num_threads=2)  # 150k reads
     assert thread_spy[-1] == 1
-    ndpool.max_pool2d(np.moveaxis(x, 1, -1).copy(), 2, data_format="channels_last", num_threads=2)
+    ndpool.max_pool2d(x, 7, 2, num_threads=2)  # 1.7M reads
     assert thread_spy[-1] == 2
-    wide = np.zeros((8, 7, 7, 64), np.float32)  # 64 channels: 41k reads
-    ndpool.avg_pool2d(wide, 3, 3, 1, data_format="channels_last", num_threads=2)
+    cl3 = np.moveaxis(x, 1, -1).copy()
+    ndpool.max_pool2d(cl3, 2, data_format="channels_last", num_threads=2)  # 3 channels: 800k
     assert thread_spy[-1] == 1
+    ndpool.max_pool2d(cl3, 3, 2, data_format="channels_last", num_threads=2)  # 1.8M visit reads
+    assert thread_spy[-1] == 2
+    wide = np.zeros((8, 28, 28, 64), np.float32)  # 64 channels, 400k values
+    ndpool.avg_pool2d(wide, 3, 1, 1, data_format="channels_last", num_threads=2)  # 3.6M reads
+    assert thread_spy[-1] == 1
+    ndpool.avg_pool2d(wide, 5, 1, 2, data_format="channels_last", num_threads=2)  # 10M reads
+    assert thread_spy[-1] == 2
+    big = np.zeros((8, 64, 64, 64), np.float32)  # 2.1M values
+    ndpool.avg_pool2d(big, 2, data_format="channels_last", num_threads=2)  # 2.1M reads
+    assert thread_spy[-1] == 2
+    ndpool.adaptive_max_pool2d(wide, 1, data_format="channels_last", num_threads=2)
+    assert thread_spy[-1] == 1
+    ndpool.adaptive_max_pool2d(big, 1, data_format="channels_last", num_threads=2)
+    assert thread_spy[-1] == 2
+    cf = np.zeros((8, 64, 28, 28), np.float32)
+    ndpool.adaptive_avg_pool2d(cf, 1, num_threads=2)  # global: streamed, serial
+    assert thread_spy[-1] == 1
+    ndpool.adaptive_avg_pool2d(cf, 7, num_threads=2)  # 400k reads
+    assert thread_spy[-1] == 1
+    ndpool.adaptive_avg_pool2d(cf, 24, num_threads=2)  # 1.2M reads
+    assert thread_spy[-1] == 2
+    g = np.zeros((8, 64, 14, 14), np.float32)
+    ndpool.avg_pool2d_backward(g, cf.shape, 2, num_threads=2)  # 400k reads + 400k writes
+    assert thread_spy[-1] == 1
+    ndpool.avg_pool2d_backward(g, cf.shape, 3, 2, 1, num_threads=2)  # 900k + 400k
+    assert thread_spy[-1] == 2
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last_memory"])
 @pytest.mark.parametrize("nd", [1, 2, 3])
-def test_every_op_is_identical_for_any_thread_count(nd, layout, dtype, thread_spy):
+def test_every_op_is_identical_for_any_thread_count(nd, layout, dtype, thread_spy,
+                                                   parallel_small_calls):
     x = in_layout(random_values(np.random.default_rng(nd), DET_SHAPES[nd], dtype), layout)
     fwd = forward_ops(nd)
     forward_results = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Any, Literal, overload
 
@@ -13,7 +14,7 @@ from ._args import INT32_MAX, AdaptiveAxis, Call, adaptive_bounds, validate_adap
 from ._docs import FLAT_INDEX, OPTIONS, RAISES, examples, input_param, max_returns
 from ._layout import (empty_output, from_ncdhw, kernel_input, plain_input, plain_output,
                       to_ncdhw)
-from ._threading import threads_for
+from ._threading import CL_VISIT, threads_for
 from ._typing import DataFormat, OutputSize
 
 _UNIT_AXIS = AdaptiveAxis(1, 1)
@@ -47,6 +48,15 @@ def _plane_reads(axes: tuple[AdaptiveAxis, ...]) -> int:
 def _work(call: Call, out_shape: tuple[int, ...]) -> int:
     """Input reads of a call: (n, c) planes times the reads of all bins of a plane."""
     return out_shape[0] * out_shape[1] * _plane_reads(call.axes)
+
+
+def _threads(requested: int | None, work: int, channels: int, cells: int, channels_last: bool,
+             out_sizes: tuple[int, ...]) -> int:
+    """threads_for a call of `work` reads on an input of `cells` values: global pooling, and
+    channels-last bins over many channels, stream their input."""
+    if max(out_sizes) == 1 or (channels_last and channels >= CL_VISIT):
+        return threads_for(requested, work, cells)
+    return threads_for(requested, work)
 
 
 def _kernel_operands(call, nd):
@@ -90,7 +100,9 @@ def _plain(nd, x, output_size, data_format, num_threads):
         return None
     shape = plain[2]
     table, reads = _plain_geometry(shape[2:], sizes)
-    return (*plain, shape[:2] + sizes, table, threads_for(num_threads, shape[0] * shape[1] * reads))
+    threads = _threads(num_threads, shape[0] * shape[1] * reads, shape[1], plain[0].size,
+                       plain[1], sizes)
+    return (*plain, shape[:2] + sizes, table, threads)
 
 
 def _adaptive_max(fn, nd, input, output_size, return_indices, data_format, num_threads):
@@ -123,8 +135,10 @@ def run_adaptive_max(call, nd, return_indices):
     if return_indices:
         idx_k, idx5 = empty_output(out_shape, np.int64, cl_kernel)
     if out_k.size:
+        threads = _threads(call.num_threads, _work(call, out_shape), out_shape[1], xk.size,
+                           cl_kernel, out_shape[2:])
         _adaptive_kernels.adaptive_max_pool(xk, out_k, idx_k, _sizes_array(call.axes), cl_kernel,
-                                            threads_for(call.num_threads, _work(call, out_shape)))
+                                            threads)
     if call.x.dtype == np.bool_:
         out5 = out5.view(np.bool_)
     out = from_ncdhw(out5, nd, call.channels_last, call.batched)
@@ -133,24 +147,10 @@ def run_adaptive_max(call, nd, return_indices):
     return out
 
 
-# Global averages stream their input (many values a nanosecond per thread), so below this
-# many reads waking a thread team costs more than it saves: (1, 2048, 7, 7) float32 took
-# 0.030 ms on one thread and 0.074 ms on two.  threads_for's cut-off suits slower kernels.
-GLOBAL_AVG_SERIAL_READS = 1 << 18
-
-
-def _avg_threads(threads: int, xk: np.ndarray, out_shape: tuple[int, ...]) -> int:
-    """threads, or 1 for a small global average (whose reads are the input's values)."""
-    if threads > 1 and max(out_shape[2:]) == 1 and xk.size < GLOBAL_AVG_SERIAL_READS:
-        return 1
-    return threads
-
-
 def _adaptive_avg(fn, nd, input, output_size, data_format, num_threads):
     plain = _plain(nd, input, output_size, data_format, num_threads)
     if plain is not None:
         xk, cl, _, batched, out_shape, table, threads = plain
-        threads = _avg_threads(threads, xk, out_shape)
         out_k, out = plain_output(out_shape, xk.dtype, cl, nd, data_format, batched)
         _adaptive_kernels.adaptive_avg_pool(_as_5d(xk, nd, cl), _as_5d(out_k, nd, cl), table, cl,
                                             threads)
@@ -167,9 +167,9 @@ def run_adaptive_avg(call, nd):
     out_dtype = np.float32 if xk.dtype == np.float32 else np.float64
     out_k, out5 = empty_output(out_shape, out_dtype, cl_kernel)
     if out_k.size:
-        threads = threads_for(call.num_threads, _work(call, out_shape))
-        _adaptive_kernels.adaptive_avg_pool(xk, out_k, _sizes_array(call.axes), cl_kernel,
-                                            _avg_threads(threads, xk, out_shape))
+        threads = _threads(call.num_threads, _work(call, out_shape), out_shape[1], xk.size,
+                           cl_kernel, out_shape[2:])
+        _adaptive_kernels.adaptive_avg_pool(xk, out_k, _sizes_array(call.axes), cl_kernel, threads)
     return from_ncdhw(out5, nd, call.channels_last, call.batched)
 
 

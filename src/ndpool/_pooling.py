@@ -16,7 +16,7 @@ from ._args import (Axis, avg_options, axes_table, check_running_sums, validate_
 from ._docs import FLAT_INDEX, OPTIONS, RAISES, examples, input_param, max_returns
 from ._layout import (empty_output, from_ncdhw, kernel_input, plain_input, plain_output,
                       to_ncdhw)
-from ._threading import threads_for, window_work
+from ._threading import window_threads
 from ._typing import DataFormat, Padding, Size
 
 
@@ -45,8 +45,7 @@ def _plain(fn, nd, x, kernel_size, stride, padding, dilation, ceil_mode, data_fo
     table, spatial_out, window = _plain_geometry(fn, shape[2:], kernel_size, stride, padding,
                                                  dilation)
     out_shape = shape[:2] + spatial_out
-    work = window_work(math.prod(out_shape) * window, shape[1], channels_last)
-    threads = threads_for(num_threads, work)
+    threads = window_threads(num_threads, math.prod(out_shape) * window, shape, channels_last)
     return xk, channels_last, out_shape, table, threads, batched
 
 
@@ -82,9 +81,9 @@ def run_max_pool(call, nd, return_indices):
     if return_indices:
         idx_k, idx5 = empty_output(out_shape, np.int64, cl_kernel)
     if out_k.size:
-        work = window_work(_work(out_k.size, call.axes), x5.shape[1], cl_kernel)
-        _kernels.max_pool(xk, out_k, idx_k, axes_table(call.axes), cl_kernel,
-                          threads_for(call.num_threads, work))
+        threads = window_threads(call.num_threads, _work(out_k.size, call.axes), x5.shape,
+                                 cl_kernel)
+        _kernels.max_pool(xk, out_k, idx_k, axes_table(call.axes), cl_kernel, threads)
     if is_bool:
         out5 = out5.view(np.bool_)
     out = from_ncdhw(out5, nd, call.channels_last, call.batched)
@@ -125,7 +124,7 @@ def run_avg_pool(call, nd, count_include_pad, divisor, running_sums=False):
         work = _work(out_k.size, call.axes)
         kernel = _box_sums if _box_pays(x5, call.axes, work, running_sums) else _kernels
         kernel.avg_pool(xk, out_k, axes_table(call.axes), count_include_pad, divisor, cl_kernel,
-                        threads_for(call.num_threads, window_work(work, x5.shape[1], cl_kernel)))
+                        window_threads(call.num_threads, work, x5.shape, cl_kernel))
     return from_ncdhw(out5, nd, call.channels_last, call.batched)
 
 

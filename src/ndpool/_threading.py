@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import math
+
 from ._simd import _kernels
 
-# Below this many element reads and writes a call runs on one thread: waking a thread team
-# costs more than the work.  A team that has gone to sleep (OMP_WAIT_POLICY=passive, or
-# libgomp's default once its spin time has run out between calls) takes 50-60 us to wake
-# on the 2-core VM, so a second thread pays only on work of about 0.1 ms and more: at
-# 1 << 15, max and average calls of 0.01-0.06 ms on one thread took 0.07-0.1 ms on two.
-SERIAL_WORK = 1 << 18
+# The cut-offs below were fitted on the 2-core VM (OMP_WAIT_POLICY=passive), to the one- and
+# two-thread times of 864 forward and 608 gradient calls (max, average and adaptive, 2-D,
+# maps 7x7 to 224x224, both layouts; docs/threads.md).  A sleeping thread team takes
+# 50-150 us there to wake and join, and two threads share about 1.3x one thread's memory
+# bandwidth, so a call gains from a second thread only when it takes 0.2-0.3 ms or more
+# on one.
+
+# Below this much work (element reads and writes) a call runs on one thread.  At 1 << 18,
+# one-thread calls of 0.03-0.3 ms took up to 4x longer on two (global maxima of 2x16x112x112,
+# 3x3/s2 maxima of 3x224x224); the geometric mean time over the sample fell 1.13x -> 1.08x
+# of the faster choice (forward) and 1.09x/1.17x -> 1.04x/1.06x (gradients, channels-first
+# and channels-last).
+SERIAL_WORK = 1 << 20
+
+# Kernels that stream their input with vector loads (channels-last windows over at least
+# CL_VISIT channels, and global pooling) read 10-25 values a nanosecond on one thread, so they stay on one thread
+# below 4x more window reads, unless the input itself is large: reading 8 MiB and more
+# gains from the second core.  The channels-last sample's time fell 1.42x -> 1.06x of the
+# faster choice.
+STREAM_SERIAL_WORK = 1 << 22
+PARALLEL_CELLS = 1 << 21
 
 
 # A channels-last kernel visits each (output pixel, window tap) once and walks the channels
@@ -18,16 +35,29 @@ SERIAL_WORK = 1 << 18
 CL_VISIT = 16
 
 
-def window_work(work: int, channels: int, channels_last: bool) -> int:
-    """The work, for threads_for, of a max or average call of `work` window reads: in the
-    channels-last kernel each pixel tap counts as at least CL_VISIT reads."""
-    if channels_last and 0 < channels < CL_VISIT:
-        return work // channels * CL_VISIT
-    return work
+def window_threads(requested: int | None, reads: int, shape: tuple[int, ...],
+                   channels_last: bool) -> int:
+    """threads_for a max or average call of `reads` window reads on an (N, C, ...) input:
+    a channels-last kernel streams many channels, and with few counts each pixel tap as
+    CL_VISIT reads."""
+    channels = shape[1]
+    if channels_last and channels >= CL_VISIT:
+        return threads_for(requested, reads, math.prod(shape))
+    if channels_last and channels > 0:
+        reads = reads // channels * CL_VISIT
+    return threads_for(requested, reads)
 
 
-def threads_for(requested: int | None, work: int) -> int:
-    """One thread for small work, else the requested count or OpenMP's current limit."""
-    if work < SERIAL_WORK:
+def threads_for(requested: int | None, work: int, streamed_cells: int = 0) -> int:
+    """One thread for small work, else the requested count or OpenMP's current limit.
+
+    streamed_cells is the input's size for a streaming kernel (see STREAM_SERIAL_WORK),
+    0 for the others.
+    """
+    if streamed_cells:
+        serial = work < STREAM_SERIAL_WORK and streamed_cells < PARALLEL_CELLS
+    else:
+        serial = work < SERIAL_WORK
+    if serial:
         return 1
     return requested if requested is not None else _kernels.max_threads()
