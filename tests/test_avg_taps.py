@@ -1,6 +1,7 @@
 """Average pooling with 2 or 3 W taps sums them in one pass where all of them apply and
 tap by tap at the edges; rows of few outputs, and wide windows, are summed a window at a
-time, four windows side by side.  Every output must still get torch's additions in torch's
+time, four windows of a row side by side, or with enough channels the same window of
+eight planes side by side.  Every output must still get torch's additions in torch's
 order."""
 
 import itertools
@@ -128,20 +129,27 @@ def test_stride1_same_pooling_as_one_span_matches_torch(shape, dtype, cip, divis
     ((2, 3, 7, 7), dict(kernel_size=7)),                                   # one output
     ((2, 3, 7, 7), dict(kernel_size=3, stride=3, padding=1)),              # clipped edges
     ((2, 3, 14, 14), dict(kernel_size=7, stride=2, padding=3)),            # shapes change per output
+    ((2, 3, 14, 14), dict(kernel_size=3, stride=3, padding=1)),            # 25 disjoint windows
     ((2, 3, 14, 15), dict(kernel_size=5, stride=2, ceil_mode=True)),       # a last window past the edge
     ((1, 2, 9, 40), dict(kernel_size=(2, 6), stride=(3, 5), padding=(1, 3), count_include_pad=False)),
     ((1, 2, 5, 6, 30), dict(kernel_size=(2, 3, 9), stride=(2, 2, 8), padding=(1, 1, 4), divisor_override=7)),
     ((2, 3, 50), dict(kernel_size=17, stride=16, padding=8)),
 ])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_avg_window_at_a_time_matches_torch(shape, kwargs, dtype):
+@pytest.mark.parametrize("channels", [3, 37])  # 37: groups of 8 planes and a tail of 5
+def test_avg_window_at_a_time_matches_torch(shape, kwargs, dtype, channels):
     nd = len(shape) - 2
+    shape = shape[:1] + (channels,) + shape[2:]
     rng = np.random.default_rng(sum(shape))
     x = (rng.standard_normal(shape) * 10.0 ** rng.integers(-6, 7, shape)).astype(dtype)
     x.reshape(-1)[rng.random(x.size) < 0.05] = -0.0
+    x.reshape(-1)[rng.random(x.size) < 0.01] = np.inf
+    x.reshape(-1)[rng.random(x.size) < 0.01] = np.nan
     want = getattr(torch.nn.functional, f"avg_pool{nd}d")(torch.from_numpy(x), **kwargs).numpy()
-    got = getattr(ndpool, f"avg_pool{nd}d")(x, **kwargs)
-    assert got.tobytes() == np.ascontiguousarray(want).tobytes()
+    fn = getattr(ndpool, f"avg_pool{nd}d")
+    for threads in (1, 2):
+        got = fn(x, **kwargs, num_threads=threads)
+        assert got.tobytes() == np.ascontiguousarray(want).tobytes()
     ints = rng.integers(0, 256, shape).astype(np.uint8)
-    np.testing.assert_array_equal(getattr(ndpool, f"avg_pool{nd}d")(ints, **kwargs),
+    np.testing.assert_array_equal(fn(ints, **kwargs),
                                   getattr(reference, f"avg_pool{nd}d")(ints, **kwargs))

@@ -65,6 +65,10 @@ from ndpool._cl_blocks cimport (cl_block_len, cl_blocks_pay, exact_inverse, max_
 cdef enum:
     W_BLOCK = 512
 
+# Channels-first planes per work item of _avg_cf_windows' side-by-side form.
+cdef enum:
+    PLANE_GROUP = 8
+
 # Separable tiles: each of the two ping-pong buffers of a thread holds about this many
 # bytes (L2-sized); a channels-last tile takes channels in runs (multiples of CL_RUN)
 # as long as the budget allows before it cuts the rows into blocks, whose halos cost
@@ -123,6 +127,16 @@ cdef inline bint _windows_pay(const Axis* aw, Py_ssize_t outputs) noexcept nogil
     to 112x112 maps, float32, both max and average)."""
     return aw.dilation == 1 and (outputs <= 4 or (aw.kernel >= 4 and 2 * aw.kernel >= outputs)
                                  or (aw.kernel >= 5 and aw.stride >= 2))
+
+
+cdef inline bint _plane_groups_pay(const Axis* ax) noexcept nogil:
+    """Whether channels-first averages take _avg_cf_windows' side-by-side planes: where
+    _windows_pay for whole rows, and for disjoint windows on maps of at most 64 outputs
+    (3x3/s3/p1 on 14x14 1.2-1.5x).  Overlapping windows there were 0.8-0.9x: the
+    tap-at-a-time forms reuse the rows."""
+    cdef Py_ssize_t outputs = ax[0].size_out * ax[1].size_out * ax[2].size_out
+    return _windows_pay(&ax[2], ax[2].size_out) or (
+        outputs <= 64 and ax[1].stride >= ax[1].kernel and ax[2].stride >= ax[2].kernel)
 
 
 cdef void _max_cf_wide(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, pool_t* orow,
@@ -692,11 +706,27 @@ cdef void _avg_edge_column(const real_t** rows, Py_ssize_t nrows, real_t* out, P
 cdef void _sum_windows(const pool_t* plane, const Py_ssize_t* off, Py_ssize_t cnt,
                        Py_ssize_t nd, Py_ssize_t nh, Py_ssize_t nw, Py_ssize_t rD, Py_ssize_t rH,
                        real_t* acc) noexcept nogil:
-    """acc[q] = 0 + the cells of window q in scan order, for cnt <= 4 windows of nd x nh x nw
-    cells starting at plane + off[q] (rows rH apart, depth slices rD): four windows side by
-    side are four independent chains."""
-    cdef real_t a0 = 0, a1 = 0, a2 = 0, a3 = 0
+    """acc[q] = 0 + the cells of window q in scan order, for cnt <= 8 windows of nd x nh x nw
+    cells starting at plane + off[q] (rows rH apart, depth slices rD): four or eight
+    windows side by side are as many independent chains."""
+    cdef real_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0
     cdef Py_ssize_t d, h, j, q, o
+    if cnt == 8:
+        for d in range(nd):
+            for h in range(nh):
+                o = d * rD + h * rH
+                for j in range(nw):
+                    a0 = a0 + <real_t>plane[off[0] + o + j]
+                    a1 = a1 + <real_t>plane[off[1] + o + j]
+                    a2 = a2 + <real_t>plane[off[2] + o + j]
+                    a3 = a3 + <real_t>plane[off[3] + o + j]
+                    a4 = a4 + <real_t>plane[off[4] + o + j]
+                    a5 = a5 + <real_t>plane[off[5] + o + j]
+                    a6 = a6 + <real_t>plane[off[6] + o + j]
+                    a7 = a7 + <real_t>plane[off[7] + o + j]
+        acc[0], acc[1], acc[2], acc[3] = a0, a1, a2, a3
+        acc[4], acc[5], acc[6], acc[7] = a4, a5, a6, a7
+        return
     if cnt == 4:
         for d in range(nd):
             for h in range(nh):
@@ -723,7 +753,7 @@ cdef inline void _divide_windows(const pool_t* plane, const Py_ssize_t* off,
                                  Py_ssize_t nd, Py_ssize_t nh, Py_ssize_t nw, Py_ssize_t rD,
                                  Py_ssize_t rH, real_t* out, Py_ssize_t divisor_override) noexcept nogil:
     """out[cell[q]] = window q's sum / its divisor, for the cnt windows of _sum_windows."""
-    cdef real_t acc[4]
+    cdef real_t acc[8]
     cdef Py_ssize_t q
     _sum_windows(plane, off, cnt, nd, nh, nw, rD, rH, acc)
     for q in range(cnt):
@@ -733,15 +763,21 @@ cdef inline void _divide_windows(const pool_t* plane, const Py_ssize_t* off,
 cdef void _avg_cf_windows(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t* out,
                           Py_ssize_t OW, Py_ssize_t od, Py_ssize_t oh0, Py_ssize_t oh1,
                           Py_ssize_t w0, Py_ssize_t w1, const Axis* ax, bint count_include_pad,
-                          Py_ssize_t divisor_override) noexcept nogil:
+                          Py_ssize_t divisor_override, Py_ssize_t planes, Py_ssize_t sC,
+                          Py_ssize_t oC) noexcept nogil:
     """_avg_cf_rows where _windows_pay: a window at a time, consecutive windows of the same
-    clipped shape four at a time (_sum_windows), then _avg_cf_item's division."""
+    clipped shape four at a time (_sum_windows), then _avg_cf_item's division.
+
+    With planes > 1, the same window of `planes` planes (sC apart in the input, oC in
+    out) is summed eight planes at a time instead: on small maps a row holds few windows,
+    and clipped ones differ in shape, while every plane's window has the same."""
     cdef const Axis* aw = &ax[2]
-    cdef Py_ssize_t kd0, kd1, kh0, kh1, kw0, kw1, oh, i, cnt = 0, nh = 0, nw = 0, div_dh
+    cdef Py_ssize_t kd0, kd1, kh0, kh1, kw0, kw1, oh, i, p, o, d, cnt = 0, nh = 0, nw = 0
+    cdef Py_ssize_t div_dh
     cdef Py_ssize_t rD = sD * ax[0].dilation, rH = sH * ax[1].dilation
-    cdef Py_ssize_t off[4]
-    cdef Py_ssize_t cell[4]
-    cdef Py_ssize_t div[4]
+    cdef Py_ssize_t off[8]
+    cdef Py_ssize_t cell[8]
+    cdef Py_ssize_t div[8]
     tap_range(&ax[0], od, &kd0, &kd1)
     cdef Py_ssize_t base = (od * ax[0].stride - ax[0].pad_lo + kd0 * ax[0].dilation) * sD
     for oh in range(oh0, oh1):
@@ -750,16 +786,27 @@ cdef void _avg_cf_windows(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, rea
                   * divisor_factor(&ax[1], oh, count_include_pad))
         for i in range(w0, w1):
             tap_range(aw, i, &kw0, &kw1)
+            o = (base + (oh * ax[1].stride - ax[1].pad_lo + kh0 * ax[1].dilation) * sH
+                 + i * aw.stride - aw.pad_lo + kw0)
+            d = div_dh * divisor_factor(aw, i, count_include_pad)
+            if planes > 1:
+                for p in range(planes):
+                    off[p % 8] = o + p * sC
+                    cell[p % 8] = oh * OW + i + p * oC
+                    div[p % 8] = d
+                    if p % 8 == 7 or p == planes - 1:
+                        _divide_windows(plane, off, cell, div, p % 8 + 1, kd1 - kd0, kh1 - kh0,
+                                        kw1 - kw0, rD, rH, out, divisor_override)
+                continue
             if cnt > 0 and (kh1 - kh0 != nh or kw1 - kw0 != nw):  # a window of another shape
                 _divide_windows(plane, off, cell, div, cnt, kd1 - kd0, nh, nw, rD, rH, out,
                                 divisor_override)
                 cnt = 0
             nh = kh1 - kh0
             nw = kw1 - kw0
-            off[cnt] = (base + (oh * ax[1].stride - ax[1].pad_lo + kh0 * ax[1].dilation) * sH
-                        + i * aw.stride - aw.pad_lo + kw0)
+            off[cnt] = o
             cell[cnt] = oh * OW + i
-            div[cnt] = div_dh * divisor_factor(aw, i, count_include_pad)
+            div[cnt] = d
             cnt += 1
             if cnt == 4:
                 _divide_windows(plane, off, cell, div, cnt, kd1 - kd0, nh, nw, rD, rH, out,
@@ -781,7 +828,7 @@ cdef void _avg_cf_rows(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t
     cdef const Axis* ah = &ax[1]
     if _windows_pay(&ax[2], w1 - w0):
         _avg_cf_windows(plane, sD, sH, out, OW, od, oh0, oh1, w0, w1, ax, count_include_pad,
-                        divisor_override)
+                        divisor_override, 1, 0, 0)
         return
     cdef bint fused = ((pool_t is float or pool_t is double) and sizeof(pool_t) == sizeof(real_t)
                        and _fused_w(&ax[2], w0, w1, &f, _fused_taps(&ax[2], True)))
@@ -1144,7 +1191,7 @@ cdef void _avg_impl(const pool_t* xp, const Strided* x, real_t* op, const Axis* 
     cdef Py_ssize_t N = x.shape[0]
     cdef Py_ssize_t OD = ax[0].size_out, OH = ax[1].size_out, OW = ax[2].size_out
     cdef Py_ssize_t xs0 = x.step[0], xs1 = x.step[1], xs2 = x.step[2], xs3 = x.step[3]
-    cdef Py_ssize_t C, nblk, n_items, item, rpi, ngrp, owb
+    cdef Py_ssize_t C, nblk, n_items, item, rpi, ngrp, owb, n, od, c0
     cdef RowBlock rb
     cdef Py_ssize_t size_in[3]
     cdef Py_ssize_t size_out[3]
@@ -1165,7 +1212,22 @@ cdef void _avg_impl(const pool_t* xp, const Strided* x, real_t* op, const Axis* 
                                 <double>(divisor_override if divisor_override != 0
                                          else k[0] * k[1] * k[2]), 1, 1, False, num_threads)
         return
-    if not channels_last:
+    if not channels_last and OW <= W_BLOCK and _plane_groups_pay(ax) \
+            and x.shape[1] >= 4 and N * OD * (x.shape[1] // PLANE_GROUP) >= 4 * num_threads:
+        # PLANE_GROUP planes an item, their windows side by side.
+        C = x.shape[1]
+        ngrp = (C + PLANE_GROUP - 1) // PLANE_GROUP
+        for item in prange(N * ngrp * OD, nogil=True, num_threads=num_threads,
+                           schedule='static', use_threads_if=num_threads > 1):
+            od = item % OD
+            c0 = (item // OD) % ngrp * PLANE_GROUP
+            n = item // (OD * ngrp)
+            _avg_cf_windows(xp + n * xs0 + c0 * xs1, xs2, xs3,
+                            op + ((n * C + c0) * OD + od) * OH * OW, OW, od, 0, OH, 0, OW, ax,
+                            count_include_pad, divisor_override,
+                            PLANE_GROUP if c0 + PLANE_GROUP <= C else C - c0, xs1,
+                            OD * OH * OW)
+    elif not channels_last:
         C = x.shape[1]
         nblk = row_blocks(OW, W_BLOCK)
         rpi = rows_per_item(N * C * OD, OH, OW if OW < W_BLOCK else W_BLOCK, num_threads)
