@@ -711,6 +711,9 @@ cdef void _sum_windows(const pool_t* plane, const Py_ssize_t* off, Py_ssize_t cn
     windows side by side are as many independent chains."""
     cdef real_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0
     cdef Py_ssize_t d, h, j, q, o
+    # The 8-wide form serves _avg_cf_windows' planes, the 4-wide one its row groups: an
+    # 8-wide form with spare chains for row groups measured 0.8-0.9x on 3- and 16-channel
+    # maps.
     if cnt == 8:
         for d in range(nd):
             for h in range(nh):
@@ -1213,7 +1216,7 @@ cdef void _avg_impl(const pool_t* xp, const Strided* x, real_t* op, const Axis* 
                                          else k[0] * k[1] * k[2]), 1, 1, False, num_threads)
         return
     if not channels_last and OW <= W_BLOCK and _plane_groups_pay(ax) \
-            and x.shape[1] >= 4 and N * OD * (x.shape[1] // PLANE_GROUP) >= 4 * num_threads:
+            and N * OD * (x.shape[1] // PLANE_GROUP) >= 4 * num_threads:
         # PLANE_GROUP planes an item, their windows side by side.
         C = x.shape[1]
         ngrp = (C + PLANE_GROUP - 1) // PLANE_GROUP
