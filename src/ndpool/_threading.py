@@ -21,10 +21,10 @@ from ._simd import _kernels
 SERIAL_WORK = 1 << 20
 
 # Kernels that stream their input with vector loads (channels-last windows over at least
-# CL_VISIT channels, and global pooling) read 10-25 values a nanosecond on one thread, so they stay on one thread
-# below 4x more window reads, unless the input itself is large: reading 8 MiB and more
-# gains from the second core.  The channels-last sample's time fell 1.42x -> 1.06x of the
-# faster choice.
+# CL_VISIT channels, and global pooling) read 10-25 values a nanosecond on one thread, so
+# they stay on one thread below 4x more window reads, unless the input itself is large:
+# reading 8 MiB and more gains from the second core.  The channels-last sample's time
+# fell 1.42x -> 1.06x of the faster choice.
 STREAM_SERIAL_WORK = 1 << 22
 PARALLEL_CELLS = 1 << 21
 
