@@ -9,7 +9,7 @@ from ._simd import _kernels
 # The cut-offs below were fitted on the 2-core VM (OMP_WAIT_POLICY=passive), to the one- and
 # two-thread times of 864 forward and 608 gradient calls (max, average and adaptive, 2-D,
 # maps 7x7 to 224x224, both layouts; docs/threads.md).  There a sleeping thread team
-# starts its second thread 20-50 us late (with tails of milliseconds), and two threads
+# starts its second thread 3-50 us late (medians; tails of milliseconds), and two threads
 # draw about 1.3x one thread's memory bandwidth, so a call gained from a second thread
 # only when it took 0.2-0.3 ms or more on one.
 
