@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import ndpool
-from ndpool import _adaptive, _backward, _layout, _threading
+from ndpool import _backward, _layout, _threading
 
 from _helpers import random_values
 
@@ -344,8 +344,8 @@ def thread_spy(monkeypatch):
         seen.append(n)
         return n
 
-    # window_threads (_pooling's) calls _threading's own.
-    for mod in (_threading, _adaptive, _backward):
+    # window_threads and stream_threads (_pooling's, _adaptive's) call _threading's own.
+    for mod in (_threading, _backward):
         monkeypatch.setattr(mod, "threads_for", spy)
     return seen
 

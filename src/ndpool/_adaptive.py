@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 from typing import Any, Literal, overload
 
@@ -14,7 +13,7 @@ from ._args import INT32_MAX, AdaptiveAxis, Call, adaptive_bounds, validate_adap
 from ._docs import FLAT_INDEX, OPTIONS, RAISES, examples, input_param, max_returns
 from ._layout import (empty_output, from_ncdhw, kernel_input, plain_input, plain_output,
                       to_ncdhw)
-from ._threading import CL_VISIT, threads_for
+from ._threading import stream_threads
 from ._typing import DataFormat, OutputSize
 
 _UNIT_AXIS = AdaptiveAxis(1, 1)
@@ -48,15 +47,6 @@ def _plane_reads(axes: tuple[AdaptiveAxis, ...]) -> int:
 def _work(call: Call, out_shape: tuple[int, ...]) -> int:
     """Input reads of a call: (n, c) planes times the reads of all bins of a plane."""
     return out_shape[0] * out_shape[1] * _plane_reads(call.axes)
-
-
-def _threads(requested: int | None, work: int, channels: int, cells: int, channels_last: bool,
-             out_sizes: tuple[int, ...]) -> int:
-    """threads_for a call of `work` reads on an input of `cells` values: global pooling, and
-    channels-last bins over many channels, stream their input."""
-    if max(out_sizes) == 1 or (channels_last and channels >= CL_VISIT):
-        return threads_for(requested, work, cells)
-    return threads_for(requested, work)
 
 
 def _kernel_operands(call, nd):
@@ -100,8 +90,8 @@ def _plain(nd, x, output_size, data_format, num_threads):
         return None
     shape = plain[2]
     table, reads = _plain_geometry(shape[2:], sizes)
-    threads = _threads(num_threads, shape[0] * shape[1] * reads, shape[1], plain[0].size,
-                       plain[1], sizes)
+    threads = stream_threads(num_threads, shape[0] * shape[1] * reads, shape[1], plain[0].size,
+                             plain[1], max(sizes) == 1)
     return (*plain, shape[:2] + sizes, table, threads)
 
 
@@ -135,8 +125,8 @@ def run_adaptive_max(call, nd, return_indices):
     if return_indices:
         idx_k, idx5 = empty_output(out_shape, np.int64, cl_kernel)
     if out_k.size:
-        threads = _threads(call.num_threads, _work(call, out_shape), out_shape[1], xk.size,
-                           cl_kernel, out_shape[2:])
+        threads = stream_threads(call.num_threads, _work(call, out_shape), out_shape[1],
+                                 xk.size, cl_kernel, max(out_shape[2:]) == 1)
         _adaptive_kernels.adaptive_max_pool(xk, out_k, idx_k, _sizes_array(call.axes), cl_kernel,
                                             threads)
     if call.x.dtype == np.bool_:
@@ -167,8 +157,8 @@ def run_adaptive_avg(call, nd):
     out_dtype = np.float32 if xk.dtype == np.float32 else np.float64
     out_k, out5 = empty_output(out_shape, out_dtype, cl_kernel)
     if out_k.size:
-        threads = _threads(call.num_threads, _work(call, out_shape), out_shape[1], xk.size,
-                           cl_kernel, out_shape[2:])
+        threads = stream_threads(call.num_threads, _work(call, out_shape), out_shape[1],
+                                 xk.size, cl_kernel, max(out_shape[2:]) == 1)
         _adaptive_kernels.adaptive_avg_pool(xk, out_k, _sizes_array(call.axes), cl_kernel, threads)
     return from_ncdhw(out5, nd, call.channels_last, call.batched)
 

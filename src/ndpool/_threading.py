@@ -35,17 +35,24 @@ PARALLEL_CELLS = 1 << 21
 CL_VISIT = 16
 
 
+def stream_threads(requested: int | None, work: int, channels: int, cells: int,
+                   channels_last: bool, global_pool: bool = False) -> int:
+    """threads_for a call of `work` on an input of `cells` values: global pooling, and
+    channels-last kernels over CL_VISIT channels or more, stream their input."""
+    if global_pool or (channels_last and channels >= CL_VISIT):
+        return threads_for(requested, work, cells)
+    return threads_for(requested, work)
+
+
 def window_threads(requested: int | None, reads: int, shape: tuple[int, ...],
                    channels_last: bool) -> int:
-    """threads_for a max or average call of `reads` window reads on an (N, C, ...) input:
-    a channels-last kernel streams many channels, and with few counts each pixel tap as
-    CL_VISIT reads."""
+    """stream_threads for a max or average call of `reads` window reads on an (N, C, ...)
+    input: a channels-last kernel over fewer than CL_VISIT channels counts each pixel tap
+    as CL_VISIT reads."""
     channels = shape[1]
-    if channels_last and channels >= CL_VISIT:
-        return threads_for(requested, reads, math.prod(shape))
-    if channels_last and channels > 0:
+    if channels_last and 0 < channels < CL_VISIT:
         reads = reads // channels * CL_VISIT
-    return threads_for(requested, reads)
+    return stream_threads(requested, reads, channels, math.prod(shape), channels_last)
 
 
 def threads_for(requested: int | None, work: int, streamed_cells: int = 0) -> int:
