@@ -318,10 +318,13 @@ def test_global_average(nd, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("spatial", [(49,), (7, 7), (2, 7, 7), (16, 16), (16, 32), (23, 24)])
+@pytest.mark.parametrize("spatial", [(49,), (7, 7), (2, 7, 7), (16, 16), (16, 32), (23, 24),
+                                     (9, 15), (2, 67)])
 def test_global_max(dtype, spatial):
     """Output size 1, without indices, on planes around the size where the kernel stops
-    folding 16 planes side by side (1024 bytes): the reference's bits for packed planes and
+    folding 16 planes side by side (1024 bytes), and longer planes folded one by one in
+    vectors (135 and 134 values: tails of whole and part vectors after steps of 16 lanes):
+    the reference's bits for packed planes and
     planes apart in memory, a short last block, ties of signed zeros, and NaNs of several
     payloads (the last NaN of a plane wins, so those planes are folded again in order)."""
     rng = np.random.default_rng(len(spatial) * 100 + spatial[-1])
@@ -343,6 +346,23 @@ def test_global_max(dtype, spatial):
         for threads in (1, 2):
             got = adaptive("max", nd)(arr, 1, num_threads=threads)
             assert got.tobytes() == want, (name, threads)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+@pytest.mark.parametrize("length", [64, 67, 79, 135])
+def test_global_max_at_every_position(dtype, length):
+    """Long planes (folded in vector lanes, then whole vectors, then single values): plane
+    p holds its one maximum, or a NaN, at position p, so every lane and tail position must
+    reach the result."""
+    rng = np.random.default_rng(length)
+    x = -rng.integers(1, 100, (2, length, length)).astype(dtype)
+    x[0, np.arange(length), np.arange(length)] = 7
+    if x.dtype.kind == "f":
+        x[1, np.arange(length), np.arange(length)] = np.nan
+    want = np.ascontiguousarray(reference.adaptive_max_pool1d(x, 1)).tobytes()
+    assert (x[0].max(axis=1) == 7).all()
+    for threads in (1, 2):
+        assert ndpool.adaptive_max_pool1d(x, 1, num_threads=threads).tobytes() == want
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -573,7 +573,7 @@ def adaptive_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out
     cdef const pool_t* xp
     cdef pool_t* op = &out[0, 0, 0, 0, 0]
     cdef int64_t* ip = NULL
-    cdef bint with_idx = indices is not None
+    cdef bint with_idx = indices is not None, packed
     cdef Py_ssize_t N = x.shape[0]
     cdef Py_ssize_t OD = b.size_out[0], OH = b.size_out[1], OW = b.size_out[2]
     cdef Py_ssize_t xs0 = x.strides[0] // isz, xs1 = x.strides[1] // isz
@@ -604,6 +604,15 @@ def adaptive_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out
                 with nogil:
                     strided_rows_cf(xp, xs0, xs1, xs2, N, x.shape[1], op, b.size_in, b.size_out, k,
                                     1, 1, 1, True, num_threads)
+        elif not channels_last and not with_idx and _global_planes(&b, xs2, xs3):
+            # Global pooling of longer contiguous planes: one fold each, found straight
+            # from the plane's number (row_block's divisions cost as much as a short fold).
+            C = x.shape[1]
+            packed = xs0 == C * xs1
+            for item in prange(N * C, nogil=True, num_threads=num_threads, schedule='static',
+                               use_threads_if=num_threads > 1):
+                op[item] = wide_fold(xp + (item * xs1 if packed
+                                           else (item // C) * xs0 + (item % C) * xs1), D * H * W)
         elif not channels_last:
             C = x.shape[1]
             nblk = row_blocks(OW, W_BLOCK)

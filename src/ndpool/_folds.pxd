@@ -13,6 +13,9 @@ fold by the next piece's.
 from ndpool._common cimport lowest_value, pool_t
 from ndpool._spans cimport max_update
 
+cdef extern from "_run_max.h" nogil:
+    int ndp_run_max_f64(const double* src, Py_ssize_t n, double* out)
+
 cdef enum:
     # Running maxima of bin_max: more than gcc's complete-unrolling limit (16), so that
     # the lane loops stay loops and the loop vectoriser takes them (unrolled, they were
@@ -30,14 +33,29 @@ cdef inline pool_t fold_scalar(const pool_t* src, Py_ssize_t n) noexcept nogil:
     return m
 
 
+cdef inline pool_t _first_zero(const pool_t* src, Py_ssize_t n) noexcept nogil:
+    """The first zero of src[0:n] (+0.0 or -0.0: torch's fold keeps the first of equal
+    values), for a run whose plain maximum is zero."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        if src[i] == 0:
+            return src[i]
+    return 0
+
+
 cdef inline pool_t bin_max(const pool_t* src, Py_ssize_t n) noexcept nogil:
-    """fold_scalar(src, n) for n >= LANES, vectorised: LANES interleaved plain maxima.  A
-    NaN is seen through running sums (which also catch inf - inf and then take the slow
-    path needlessly)."""
+    """fold_scalar(src, n) for n >= LANES, vectorised: LANES interleaved plain maxima (for
+    double, _run_max.h's vectors).  A NaN is seen through running sums (which also catch
+    inf - inf and then take the slow path needlessly)."""
     cdef pool_t acc[LANES]
     cdef pool_t chk[LANES]
     cdef pool_t v
     cdef Py_ssize_t i, j, h
+    cdef double m
+    if pool_t is double:  # the arrays below spill for double: explicit vectors instead
+        if ndp_run_max_f64(src, n, &m):
+            return fold_scalar(src, n)
+        return _first_zero(src, n) if m == 0 else m
     for j in range(LANES):
         acc[j] = src[j]
         chk[j] = src[j]
@@ -65,9 +83,7 @@ cdef inline pool_t bin_max(const pool_t* src, Py_ssize_t n) noexcept nogil:
         if chk[0] != chk[0]:
             return fold_scalar(src, n)
         if acc[0] == 0:
-            for i in range(n):
-                if src[i] == 0:
-                    return src[i]
+            return _first_zero(src, n)
     return acc[0]
 
 
