@@ -13,13 +13,15 @@ from _helpers import random_values
 
 # (shape, kernel, extra arguments): rows of 1 to 16 outputs, rows and columns left over by
 # floor mode, ceil mode that adds no partial window, 1-D and 3-D windows, a single large
-# plane split into items of rows, and windows outside the kernel's shapes (4 rows).
+# plane split into items of rows, and windows of 4 and 6 rows (max folds them a depth slice
+# at a time, in passes of up to 1024 outputs; average takes another kernel).
 CASES = [
     ((8, 5, 14, 14), 2, {}), ((2, 3, 15, 15), 2, {}), ((2, 3, 15, 17), 3, {}),
     ((1, 2, 21, 21), 3, {}), ((3, 4, 28, 28), 4, {}), ((1, 1, 2000, 24), 2, {}),
     ((1, 3, 8, 1021), 2, {}), ((32, 4, 8, 8), 2, {}), ((1, 16, 8, 8), 2, {}),
     ((2, 2, 14, 14), 2, {"ceil_mode": True}), ((2, 3, 4, 14, 14), (1, 2, 2), {}),
     ((2, 3, 5, 9, 9), (3, 1, 3), {}), ((2, 3, 4, 8, 8), 2, {}),
+    ((2, 3, 6, 9, 12), (3, 2, 4), {}), ((1, 2, 4, 200, 40), 2, {}), ((1, 2, 4, 6, 1024), 2, {}),
     ((3, 7, 48), 2, {}), ((3, 7, 49), 3, {}), ((3, 7, 50), 4, {}),
 ]
 

@@ -599,7 +599,8 @@ def adaptive_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out
                     _global_cf(xp, xs0, xs1, C, item * NDP_PLANES, N * C, D * H * W, op, True,
                                &b)
         elif (pool_t is float or pool_t is double) and not channels_last and not with_idx \
-                and _equal_bins(&b, k) and strided_rows_apply(b.size_in, b.size_out, k, xs2, xs3):
+                and _equal_bins(&b, k) \
+                and strided_rows_apply(b.size_in, b.size_out, k, xs2, xs3, True):
             if pool_t is float or pool_t is double:
                 with nogil:
                     strided_rows_cf(xp, xs0, xs1, xs2, N, x.shape[1], op, b.size_in, b.size_out, k,
@@ -671,7 +672,7 @@ def adaptive_avg_pool(const pool_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out
                     _global_cf(xp, xs0, xs1, C, item * NDP_PLANES, N * C, D * H * W, op, False, &b)
         elif ((pool_t is float and real_t is float) or (pool_t is double and real_t is double)) \
                 and not channels_last and _equal_bins(&b, k) \
-                and strided_rows_apply(b.size_in, b.size_out, k, xs2, xs3):
+                and strided_rows_apply(b.size_in, b.size_out, k, xs2, xs3, False):
             # One division per axis in turn, as torch (_divide); the fold's is the first,
             # kd's or, in 2-D (kd 1), kh's.  A division by a power of two and _divide's
             # exact multiplication agree.

@@ -1143,7 +1143,7 @@ cdef int _max_impl(const pool_t* xp, const Strided* x, pool_t* op, int64_t* ip, 
     cdef Py_ssize_t k[3]
     if (pool_t is float or pool_t is double) and not with_idx and not channels_last \
             and _strided_windows(ax, size_in, size_out, k) \
-            and strided_rows_apply(size_in, size_out, k, xs2, xs3):
+            and strided_rows_apply(size_in, size_out, k, xs2, xs3, True):
         if pool_t is float or pool_t is double:
             with nogil:
                 strided_rows_cf(xp, xs0, xs1, xs2, N, x.shape[1], op, size_in, size_out, k, 1, 1,
@@ -1204,7 +1204,7 @@ cdef void _avg_impl(const pool_t* xp, const Strided* x, real_t* op, const Axis* 
     cdef Py_ssize_t k[3]
     if ((pool_t is float and real_t is float) or (pool_t is double and real_t is double)) \
             and not channels_last and _strided_windows(ax, size_in, size_out, k) \
-            and strided_rows_apply(size_in, size_out, k, xs2, xs3):
+            and strided_rows_apply(size_in, size_out, k, xs2, xs3, False):
         # Windows inside the input: the divisor is the window size (count_include_pad does
         # not matter), one true division, as _avg_cf_item.
         if pool_t is float and real_t is float:

@@ -15,7 +15,7 @@ from cython.parallel cimport prange
 from libc.string cimport memcpy, memset
 
 from ndpool._common cimport divide_span, real_t, rows_per_item
-from ndpool._spans cimport (max_rows, ndp_max_rows_many_f32, ndp_max_rows_many_f64,
+from ndpool._spans cimport (max_rows, max_update, ndp_max_rows_many_f32, ndp_max_rows_many_f64,
                             ndp_sum_rows_many_f32, ndp_sum_rows_many_f64, sum_rows)
 
 cdef enum:
@@ -23,20 +23,23 @@ cdef enum:
     OVERHANG = 8  # a row's fold computes a multiple of this many outputs (the widest vector)
     TAIL_READ = 128  # values per input row that the tail's stack buffers hold
     STRIDED_ROW_MAX = 512  # the longest output row taken (its zeros live on the stack)
+    SLICE_VALUES = 1024  # outputs per pass of _max_slices (its buffer lives on the stack)
 
 
 cdef inline bint strided_rows_apply(const Py_ssize_t* size_in, const Py_ssize_t* size_out,
-                                    const Py_ssize_t* k, Py_ssize_t sD,
-                                    Py_ssize_t sH) noexcept nogil:
+                                    const Py_ssize_t* k, Py_ssize_t sD, Py_ssize_t sH,
+                                    bint is_max) noexcept nogil:
     """Whether strided_rows_cf takes a call with windows k (D, H, W) at stride k: their
-    shape (above), every window inside the input, input rows packed (what a row's fold
-    reads past its row lies in the plane), more than one output (global pooling has its
-    own kernels) and rows of up to STRIDED_ROW_MAX outputs."""
+    shape (above; max takes deeper windows a depth slice at a time), every window inside
+    the input, input rows packed (what a row's fold reads past its row lies in the plane),
+    more than one output (global pooling has its own kernels) and rows of up to
+    STRIDED_ROW_MAX outputs."""
     cdef int a
     for a in range(3):
         if size_out[a] * k[a] > size_in[a]:
             return False
-    return (2 <= k[2] <= 4 and k[0] * k[1] <= STRIDED_ROWS and sH == size_in[2]
+    return (2 <= k[2] <= 4 and (k[0] * k[1] <= STRIDED_ROWS or (is_max and k[1] <= STRIDED_ROWS))
+            and sH == size_in[2]
             and (size_in[0] == 1 or sD == size_in[1] * sH)
             and size_out[0] * size_out[1] * size_out[2] > 1 and size_out[2] <= STRIDED_ROW_MAX)
 
@@ -121,6 +124,33 @@ cdef inline void _strided_rows(const real_t* plane, Py_ssize_t sD, real_t* out, 
         divide_span(out + oh0 * OW, (oh1 - oh0) * OW, div3)
 
 
+cdef inline void _max_slices(const real_t* plane, Py_ssize_t sD, real_t* out, Py_ssize_t od,
+                             Py_ssize_t oh0, Py_ssize_t oh1, const Py_ssize_t* size_in,
+                             const Py_ssize_t* size_out, const Py_ssize_t* k) noexcept nogil:
+    """_strided_rows' maxima for windows of more rows than one fold takes (2x2x2): each
+    depth slice of the windows folds on its own, and the slices' folds update the first's
+    in order (the fold of a sequence is the update of its first part's fold by the
+    rest's, _folds.pxd).  Rows go SLICE_VALUES outputs at a time through a stack buffer."""
+    cdef Py_ssize_t OW = size_out[2], kd = k[0], a, i, h0, h1
+    cdef Py_ssize_t chunk = SLICE_VALUES // OW if OW < SLICE_VALUES else 1
+    cdef Py_ssize_t k1[3]
+    cdef real_t part[SLICE_VALUES + OVERHANG]
+    k1[0], k1[1], k1[2] = 1, k[1], k[2]
+    h0 = oh0
+    while h0 < oh1:
+        h1 = h0 + chunk if h0 + chunk < oh1 else oh1
+        # Slice a of output depth od is input depth od * kd + a: depth "od * kd + a" of a
+        # one-deep window.
+        _strided_rows(plane, sD, out, od * kd, h0, h1, size_in, size_out, k1, 1, 1, 1, True)
+        for a in range(1, kd):
+            # part stands for rows [h0, h1) of an output array based at part - h0 * OW.
+            _strided_rows(plane, sD, part - h0 * OW, od * kd + a, h0, h1, size_in, size_out,
+                          k1, 1, 1, 1, True)
+            for i in range((h1 - h0) * OW):
+                out[h0 * OW + i] = max_update(out[h0 * OW + i], part[i])
+        h0 = h1
+
+
 cdef inline void strided_rows_cf(const real_t* x, Py_ssize_t sN, Py_ssize_t sC, Py_ssize_t sD,
                                  Py_ssize_t N, Py_ssize_t C, real_t* out,
                                  const Py_ssize_t* size_in, const Py_ssize_t* size_out,
@@ -142,6 +172,10 @@ cdef inline void strided_rows_cf(const real_t* x, Py_ssize_t sN, Py_ssize_t sC, 
         r = r // OD
         c = r % C
         n = r // C
-        _strided_rows(x + n * sN + c * sC, sD, out + ((n * C + c) * OD + od) * OH * OW, od,
-                      oh0, oh0 + rpi if oh0 + rpi < OH else OH, size_in, size_out, k, div, div2,
-                      div3, is_max)
+        if k[0] * k[1] > STRIDED_ROWS:  # max only (strided_rows_apply)
+            _max_slices(x + n * sN + c * sC, sD, out + ((n * C + c) * OD + od) * OH * OW, od,
+                        oh0, oh0 + rpi if oh0 + rpi < OH else OH, size_in, size_out, k)
+        else:
+            _strided_rows(x + n * sN + c * sC, sD, out + ((n * C + c) * OD + od) * OH * OW, od,
+                          oh0, oh0 + rpi if oh0 + rpi < OH else OH, size_in, size_out, k, div,
+                          div2, div3, is_max)
