@@ -365,6 +365,30 @@ def test_global_max_at_every_position(dtype, length):
         assert ndpool.adaptive_max_pool1d(x, 1, num_threads=threads).tobytes() == want
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.uint8])
+def test_max_rows_of_few_outputs_side_by_side(dtype):
+    """Channels-first max without indices, rows of fewer than 8 outputs: 8 channels'
+    plain maxima side by side, and the bins whose maximum is a zero or that hold a NaN
+    folded again in scan order.  The reference's bits with bins of all signed zeros, of
+    -inf only, and NaNs of distinct payloads; channel counts around the groups of 8."""
+    rng = np.random.default_rng(5)
+    for shape, output_size in [((2, 19, 20, 20), 7), ((1, 4, 9, 11), (4, 6)),
+                               ((2, 9, 3, 12, 12), (2, 3, 5)), ((1, 8, 64, 64), 6)]:
+        nd = len(shape) - 2
+        x = random_values(rng, shape, dtype)
+        if x.dtype.kind == "f":
+            x[0, 1] = np.where(rng.random(shape[2:]) < 0.5, -0.0, 0.0)
+            x[0, 2] = -np.inf
+            bits = x.view(np.uint32 if dtype == np.float32 else np.uint64)
+            nan = np.isnan(x)
+            bits[nan] |= rng.integers(1, 1000, int(nan.sum())).astype(bits.dtype)
+        want = np.ascontiguousarray(adaptive("max", nd, reference)(x, output_size)).tobytes()
+        for arr in (x, np.repeat(x, 2, axis=1)[:, ::2]):
+            for threads in (1, 2):
+                got = adaptive("max", nd)(arr, output_size, num_threads=threads)
+                assert got.tobytes() == want, (shape, output_size, threads)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_equal_bins(dtype):
     """Channels-first inputs split into equal bins of 2 to 4 columns and up to 3 rows
