@@ -409,8 +409,6 @@ cdef void _max_cf_planes(const pool_t* plane, Py_ssize_t sC, Py_ssize_t sD, Py_s
     cdef const Py_ssize_t* ws = b.start[2]
     cdef const Py_ssize_t* we = b.end[2]
     cdef Py_ssize_t off[PLANES]
-    cdef pool_t acc[PLANES]
-    cdef pool_t chk[PLANES]
     cdef pool_t maxs[PLANES * PLANES]  # [ow][p]
     cdef pool_t sums[PLANES * PLANES]
     cdef pool_t m
@@ -422,13 +420,8 @@ cdef void _max_cf_planes(const pool_t* plane, Py_ssize_t sC, Py_ssize_t sD, Py_s
     for id_ in range(d0, d1):
         for ih in range(h0, h1):
             for ow in range(OW):
-                for p in range(PLANES):
-                    acc[p] = maxs[ow * PLANES + p]
-                    chk[p] = sums[ow * PLANES + p]
-                _max_planes(plane + id_ * sD + ih * sH, off, ws[ow], we[ow], acc, chk)
-                for p in range(PLANES):
-                    maxs[ow * PLANES + p] = acc[p]
-                    sums[ow * PLANES + p] = chk[p]
+                _max_planes(plane + id_ * sD + ih * sH, off, ws[ow], we[ow],
+                            maxs + ow * PLANES, sums + ow * PLANES)
     for ow in range(OW):
         for p in range(P):
             m = maxs[ow * PLANES + p]
@@ -598,6 +591,28 @@ cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
     divide_span(opix, C, w1 - w0)
 
 
+cdef void _planes_cf(const pool_t* xp, Py_ssize_t N, Py_ssize_t C, Py_ssize_t xs0,
+                     Py_ssize_t xs1, Py_ssize_t xs2, Py_ssize_t xs3, pool_t* max_out,
+                     real_t* avg_out, const Bins* b, int num_threads) noexcept nogil:
+    """Channels-first rows narrower than PLANES outputs, PLANES channels a work item: the
+    maxima into max_out, or (max_out NULL) the averages into avg_out."""
+    cdef Py_ssize_t OD = b.size_out[0], OH = b.size_out[1], OW = b.size_out[2]
+    cdef Py_ssize_t ncb = (C + PLANES - 1) // PLANES, item, c, P, at
+    cdef RowBlock rb
+    for item in prange(N * ncb * OD * OH, num_threads=num_threads, schedule='static',
+                       use_threads_if=num_threads > 1):
+        rb = row_block(item, ncb, OD, OH, OW, OW)  # rb.c: the group of channels
+        c = rb.c * PLANES
+        P = PLANES if c + PLANES <= C else C - c
+        at = (((rb.n * C + c) * OD + rb.od) * OH + rb.oh) * OW
+        if max_out != NULL:
+            _max_cf_planes(xp + rb.n * xs0 + c * xs1, xs1, xs2, xs3, max_out + at, OD * OH * OW,
+                           P, rb.od, rb.oh, b)
+        else:
+            _avg_cf_planes(xp + rb.n * xs0 + c * xs1, xs1, xs2, xs3, avg_out + at, OD * OH * OW,
+                           P, rb.od, rb.oh, b)
+
+
 cdef inline bint _global_planes(const Bins* b, Py_ssize_t sD, Py_ssize_t sH) noexcept nogil:
     """Whether a channels-first call is global pooling (one output) of planes whose D * H *
     W values are contiguous: _global_cf's case, for max and average alike."""
@@ -640,7 +655,7 @@ def adaptive_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out
     cdef Py_ssize_t OD = b.size_out[0], OH = b.size_out[1], OW = b.size_out[2]
     cdef Py_ssize_t xs0 = x.strides[0] // isz, xs1 = x.strides[1] // isz
     cdef Py_ssize_t xs2 = x.strides[2] // isz, xs3 = x.strides[3] // isz
-    cdef Py_ssize_t C, nblk, n_items, item, ocell, ncb, oh, od, r, c, n
+    cdef Py_ssize_t C, nblk, n_items, item, ocell
     cdef RowBlock rb
     cdef Pixel px
     cdef Py_ssize_t D = b.size_in[0], H = b.size_in[1], W = b.size_in[2]
@@ -680,20 +695,9 @@ def adaptive_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out
             # Rows of few outputs: PLANES channels side by side (with fewer than half as
             # many channels, the idle lanes cost more than the chains gain: 3 channels of
             # 224x224 -> 7 ran 2x slower, 4 level, 12 1.3x faster).
-            C = x.shape[1]
-            ncb = (C + PLANES - 1) // PLANES
-            n_items = N * ncb * OD * OH
-            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
-                               use_threads_if=num_threads > 1):
-                oh = item % OH
-                r = item // OH
-                od = r % OD
-                r = r // OD
-                c = (r % ncb) * PLANES
-                n = r // ncb
-                _max_cf_planes(xp + n * xs0 + c * xs1, xs1, xs2, xs3,
-                               op + (((n * C + c) * OD + od) * OH + oh) * OW, OD * OH * OW,
-                               PLANES if c + PLANES <= C else C - c, od, oh, &b)
+            with nogil:
+                _planes_cf(xp, x.shape[0], x.shape[1], xs0, xs1, xs2, xs3, op, <double*>NULL, &b,
+                           num_threads)
         elif not channels_last:
             C = x.shape[1]
             nblk = row_blocks(OW, W_BLOCK)
@@ -729,7 +733,7 @@ def adaptive_avg_pool(const pool_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out
     cdef Py_ssize_t OD = b.size_out[0], OH = b.size_out[1], OW = b.size_out[2]
     cdef Py_ssize_t xs0 = x.strides[0] // isz, xs1 = x.strides[1] // isz
     cdef Py_ssize_t xs2 = x.strides[2] // isz, xs3 = x.strides[3] // isz
-    cdef Py_ssize_t C, nblk, ncb, n_items, item, r, n, c, od, oh
+    cdef Py_ssize_t C, nblk, n_items, item
     cdef RowBlock rb
     cdef Pixel px
     cdef Py_ssize_t D = b.size_in[0], H = b.size_in[1], W = b.size_in[2]
@@ -769,20 +773,9 @@ def adaptive_avg_pool(const pool_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out
                     strided_rows_cf(xp, xs0, xs1, xs2, N, x.shape[1], op, b.size_in, b.size_out,
                                     k, <double>d1, d2, d3, False, num_threads)
         elif not channels_last and OW < PLANES:
-            C = x.shape[1]
-            ncb = (C + PLANES - 1) // PLANES
-            n_items = N * ncb * OD * OH
-            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
-                               use_threads_if=num_threads > 1):
-                oh = item % OH
-                r = item // OH
-                od = r % OD
-                r = r // OD
-                c = (r % ncb) * PLANES
-                n = r // ncb
-                _avg_cf_planes(xp + n * xs0 + c * xs1, xs1, xs2, xs3,
-                               op + (((n * C + c) * OD + od) * OH + oh) * OW, OD * OH * OW,
-                               PLANES if c + PLANES <= C else C - c, od, oh, &b)
+            with nogil:
+                _planes_cf(xp, x.shape[0], x.shape[1], xs0, xs1, xs2, xs3, <pool_t*>NULL, op, &b,
+                           num_threads)
         elif not channels_last:
             C = x.shape[1]
             nblk = row_blocks(OW, W_BLOCK)
