@@ -220,6 +220,33 @@ def test_long_rows_keep_output_order(k, s, p, extra):
               bfunc("avg", nd, reference)(g, in_shape, **kwargs, **extra))
 
 
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("in_spatial,kwargs", [((72, 72), dict(kernel_size=3, stride=2, padding=1)),
+                                               ((128, 128), dict(kernel_size=2)),
+                                               ((400, 20), dict(kernel_size=9, stride=1, padding=4))])
+def test_max_backward_of_planes_built_on_the_stack(in_spatial, kwargs, dtype):
+    """Channels-first planes of 16 to 128 KiB are scattered into a stack buffer and copied
+    out: the reference's bits for random indices with duplicates, for a forward's indices
+    on a ramp (long runs of equal indices, the run-keeping scatter on 20-wide rows), and
+    an out-of-range index still raises."""
+    rng = np.random.default_rng(in_spatial[0])
+    in_shape = (2, 3) + in_spatial
+    out_spatial = func("max", 2)(np.zeros(in_shape, dtype), **kwargs).shape[2:]
+    # Equal peaks every 5 columns: a 9-wide window's argmax, its first peak, stays put for
+    # about 5 outputs.
+    ramp = np.add.outer(np.arange(in_spatial[0]), 1000 * (np.arange(in_spatial[1]) % 5 == 4))
+    ramp = ramp.astype(dtype)
+    ramp_idx = func("max", 2)(np.broadcast_to(ramp, in_shape), return_indices=True, **kwargs)[1]
+    for grad, idx in [_max_case(rng, in_shape, out_spatial, dtype),
+                      (random_values(rng, ramp_idx.shape, dtype), ramp_idx)]:
+        _same(bfunc("max", 2, ndpool)(grad, idx, in_shape),
+              bfunc("max", 2, reference)(grad, idx, in_shape))
+    idx = idx.copy()
+    idx[1, 2, 0, 0] = np.prod(in_spatial)
+    with pytest.raises(ValueError, match="indices must lie in"):
+        bfunc("max", 2, ndpool)(grad, idx, in_shape)
+
+
 def _same_bits(got, want):
     """Bit for bit, signed zeros included; NaN where the other has NaN."""
     assert got.dtype == want.dtype and got.shape == want.shape
