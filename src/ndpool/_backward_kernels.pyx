@@ -323,9 +323,10 @@ cdef Py_ssize_t _scatter_cf(const real_t* g, Py_ssize_t gD, Py_ssize_t gH,
                             const int64_t* idx, Py_ssize_t iD, Py_ssize_t iH,
                             Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW,
                             real_t* out, Py_ssize_t P, bint runs) noexcept nogil:
-    """One channels-first plane by _scatter_runs or _scatter_plane; a plane of up to
-    SCRATCH_BYTES is built in a stack buffer, which stays in L1/L2, and copied out once:
-    the scattered updates then never wait on lines of out coming from memory."""
+    """One channels-first plane by _scatter_runs or _scatter_plane.  A plane of more than
+    SCRATCH_MIN and up to SCRATCH_BYTES bytes is built in a stack buffer, which stays in
+    cache, and copied out once: the scattered updates then never wait on lines of out
+    coming from memory."""
     cdef double buf[SCRATCH_DOUBLES]
     cdef Py_ssize_t nbytes = P * <Py_ssize_t>sizeof(real_t)
     cdef real_t* dst = <real_t*>buf if SCRATCH_MIN < nbytes <= SCRATCH_BYTES else out

@@ -14,6 +14,7 @@ from ndpool._common cimport lowest_value, pool_t
 from ndpool._spans cimport max_update
 
 cdef extern from "_run_max.h" nogil:
+    enum: NDP_RUN_MAX  # 1 where the vector form exists (x86)
     int ndp_run_max_f64(const double* src, Py_ssize_t n, double* out)
 
 cdef enum:
@@ -52,7 +53,7 @@ cdef inline pool_t bin_max(const pool_t* src, Py_ssize_t n) noexcept nogil:
     cdef pool_t v
     cdef Py_ssize_t i, j, h
     cdef double m
-    if pool_t is double:  # the arrays below spill for double: explicit vectors instead
+    if pool_t is double and NDP_RUN_MAX:  # the arrays below spill: explicit vectors
         if ndp_run_max_f64(src, n, &m):
             return fold_scalar(src, n)
         return _first_zero(src, n) if m == 0 else m

@@ -5,7 +5,8 @@
  * the arrays need spill, every step goes through memory, and the fold ran at a quarter
  * of float's rate per byte (10 GB/s against a 45 GB/s read rate, 2-core Zen 4, the
  * 100 MB float64 text-CNN input).  Here four vectors of maxima and four of sums live in
- * registers: 16 lanes with AVX, 8 with SSE2 (every x86-64), 4 scalar chains elsewhere.
+ * registers: 16 lanes with AVX, 8 with SSE2 (every x86-64).  Elsewhere NDP_RUN_MAX is 0
+ * and bin_max keeps its arrays.
  *
  * ndp_run_max_f64(src, n, &m): m = the plain maximum of src[0:n] (v > m, any order, NaN
  * never taken), n >= 16.  Returns nonzero when the running sums of the values came out NaN
@@ -17,6 +18,12 @@
 #include <stddef.h>
 #if defined(__AVX__) || defined(__SSE2__)
 #include <immintrin.h>
+#endif
+
+#if defined(__AVX__) || defined(__SSE2__)
+#define NDP_RUN_MAX 1
+#else
+#define NDP_RUN_MAX 0
 #endif
 
 #if defined(__AVX__)
@@ -37,9 +44,9 @@ typedef __m128d ndp_rv;
 
 static inline int ndp_run_max_f64(const double *src, ptrdiff_t n, double *out)
 {
+#if NDP_RUN_MAX
     ptrdiff_t i;
     double m, t;
-#if defined(NDP_RW)
     enum { L = 4 * NDP_RW };
     double ml[NDP_RW], sl[NDP_RW];
     ndp_rv a0 = ndp_rload(src), a1 = ndp_rload(src + NDP_RW);
@@ -73,18 +80,18 @@ static inline int ndp_run_max_f64(const double *src, ptrdiff_t n, double *out)
         m = ml[j] > m ? ml[j] : m;
         t += sl[j];
     }
-#else
-    m = t = src[0];
-    for (i = 1; i + 4 <= n; i += 4) /* 1 value, then steps of 4 (four chains) */
-        ;
-    i = 1;
-#endif
     for (; i < n; i++) {
         m = src[i] > m ? src[i] : m;
         t += src[i];
     }
     *out = m;
     return t != t;
+#else
+    (void)src;
+    (void)n;
+    (void)out;
+    return 1; /* unused: bin_max tests NDP_RUN_MAX first */
+#endif
 }
 
 #endif
