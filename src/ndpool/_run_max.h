@@ -18,9 +18,6 @@
 #include <stddef.h>
 #if defined(__AVX__) || defined(__SSE2__)
 #include <immintrin.h>
-#endif
-
-#if defined(__AVX__) || defined(__SSE2__)
 #define NDP_RUN_MAX 1
 #else
 #define NDP_RUN_MAX 0

@@ -15,7 +15,7 @@ from cython.parallel cimport prange
 from libc.string cimport memcpy, memset
 
 from ndpool._common cimport divide_span, real_t, rows_per_item
-from ndpool._spans cimport (max_rows, max_update, ndp_max_rows_many_f32, ndp_max_rows_many_f64,
+from ndpool._spans cimport (max_rows, max_span, ndp_max_rows_many_f32, ndp_max_rows_many_f64,
                             ndp_sum_rows_many_f32, ndp_sum_rows_many_f64, sum_rows)
 
 cdef enum:
@@ -131,7 +131,7 @@ cdef inline void _max_slices(const real_t* plane, Py_ssize_t sD, real_t* out, Py
     depth slice of the windows folds on its own, and the slices' folds update the first's
     in order (the fold of a sequence is the update of its first part's fold by the
     rest's, _folds.pxd).  Rows go SLICE_VALUES outputs at a time through a stack buffer."""
-    cdef Py_ssize_t OW = size_out[2], kd = k[0], a, i, h0, h1
+    cdef Py_ssize_t OW = size_out[2], kd = k[0], a, h0, h1
     cdef Py_ssize_t chunk = SLICE_VALUES // OW if OW < SLICE_VALUES else 1
     cdef Py_ssize_t k1[3]
     cdef real_t part[SLICE_VALUES + OVERHANG]
@@ -146,8 +146,7 @@ cdef inline void _max_slices(const real_t* plane, Py_ssize_t sD, real_t* out, Py
             # part stands for rows [h0, h1) of an output array based at part - h0 * OW.
             _strided_rows(plane, sD, part - h0 * OW, od * kd + a, h0, h1, size_in, size_out,
                           k1, 1, 1, 1, True)
-            for i in range((h1 - h0) * OW):
-                out[h0 * OW + i] = max_update(out[h0 * OW + i], part[i])
+            max_span(part, 1, out + h0 * OW, (h1 - h0) * OW)
         h0 = h1
 
 
