@@ -221,16 +221,22 @@ def test_long_rows_keep_output_order(k, s, p, extra):
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-@pytest.mark.parametrize("in_spatial,kwargs", [((72, 72), dict(kernel_size=3, stride=2, padding=1)),
-                                               ((128, 128), dict(kernel_size=2)),
-                                               ((400, 20), dict(kernel_size=9, stride=1, padding=4))])
-def test_max_backward_of_planes_built_on_the_stack(in_spatial, kwargs, dtype):
+@pytest.mark.parametrize("in_spatial,kwargs,channels", [
+    ((72, 72), dict(kernel_size=3, stride=2, padding=1), 3),
+    ((128, 128), dict(kernel_size=2), 3),
+    ((400, 20), dict(kernel_size=9, stride=1, padding=4), 3),
+    ((150, 150), dict(kernel_size=3, stride=2, padding=1), 94),  # copied out streamed
+])
+def test_max_backward_of_planes_built_on_the_stack(in_spatial, kwargs, channels, dtype):
     """Channels-first planes of 16 to 128 KiB are scattered into a stack buffer and copied
-    out: the reference's bits for random indices with duplicates, for a forward's indices
-    on a ramp (long runs of equal indices, the run-keeping scatter on 20-wide rows), and
-    an out-of-range index still raises."""
+    out (streamed for gradients of STREAM_MIN_BYTES or more): the reference's bits for
+    random indices with duplicates, for a forward's indices on a ramp (long runs of equal
+    indices, the run-keeping scatter on 20-wide rows), and an out-of-range index still
+    raises."""
     rng = np.random.default_rng(in_spatial[0])
-    in_shape = (2, 3) + in_spatial
+    in_shape = (2, channels) + in_spatial
+    big = np.prod(in_shape) * np.dtype(dtype).itemsize >= _backward._backward_kernels.STREAM_MIN_BYTES
+    assert big == (channels > 3)
     out_spatial = func("max", 2)(np.zeros(in_shape, dtype), **kwargs).shape[2:]
     # Equal peaks every 5 columns: a 9-wide window's argmax, its first peak, stays put for
     # about 5 outputs.
@@ -458,3 +464,40 @@ def test_avg_geometry_cache_keeps_argument_checks():
         ndpool.avg_pool2d_backward(g, (1, 2, 4, 4), True)
     with pytest.raises(ValueError, match="spatial shape"):
         ndpool.avg_pool2d_backward(g, (1, 2, 8, 8), 1)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+@pytest.mark.parametrize("in_spatial,streamed", [((35, 33), False), ((9, 35, 33), False),
+                                                 ((1031, 1023), True), ((17, 257, 255), True)])
+def test_max_backward_of_disjoint_blocks(in_spatial, streamed, data_format, dtype):
+    """Indices of a forward with kernel == stride lie in their outputs' blocks, and each
+    input row (channels-first) or cell (channels-last) is written once, without a zeroing
+    pass; gradients of STREAM_MIN_BYTES or more are written with streaming stores.  The
+    reference's bits, the columns, rows and slices no block covers included; an index
+    outside its block (late in a plane that looked like blocks) falls back to the scatter,
+    and one outside the plane still raises."""
+    nd = len(in_spatial)
+    channels = 4 if streamed else 3
+    in_shape = (1, channels) + in_spatial
+    big = np.prod(in_shape) * np.dtype(dtype).itemsize >= _backward._backward_kernels.STREAM_MIN_BYTES
+    assert big == streamed
+    rng = np.random.default_rng(nd)
+    x = random_values(rng, in_shape, dtype)
+    _, idx = func("max", nd)(x, kernel_size=2, return_indices=True)
+    grad = random_values(rng, idx.shape, dtype)
+    moved = idx.copy()
+    moved[-1, -1, ..., -1] += 2  # the last output's index: out of its block, in the plane
+    for i in (idx, moved):
+        g, i_arr = grad, i
+        if data_format == "channels_last":  # channels-last memory: the channels-last kernel
+            g, i_arr = (np.ascontiguousarray(np.moveaxis(a, 1, -1)) for a in (grad, i))
+        shape = in_spatial + (channels,) if data_format == "channels_last" else in_shape[1:]
+        got = bfunc("max", nd, ndpool)(g, i_arr, (1,) + shape, data_format=data_format)
+        if data_format == "channels_last":
+            got = np.moveaxis(got, -1, 1)
+        _same_bits(got, bfunc("max", nd, reference)(grad, i, in_shape))
+    outside = idx.copy()
+    outside[0, 1, ..., 0] = np.prod(in_spatial)
+    with pytest.raises(ValueError, match="indices must lie in"):
+        bfunc("max", nd, ndpool)(grad, outside, in_shape)

@@ -5,6 +5,8 @@
 
 import numpy as np
 
+STREAM_MIN_BYTES: int  # gradients this large are written with streaming stores
+
 def max_backward(
     grad: np.ndarray,  # real_t, any strides but a unit-stride last axis
     indices: np.ndarray,  # int64, grad's shape, unit-stride last axis

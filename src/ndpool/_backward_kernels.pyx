@@ -39,6 +39,11 @@ from ndpool._common cimport (Axis, real_t, read_geometry, divisor_factor, out_ra
 from ndpool._buffers cimport Strided, acquire
 from ndpool._spans cimport cl_sum_2x2, cl_sum_3x3, sum_rows
 
+cdef extern from "_stream.h" nogil:
+    void ndp_stream_copy(void* dst, const void* src, size_t nbytes)
+    void ndp_stream_zero(void* dst, size_t nbytes)
+    void ndp_stream_fence()
+
 cdef enum:
     # Channels-last units split a sample's channels in multiples of this (a 64-byte line of
     # float32), and only when there are too few samples for the threads.
@@ -54,6 +59,11 @@ cdef enum:
     SCRATCH_MIN = 16384
     SCRATCH_BYTES = 131072
     SCRATCH_DOUBLES = SCRATCH_BYTES // 8
+    # Gradients of at least this many bytes are written with streaming stores (_stream.h):
+    # they do not fit in the last-level cache, and a plain store would read each line first.
+    STREAM_BYTES = 16 << 20
+    # Cells of the streamed _gather_plane rows built on the stack.
+    PICK_ROWS = 1024
     # Max backward writes blocks cell by cell (_gather_blocks) up to this many cells a
     # block: each cell tests every index of its output, which for large blocks costs
     # more than zeroing them and one scatter (measured: 3x3 blocks gain, 4x4 break even,
@@ -182,11 +192,118 @@ cdef extern from *:
     }
     NDPOOL_PICK(ndpool_pick_f32, float, uint32_t, int)
     NDPOOL_PICK(ndpool_pick_f64, double, uint64_t, int64_t)
+    /* The channels-first form, along a row of blocks of bw cells: dst[k * bw + e] =
+       0 + (g[k] if idx[k] == base + k * bw + e else +0) for k < n, e < bw; returns how
+       many idx[k] hit their block.  bw == 2 (2x2 and 2x2x2 pools) has its own loop, with
+       constant offsets. */
+    #define NDPOOL_PICK_ROW(name, T, U, H)                                                 \
+    static inline Py_ssize_t name(const T* g, const int64_t* idx, Py_ssize_t n,           \
+                                  int64_t base, Py_ssize_t bw, T* dst) {                   \
+        H hits = 0;                                                                        \
+        if (bw == 2) {                                                                     \
+            for (Py_ssize_t k = 0; k < n; k++) {                                           \
+                uint64_t j = (uint64_t)(idx[k] - base - 2 * k);                            \
+                U b, b0, b1;                                                               \
+                T v0, v1;                                                                  \
+                memcpy(&b, g + k, sizeof b);                                               \
+                b0 = b & -(U)(j == 0);                                                     \
+                b1 = b & -(U)(j == 1);                                                     \
+                memcpy(&v0, &b0, sizeof v0);                                               \
+                memcpy(&v1, &b1, sizeof v1);                                               \
+                dst[2 * k] = (T)0 + v0;                                                    \
+                dst[2 * k + 1] = (T)0 + v1;                                                \
+                hits += (H)(j < 2);                                                        \
+            }                                                                              \
+            return hits;                                                                   \
+        }                                                                                  \
+        for (Py_ssize_t k = 0; k < n; k++) {                                               \
+            uint64_t j = (uint64_t)(idx[k] - base - bw * k);                               \
+            U b;                                                                           \
+            memcpy(&b, g + k, sizeof b);                                                   \
+            for (Py_ssize_t e = 0; e < bw; e++) {                                          \
+                U be = b & -(U)(j == (uint64_t)e);                                         \
+                T v;                                                                       \
+                memcpy(&v, &be, sizeof v);                                                 \
+                dst[k * bw + e] = (T)0 + v;                                                \
+            }                                                                              \
+            hits += (H)(j < (uint64_t)bw);                                                 \
+        }                                                                                  \
+        return hits;                                                                       \
+    }
+    NDPOOL_PICK_ROW(ndpool_pick_row_any_f32, float, uint32_t, Py_ssize_t)
+    NDPOOL_PICK_ROW(ndpool_pick_row_any_f64, double, uint64_t, Py_ssize_t)
+    /* With AVX2, bw == 2 four outputs at a time in explicit vectors: GCC's own version of
+       the loop above shuffled its int64 masks into float lanes at three times the
+       instructions.  Each output's two masks (64-bit, from idx - cell == 0 or 1) become
+       the 32-bit (float) or 64-bit (double) lanes of its two cells, and its value is
+       repeated into both. */
+    #if defined(__AVX2__)
+    #include <immintrin.h>
+    static inline Py_ssize_t ndpool_pick_row_f32(const float* g, const int64_t* idx,
+                                                 Py_ssize_t n, int64_t base, Py_ssize_t bw,
+                                                 float* dst) {
+        Py_ssize_t k = 0;
+        __m256i hits = _mm256_setzero_si256();
+        if (bw == 2) {
+            const __m256i one = _mm256_set1_epi64x(1), zero = _mm256_setzero_si256();
+            const __m256i twice = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+            __m256i cell = _mm256_add_epi64(_mm256_set1_epi64x(base), _mm256_setr_epi64x(0, 2, 4, 6));
+            for (; k + 4 <= n; k += 4) {
+                __m256i j = _mm256_sub_epi64(_mm256_loadu_si256((const __m256i*)(idx + k)), cell);
+                __m256i m0 = _mm256_cmpeq_epi64(j, zero), m1 = _mm256_cmpeq_epi64(j, one);
+                __m256 m = _mm256_castsi256_ps(_mm256_blend_epi32(m0, m1, 0xAA));
+                __m256 v = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(g + k)), twice);
+                _mm256_storeu_ps(dst + 2 * k, _mm256_add_ps(_mm256_setzero_ps(), _mm256_and_ps(m, v)));
+                hits = _mm256_sub_epi64(hits, _mm256_or_si256(m0, m1));
+                cell = _mm256_add_epi64(cell, _mm256_set1_epi64x(8));
+            }
+        }
+        int64_t h[4];
+        _mm256_storeu_si256((__m256i*)h, hits);
+        return h[0] + h[1] + h[2] + h[3]
+               + ndpool_pick_row_any_f32(g + k, idx + k, n - k, base + bw * k, bw, dst + bw * k);
+    }
+    static inline Py_ssize_t ndpool_pick_row_f64(const double* g, const int64_t* idx,
+                                                 Py_ssize_t n, int64_t base, Py_ssize_t bw,
+                                                 double* dst) {
+        Py_ssize_t k = 0;
+        __m256i hits = _mm256_setzero_si256();
+        if (bw == 2) {
+            const __m256i one = _mm256_set1_epi64x(1), zero = _mm256_setzero_si256();
+            __m256i cell = _mm256_add_epi64(_mm256_set1_epi64x(base), _mm256_setr_epi64x(0, 2, 4, 6));
+            for (; k + 4 <= n; k += 4) {
+                __m256i j = _mm256_sub_epi64(_mm256_loadu_si256((const __m256i*)(idx + k)), cell);
+                __m256i m0 = _mm256_cmpeq_epi64(j, zero), m1 = _mm256_cmpeq_epi64(j, one);
+                __m256i lo = _mm256_unpacklo_epi64(m0, m1), hi = _mm256_unpackhi_epi64(m0, m1);
+                __m256d v = _mm256_loadu_pd(g + k);
+                __m256d a = _mm256_and_pd(_mm256_castsi256_pd(_mm256_permute2x128_si256(lo, hi, 0x20)),
+                                          _mm256_permute4x64_pd(v, 0x50));
+                __m256d b = _mm256_and_pd(_mm256_castsi256_pd(_mm256_permute2x128_si256(lo, hi, 0x31)),
+                                          _mm256_permute4x64_pd(v, 0xFA));
+                _mm256_storeu_pd(dst + 2 * k, _mm256_add_pd(_mm256_setzero_pd(), a));
+                _mm256_storeu_pd(dst + 2 * k + 4, _mm256_add_pd(_mm256_setzero_pd(), b));
+                hits = _mm256_sub_epi64(hits, _mm256_or_si256(m0, m1));
+                cell = _mm256_add_epi64(cell, _mm256_set1_epi64x(8));
+            }
+        }
+        int64_t h[4];
+        _mm256_storeu_si256((__m256i*)h, hits);
+        return h[0] + h[1] + h[2] + h[3]
+               + ndpool_pick_row_any_f64(g + k, idx + k, n - k, base + bw * k, bw, dst + bw * k);
+    }
+    #else
+    #define ndpool_pick_row_f32 ndpool_pick_row_any_f32
+    #define ndpool_pick_row_f64 ndpool_pick_row_any_f64
+    #endif
     """
     Py_ssize_t ndpool_pick_f32(const float* gp, const int64_t* ip, int64_t cell, float* op,
                                Py_ssize_t nc) noexcept nogil
     Py_ssize_t ndpool_pick_f64(const double* gp, const int64_t* ip, int64_t cell, double* op,
                                Py_ssize_t nc) noexcept nogil
+    Py_ssize_t ndpool_pick_row_f32(const float* g, const int64_t* idx, Py_ssize_t n,
+                                   int64_t base, Py_ssize_t bw, float* dst) noexcept nogil
+    Py_ssize_t ndpool_pick_row_f64(const double* g, const int64_t* idx, Py_ssize_t n,
+                                   int64_t base, Py_ssize_t bw, double* dst) noexcept nogil
 
 
 cdef inline Py_ssize_t _select(const real_t* gp, const int64_t* ip, int64_t cell, real_t* op,
@@ -199,11 +316,33 @@ cdef inline Py_ssize_t _select(const real_t* gp, const int64_t* ip, int64_t cell
         return ndpool_pick_f64(gp, ip, cell, op, nc)
 
 
+cdef inline void _zero_cells(real_t* out, Py_ssize_t n, bint stream) noexcept nogil:
+    if stream:
+        ndp_stream_zero(out, n * sizeof(real_t))
+    else:
+        memset(out, 0, n * sizeof(real_t))
+
+
+cdef inline Py_ssize_t _select_to(const real_t* gp, const int64_t* ip, int64_t cell,
+                                  real_t* op, Py_ssize_t nc, bint stream) noexcept nogil:
+    """_select, streamed when asked (picked on the stack, then copied out)."""
+    cdef real_t buf[CH_CHUNK]
+    cdef Py_ssize_t c = 0, m, hits = 0
+    if not stream:
+        return _select(gp, ip, cell, op, nc)
+    while c < nc:
+        m = nc - c if nc - c < CH_CHUNK else CH_CHUNK
+        hits += _select(gp + c, ip + c, cell, buf, m)
+        ndp_stream_copy(op + c, buf, m * sizeof(real_t))
+        c += m
+    return hits
+
+
 cdef bint _gather_blocks(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
                          const int64_t* idx, Py_ssize_t iD, Py_ssize_t iH, Py_ssize_t iW,
                          Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t r0,
                          Py_ssize_t r1, real_t* out, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
-                         Py_ssize_t C) noexcept nogil:
+                         Py_ssize_t C, bint stream) noexcept nogil:
     """_scatter's result for output rows r = od * OH + oh in [r0, r1) of one channels-last
     sample, written cell by cell, when every index lies in its output's block.
 
@@ -215,6 +354,7 @@ cdef bint _gather_blocks(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize
     the last block before them).  Each output's index must hit one cell of its block; at
     the first that does not (an overlapping forward, or indices from elsewhere) this
     returns False with out partly written, and the sample is redone by _scatter.
+    Streamed, each cell's channels are picked on the stack and copied out (_select_to).
     """
     cdef Py_ssize_t bd = D // OD, bh = H // OH, bw = W // OW
     cdef Py_ssize_t r, od, oh, ow, a, b, e, row
@@ -234,20 +374,71 @@ cdef bint _gather_blocks(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize
                 for b in range(bh):
                     row = ((od * bd + a) * H + oh * bh + b) * W + ow * bw
                     for e in range(bw):
-                        hits += _select(gp, ip, row + e, out + (row + e) * C, C)
+                        hits += _select_to(gp, ip, row + e, out + (row + e) * C, C, stream)
             if hits != C:
                 return False
         if OW * bw < W:  # the columns no block covers
             for a in range(bd):
                 for b in range(bh):
                     row = ((od * bd + a) * H + oh * bh + b) * W + OW * bw
-                    memset(out + row * C, 0, (W - OW * bw) * C * sizeof(real_t))
+                    _zero_cells(out + row * C, (W - OW * bw) * C, stream)
         if oh == OH - 1 and OH * bh < H:  # the rows no block covers
             for a in range(bd):
                 row = ((od * bd + a) * H + OH * bh) * W
-                memset(out + row * C, 0, (H - OH * bh) * W * C * sizeof(real_t))
+                _zero_cells(out + row * C, (H - OH * bh) * W * C, stream)
         if r == OD * OH - 1 and OD * bd < D:  # the depth slices no block covers
-            memset(out + OD * bd * H * W * C, 0, (D - OD * bd) * H * W * C * sizeof(real_t))
+            _zero_cells(out + OD * bd * H * W * C, (D - OD * bd) * H * W * C, stream)
+    if stream:
+        ndp_stream_fence()
+    return True
+
+
+cdef inline Py_ssize_t _pick_row(const real_t* g, const int64_t* idx, Py_ssize_t n, int64_t base,
+                                 Py_ssize_t bw, real_t* dst) noexcept nogil:
+    if real_t is float:
+        return ndpool_pick_row_f32(g, idx, n, base, bw, dst)
+    else:
+        return ndpool_pick_row_f64(g, idx, n, base, bw, dst)
+
+
+cdef bint _gather_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH,
+                        const int64_t* idx, Py_ssize_t iD, Py_ssize_t iH,
+                        Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW,
+                        real_t* out, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
+                        bint stream) noexcept nogil:
+    """_gather_blocks for one channels-first plane: each input row written once, from the
+    indices of the output row whose blocks it crosses (_pick_row), when every index lies
+    in its output's block.  Streamed, the rows of a slice that one output row covers are
+    built on the stack and copied out together.  Returns False at the first output row
+    with an index outside its block (the caller redoes the plane by _scatter_cf, which
+    zeroes before it adds)."""
+    cdef Py_ssize_t bd = D // OD, bh = H // OH, bw = W // OW
+    cdef Py_ssize_t od, oh, a, b, r, hits, n = OW * bw
+    cdef real_t rows[PICK_ROWS]
+    cdef real_t* dst
+    cdef bint via_rows = stream and bh * W <= PICK_ROWS
+    for od in range(OD):
+        for oh in range(OH):
+            hits = 0
+            for a in range(bd):
+                r = ((od * bd + a) * H + oh * bh) * W
+                dst = &rows[0] if via_rows else out + r
+                for b in range(bh):
+                    hits += _pick_row(g + od * gD + oh * gH, idx + od * iD + oh * iH, OW,
+                                      r + b * W, bw, dst + b * W)
+                    if n < W:  # the columns no block covers
+                        memset(dst + b * W + n, 0, (W - n) * sizeof(real_t))
+                if via_rows:
+                    ndp_stream_copy(out + r, dst, bh * W * sizeof(real_t))
+            if hits != OW:
+                return False
+        if OH * bh < H:  # the rows no block covers, in each slice of this block row
+            for a in range(bd):
+                _zero_cells(out + ((od * bd + a) * H + OH * bh) * W, (H - OH * bh) * W, stream)
+    if OD * bd < D:  # the slices no block covers
+        _zero_cells(out + OD * bd * H * W, (D - OD * bd) * H * W, stream)
+    if stream:
+        ndp_stream_fence()
     return True
 
 
@@ -322,11 +513,11 @@ cdef Py_ssize_t _scatter_runs(const real_t* g, Py_ssize_t gD, Py_ssize_t gH,
 cdef Py_ssize_t _scatter_cf(const real_t* g, Py_ssize_t gD, Py_ssize_t gH,
                             const int64_t* idx, Py_ssize_t iD, Py_ssize_t iH,
                             Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW,
-                            real_t* out, Py_ssize_t P, bint runs) noexcept nogil:
+                            real_t* out, Py_ssize_t P, bint runs, bint stream) noexcept nogil:
     """One channels-first plane by _scatter_runs or _scatter_plane.  A plane of more than
     SCRATCH_MIN and up to SCRATCH_BYTES bytes is built in a stack buffer, which stays in
     cache, and copied out once: the scattered updates then never wait on lines of out
-    coming from memory."""
+    coming from memory.  When streaming, the copy streams: no line of out is read."""
     cdef double buf[SCRATCH_DOUBLES]
     cdef Py_ssize_t nbytes = P * <Py_ssize_t>sizeof(real_t)
     cdef real_t* dst = <real_t*>buf if SCRATCH_MIN < nbytes <= SCRATCH_BYTES else out
@@ -336,7 +527,11 @@ cdef Py_ssize_t _scatter_cf(const real_t* g, Py_ssize_t gD, Py_ssize_t gH,
     else:
         bad = _scatter_plane(g, gD, gH, idx, iD, iH, OD, OH, OW, dst, P)
     if dst != out:
-        memcpy(out, dst, P * sizeof(real_t))
+        if stream:
+            ndp_stream_copy(out, dst, nbytes)
+            ndp_stream_fence()
+        else:
+            memcpy(out, dst, nbytes)
     return bad
 
 
@@ -369,6 +564,35 @@ cdef bint _long_runs(const int64_t* ip, const Strided* is_, const Strided* gs) n
             runs += row[w] != row[w - 1]
         outputs += OW
     return 2 * outputs >= 9 * runs
+
+
+cdef bint _in_blocks(const int64_t* ip, const Strided* is_, const Strided* os) noexcept nogil:
+    """Whether a sample of a channels-first call's indices all lie in their outputs' blocks
+    (_gather_plane's condition; a non-overlapping forward).  A guess only: _gather_plane
+    checks every index."""
+    cdef const Py_ssize_t* s = is_.step
+    cdef Py_ssize_t OD = is_.shape[2], OH = is_.shape[3], OW = is_.shape[4]
+    cdef Py_ssize_t D = os.shape[2], H = os.shape[3], W = os.shape[4]
+    cdef Py_ssize_t outputs = is_.shape[0] * is_.shape[1] * OD * OH * OW
+    cdef Py_ssize_t bd, bh, bw, k, o, od, oh, ow, u, samples = 32
+    cdef int64_t j
+    if outputs == 0 or D < OD or H < OH or W < OW:
+        return False
+    bd, bh, bw = D // OD, H // OH, W // OW
+    if samples > outputs:
+        samples = outputs
+    for k in range(samples):
+        o = (k * <Py_ssize_t>2654435761) % outputs if samples < outputs else k
+        ow = o % OW
+        oh = (o // OW) % OH
+        od = (o // (OW * OH)) % OD
+        u = o // (OW * OH * OD)
+        j = (ip + (u // is_.shape[1]) * s[0] + (u % is_.shape[1]) * s[1]
+             + od * s[2] + oh * s[3])[ow]
+        if (j < 0 or j // (H * W) // bd != od or j // W % H // bh != oh
+                or j % W // bw != ow):
+            return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------
@@ -1236,21 +1460,30 @@ cdef Py_ssize_t _max_units(const real_t* gp, const Strided* gs, const int64_t* i
     cdef const Py_ssize_t* i = is_.step
     cdef Py_ssize_t N = os.shape[0], C, P, width, nblk, u, n, c0, R, parts, r0, B, bad = 0
     cdef char* failed = NULL
-    cdef bint runs
+    cdef bint runs, stream, blocks
     if not channels_last:
         C = os.shape[1]
         P = os.shape[2] * os.shape[3] * os.shape[4]
         runs = _long_runs(ip, is_, gs)
+        blocks = _in_blocks(ip, is_, os)
+        stream = N * C * P * <Py_ssize_t>sizeof(real_t) >= STREAM_BYTES
         for u in prange(N * C, num_threads=num_threads, schedule='static',
                         use_threads_if=num_threads > 1):
             n = u // C
             c0 = u % C
+            if blocks and _gather_plane(gp + n * g[0] + c0 * g[1], g[2], g[3],
+                                        ip + n * i[0] + c0 * i[1], i[2], i[3],
+                                        gs.shape[2], gs.shape[3], gs.shape[4], op + u * P,
+                                        os.shape[2], os.shape[3], os.shape[4], stream):
+                continue
             bad += _scatter_cf(gp + n * g[0] + c0 * g[1], g[2], g[3],
                                ip + n * i[0] + c0 * i[1], i[2], i[3],
-                               gs.shape[2], gs.shape[3], gs.shape[4], op + u * P, P, runs)
+                               gs.shape[2], gs.shape[3], gs.shape[4], op + u * P, P, runs,
+                               stream)
     else:
         C = os.shape[4]
         P = os.shape[1] * os.shape[2] * os.shape[3]
+        stream = N * P * C * <Py_ssize_t>sizeof(real_t) >= STREAM_BYTES
         # First, where blocks are small, every sample as blocks (units: slabs of output rows
         # with all channels), then the samples where that failed, or all of them, by
         # _scatter (units: channel blocks).
@@ -1268,7 +1501,7 @@ cdef Py_ssize_t _max_units(const real_t* gp, const Strided* gs, const int64_t* i
                 if 0 < B <= GATHER_CELLS and _gather_blocks(
                         gp + n * g[0], g[1], g[2], g[3], ip + n * i[0], i[1], i[2], i[3],
                         gs.shape[1], gs.shape[2], gs.shape[3], 0, R, op + n * P * C,
-                        os.shape[1], os.shape[2], os.shape[3], C):
+                        os.shape[1], os.shape[2], os.shape[3], C, stream):
                     continue
                 bad += _scatter(gp + n * g[0], g[1], g[2], g[3], ip + n * i[0], i[1], i[2], i[3],
                                 gs.shape[1], gs.shape[2], gs.shape[3], op + n * P * C, P, C, C)
@@ -1283,7 +1516,7 @@ cdef Py_ssize_t _max_units(const real_t* gp, const Strided* gs, const int64_t* i
                 failed[u] = not _gather_blocks(gp + n * g[0], g[1], g[2], g[3], ip + n * i[0], i[1],
                                                i[2], i[3], gs.shape[1], gs.shape[2], gs.shape[3],
                                                r0, R * (u % parts + 1) // parts, op + n * P * C,
-                                               os.shape[1], os.shape[2], os.shape[3], C)
+                                               os.shape[1], os.shape[2], os.shape[3], C, stream)
             if not memchr(failed, 1, N * parts):
                 free(failed)
                 return 0
@@ -1299,6 +1532,10 @@ cdef Py_ssize_t _max_units(const real_t* gp, const Strided* gs, const int64_t* i
                             width if c0 + width <= C else C - c0)
         free(failed)
     return bad
+
+
+# Exposed for tests, which must reach the streamed paths.
+STREAM_MIN_BYTES = STREAM_BYTES
 
 
 def max_backward(grad, indices, out, bint channels_last, int num_threads):
