@@ -1,0 +1,139 @@
+/* Max backward cells written once: each cell 0 + the share of the one output whose
+ * index hits it (or +0), for calls where a cell can receive at most one share.  Adding
+ * the share to zero is what the scatter does to a zeroed cell (and turns a -0 share
+ * into +0, as there).  Shares are masked by their bits, not chosen by a branch: the
+ * loops vectorise, and a branch on a random match mispredicts.
+ */
+#ifndef NDPOOL_PICKS_H
+#define NDPOOL_PICKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Channels-last: op[c] = 0 + (gp[c] if ip[c] == cell else +0) for c < nc; returns how
+   many matched.  T is the float type, U the unsigned integer of its width, H a counter
+   of that width (keeps the count in the vector lanes). */
+#define NDPOOL_PICK(name, T, U, H)                                                      \
+static inline ptrdiff_t name(const T* gp, const int64_t* ip, int64_t cell, T* op,       \
+                             ptrdiff_t nc) {                                            \
+    const U* gb = (const U*)gp;                                                         \
+    H hits = 0;                                                                         \
+    for (ptrdiff_t c = 0; c < nc; c++) {                                                \
+        U m = -(U)(ip[c] == cell);                                                      \
+        U b = gb[c] & m;                                                                \
+        T v;                                                                            \
+        memcpy(&v, &b, sizeof v);                                                       \
+        op[c] = (T)0 + v;                                                               \
+        hits += (H)(m & 1u);                                                            \
+    }                                                                                   \
+    return hits;                                                                        \
+}
+NDPOOL_PICK(ndpool_pick_f32, float, uint32_t, int)
+NDPOOL_PICK(ndpool_pick_f64, double, uint64_t, int64_t)
+
+/* The channels-first form, along a row of blocks of bw cells: dst[k * bw + e] =
+   0 + (g[k] if idx[k] == base + k * bw + e else +0) for k < n, e < bw; returns how
+   many idx[k] hit their block.  bw == 2 (2x2 and 2x2x2 pools) has its own loop, with
+   constant offsets. */
+#define NDPOOL_PICK_ROW(name, T, U, H)                                                  \
+static inline ptrdiff_t name(const T* g, const int64_t* idx, ptrdiff_t n,               \
+                             int64_t base, ptrdiff_t bw, T* dst) {                      \
+    H hits = 0;                                                                         \
+    if (bw == 2) {                                                                      \
+        for (ptrdiff_t k = 0; k < n; k++) {                                             \
+            uint64_t j = (uint64_t)(idx[k] - base - 2 * k);                             \
+            U b, b0, b1;                                                                \
+            T v0, v1;                                                                   \
+            memcpy(&b, g + k, sizeof b);                                                \
+            b0 = b & -(U)(j == 0);                                                      \
+            b1 = b & -(U)(j == 1);                                                      \
+            memcpy(&v0, &b0, sizeof v0);                                                \
+            memcpy(&v1, &b1, sizeof v1);                                                \
+            dst[2 * k] = (T)0 + v0;                                                     \
+            dst[2 * k + 1] = (T)0 + v1;                                                 \
+            hits += (H)(j < 2);                                                         \
+        }                                                                               \
+        return hits;                                                                    \
+    }                                                                                   \
+    for (ptrdiff_t k = 0; k < n; k++) {                                                 \
+        uint64_t j = (uint64_t)(idx[k] - base - bw * k);                                \
+        U b;                                                                            \
+        memcpy(&b, g + k, sizeof b);                                                    \
+        for (ptrdiff_t e = 0; e < bw; e++) {                                            \
+            U be = b & -(U)(j == (uint64_t)e);                                          \
+            T v;                                                                        \
+            memcpy(&v, &be, sizeof v);                                                  \
+            dst[k * bw + e] = (T)0 + v;                                                 \
+        }                                                                               \
+        hits += (H)(j < (uint64_t)bw);                                                  \
+    }                                                                                   \
+    return hits;                                                                        \
+}
+NDPOOL_PICK_ROW(ndpool_pick_row_any_f32, float, uint32_t, ptrdiff_t)
+NDPOOL_PICK_ROW(ndpool_pick_row_any_f64, double, uint64_t, ptrdiff_t)
+/* With AVX2, bw == 2 four outputs at a time in explicit vectors: GCC's own version of
+   the loop above shuffled its int64 masks into float lanes at three times the
+   instructions.  Each output's two masks (64-bit, from idx - cell == 0 or 1) become
+   the 32-bit (float) or 64-bit (double) lanes of its two cells, and its value is
+   repeated into both. */
+#if defined(__AVX2__)
+#include <immintrin.h>
+static inline ptrdiff_t ndpool_pick_row_f32(const float* g, const int64_t* idx,
+                                            ptrdiff_t n, int64_t base, ptrdiff_t bw,
+                                            float* dst) {
+    ptrdiff_t k = 0;
+    __m256i hits = _mm256_setzero_si256();
+    if (bw == 2) {
+        const __m256i one = _mm256_set1_epi64x(1), zero = _mm256_setzero_si256();
+        const __m256i twice = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+        __m256i cell = _mm256_add_epi64(_mm256_set1_epi64x(base), _mm256_setr_epi64x(0, 2, 4, 6));
+        for (; k + 4 <= n; k += 4) {
+            __m256i j = _mm256_sub_epi64(_mm256_loadu_si256((const __m256i*)(idx + k)), cell);
+            __m256i m0 = _mm256_cmpeq_epi64(j, zero), m1 = _mm256_cmpeq_epi64(j, one);
+            __m256 m = _mm256_castsi256_ps(_mm256_blend_epi32(m0, m1, 0xAA));
+            __m256 v = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(g + k)), twice);
+            _mm256_storeu_ps(dst + 2 * k, _mm256_add_ps(_mm256_setzero_ps(), _mm256_and_ps(m, v)));
+            hits = _mm256_sub_epi64(hits, _mm256_or_si256(m0, m1));
+            cell = _mm256_add_epi64(cell, _mm256_set1_epi64x(8));
+        }
+    }
+    int64_t h[4];
+    _mm256_storeu_si256((__m256i*)h, hits);
+    return h[0] + h[1] + h[2] + h[3]
+           + ndpool_pick_row_any_f32(g + k, idx + k, n - k, base + bw * k, bw, dst + bw * k);
+}
+static inline ptrdiff_t ndpool_pick_row_f64(const double* g, const int64_t* idx,
+                                            ptrdiff_t n, int64_t base, ptrdiff_t bw,
+                                            double* dst) {
+    ptrdiff_t k = 0;
+    __m256i hits = _mm256_setzero_si256();
+    if (bw == 2) {
+        const __m256i one = _mm256_set1_epi64x(1), zero = _mm256_setzero_si256();
+        __m256i cell = _mm256_add_epi64(_mm256_set1_epi64x(base), _mm256_setr_epi64x(0, 2, 4, 6));
+        for (; k + 4 <= n; k += 4) {
+            __m256i j = _mm256_sub_epi64(_mm256_loadu_si256((const __m256i*)(idx + k)), cell);
+            __m256i m0 = _mm256_cmpeq_epi64(j, zero), m1 = _mm256_cmpeq_epi64(j, one);
+            __m256i lo = _mm256_unpacklo_epi64(m0, m1), hi = _mm256_unpackhi_epi64(m0, m1);
+            __m256d v = _mm256_loadu_pd(g + k);
+            __m256d a = _mm256_and_pd(_mm256_castsi256_pd(_mm256_permute2x128_si256(lo, hi, 0x20)),
+                                      _mm256_permute4x64_pd(v, 0x50));
+            __m256d b = _mm256_and_pd(_mm256_castsi256_pd(_mm256_permute2x128_si256(lo, hi, 0x31)),
+                                      _mm256_permute4x64_pd(v, 0xFA));
+            _mm256_storeu_pd(dst + 2 * k, _mm256_add_pd(_mm256_setzero_pd(), a));
+            _mm256_storeu_pd(dst + 2 * k + 4, _mm256_add_pd(_mm256_setzero_pd(), b));
+            hits = _mm256_sub_epi64(hits, _mm256_or_si256(m0, m1));
+            cell = _mm256_add_epi64(cell, _mm256_set1_epi64x(8));
+        }
+    }
+    int64_t h[4];
+    _mm256_storeu_si256((__m256i*)h, hits);
+    return h[0] + h[1] + h[2] + h[3]
+           + ndpool_pick_row_any_f64(g + k, idx + k, n - k, base + bw * k, bw, dst + bw * k);
+}
+#else
+#define ndpool_pick_row_f32 ndpool_pick_row_any_f32
+#define ndpool_pick_row_f64 ndpool_pick_row_any_f64
+#endif
+
+#endif
