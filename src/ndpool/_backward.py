@@ -43,14 +43,6 @@ _F32, _F64, _INT64 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int
 _MAX_CELLS = np.iinfo(np.intp).max // 8  # as _args.check_input_shape
 
 
-def _kernel_shape(shape: tuple[int, ...], nd: int, channels_last: bool) -> tuple[int, ...]:
-    """A batched shape in kernel axis order, 5-D: size-1 axes for the missing spatial ones."""
-    pad = (1,) * (3 - nd)
-    if channels_last:
-        return (shape[0],) + pad + shape[1:]
-    return shape[:2] + pad + shape[2:]
-
-
 class _PlainCall:
     """The parts of a BackwardCall that the functions below read, for the common call (a
     frozen dataclass costs microseconds to build)."""
@@ -74,7 +66,8 @@ def _plain(nd, grad_output, indices, input_shape, data_format, num_threads, with
     arrays (int64 indices) of either layout with more than one element on the last axis,
     input_shape a tuple of positive ints, num_threads None or a positive int.  Returns what
     the general path (validate_backward, then _prepare) would, as (call, grad, indices,
-    result in kernel order, result), or None for any other call, which the general path
+    result for the kernel, result), the arrays as they are (the kernels read 3-D and 4-D
+    ones as 5-D), or None for any other call, which the general path
     then checks, with its errors.  Small inputs are where these steps matter: the general
     path costs tens of microseconds."""
     g = grad_output
@@ -107,12 +100,11 @@ def _plain(nd, grad_output, indices, input_shape, data_format, num_threads, with
             return None
     # C-contiguous with a last axis longer than 1: kernel_input picks the kernel of the data
     # format, and the result is C-contiguous in the same layout.
+    # The kernels read these 3-D and 4-D arrays as 5-D themselves (no reshaped views).
     spatial = shape[1:-1] if channels_last else shape[2:]
     call = _PlainCall(g, idx, shape, spatial, channels_last, num_threads)
-    gk = g.reshape(_kernel_shape(g.shape, nd, channels_last))
-    idx_k = idx.reshape(gk.shape) if with_indices else None
     result = empty(shape, g.dtype)
-    return call, gk, idx_k, result.reshape(_kernel_shape(shape, nd, channels_last)), result
+    return call, g, idx, result, result
 
 
 def _validated(fn, nd, grad_output, indices, input_shape, data_format, num_threads, with_indices):

@@ -1,7 +1,8 @@
 # Stub for the compiled module ndpool._backward_kernels (src/ndpool/_backward_kernels.pyx).
 # Arguments are trusted: ndpool._backward validates them.  Arrays are 5-D, (N, C, D, H, W)
-# or channels-last (N, D, H, W, C), read through the buffer protocol; real_t is float32 or
-# float64, one type per call (ValueError for other item sizes or ranks).
+# or channels-last (N, D, H, W, C), read through the buffer protocol (3-D and 4-D arrays
+# are read with size-1 leading spatial axes); real_t is float32 or float64, one type per
+# call (ValueError for other item sizes or ranks).
 
 import numpy as np
 

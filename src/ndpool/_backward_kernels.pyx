@@ -2,7 +2,8 @@
 """Private backward (input-gradient) kernels.  Arguments are trusted: ``ndpool._backward``
 validates them.
 
-``grad`` (and ``indices``) are 5-D arrays with any strides but a unit-stride last axis;
+``grad`` (and ``indices``) are 5-D arrays with any strides but a unit-stride last axis
+(3-D and 4-D ones are read as 5-D with size-1 leading spatial axes: no reshaped views);
 ``out`` is the C-contiguous input gradient in the same axis order.  Two layouts:
 
 * channels-first ``(N, C, D, H, W)``: a work unit is one ``(n, c)`` plane;
@@ -36,7 +37,7 @@ from libc.string cimport memchr, memcpy, memset
 
 from ndpool._common cimport (Axis, real_t, read_geometry, divisor_factor, out_range, tap_range,
                              adaptive_start, adaptive_end)
-from ndpool._buffers cimport Strided, acquire
+from ndpool._buffers cimport Strided, acquire_padded
 from ndpool._spans cimport cl_sum_2x2, cl_sum_3x3, sum_rows
 
 cdef extern from "_stream.h" nogil:
@@ -59,6 +60,9 @@ cdef enum:
     SCRATCH_MIN = 16384
     SCRATCH_BYTES = 131072
     SCRATCH_DOUBLES = SCRATCH_BYTES // 8
+    # Channels-first max backward calls of at most this many outputs choose their paths
+    # without sampling the indices.
+    SMALL_OUTPUTS = 4096
     # Gradients of at least this many bytes are written with streaming stores (_stream.h):
     # they do not fit in the last-level cache, and a plain store would read each line first.
     STREAM_BYTES = 16 << 20
@@ -1331,12 +1335,15 @@ cdef Py_ssize_t _max_units(const real_t* gp, const Strided* gs, const int64_t* i
     cdef const Py_ssize_t* i = is_.step
     cdef Py_ssize_t N = os.shape[0], C, P, width, nblk, u, n, c0, R, parts, r0, B, bad = 0
     cdef char* failed = NULL
-    cdef bint runs, stream, blocks
+    cdef bint runs, stream, blocks, small
     if not channels_last:
         C = os.shape[1]
         P = os.shape[2] * os.shape[3] * os.shape[4]
-        runs = _long_runs(ip, is_, gs)
-        blocks = _in_blocks(ip, is_, os)
+        # Small calls skip the samples (their divisions cost microseconds): every plane
+        # tries its blocks, which fails within the first output row when it is not blocks.
+        small = N * C * gs.shape[2] * gs.shape[3] * gs.shape[4] <= SMALL_OUTPUTS
+        runs = not small and _long_runs(ip, is_, gs)
+        blocks = small or _in_blocks(ip, is_, os)
         stream = N * C * P * <Py_ssize_t>sizeof(real_t) >= STREAM_BYTES
         for u in prange(N * C, num_threads=num_threads, schedule='static',
                         use_threads_if=num_threads > 1):
@@ -1421,11 +1428,11 @@ def max_backward(grad, indices, out, bint channels_last, int num_threads):
     cdef Strided gs, is_, os
     cdef bint f32 = _is_float(grad)
     cdef Py_ssize_t size = 4 if f32 else 8, bad
-    acquire(grad, &gb, &gs, False, size, b"fd")
+    acquire_padded(grad, &gb, &gs, False, size, b"fd", 3, 0 if channels_last else 1)
     try:
-        acquire(indices, &ib, &is_, False, 8, b"lq")
+        acquire_padded(indices, &ib, &is_, False, 8, b"lq", 3, 0 if channels_last else 1)
         try:
-            acquire(out, &ob, &os, True, size, b"fd")
+            acquire_padded(out, &ob, &os, True, size, b"fd", 3, 0 if channels_last else 1)
             try:
                 with nogil:
                     if f32:
@@ -1515,9 +1522,9 @@ def avg_backward(grad, out, const int64_t[:, ::1] geometry, bint count_include_p
         if tab == NULL:
             raise MemoryError()
     try:
-        acquire(grad, &gb, &gs, False, size, b"fd")
+        acquire_padded(grad, &gb, &gs, False, size, b"fd", 3, 0 if channels_last else 1)
         try:
-            acquire(out, &ob, &os, True, size, b"fd")
+            acquire_padded(out, &ob, &os, True, size, b"fd", 3, 0 if channels_last else 1)
             try:
                 with nogil:
                     if f32:
@@ -1594,9 +1601,9 @@ def adaptive_avg_backward(grad, out, bint channels_last, int num_threads):
     cdef Py_ssize_t size_in[3]
     cdef Py_ssize_t size_out[3]
     cdef Bins b
-    acquire(grad, &gb, &gs, False, size, b"fd")
+    acquire_padded(grad, &gb, &gs, False, size, b"fd", 3, 0 if channels_last else 1)
     try:
-        acquire(out, &ob, &os, True, size, b"fd")
+        acquire_padded(out, &ob, &os, True, size, b"fd", 3, 0 if channels_last else 1)
         try:
             for a in range(3):
                 size_in[a] = os.shape[a + 1 if channels_last else a + 2]
