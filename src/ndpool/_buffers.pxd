@@ -62,6 +62,10 @@ cdef inline int acquire_padded(object a, Py_buffer* view, Strided* s, bint writa
             s.step[i] = view.strides[j] // itemsize
             if view.strides[j] % itemsize:
                 raise ValueError("kernel array strides must be multiples of the item size")
+        # The inserted axes take the steps a C-contiguous 5-D array would have, so that
+        # the kernels' contiguity tests see what a reshaped view would show them.
+        for i in range(after + pad, after, -1):
+            s.step[i] = s.step[i + 1] * s.shape[i + 1]
         check_unit_inner(view.strides[view.ndim - 1], <int>itemsize, view.shape[view.ndim - 1])
         if writable and not PyBuffer_IsContiguous(view, b'C'):
             raise ValueError("kernel output must be C-contiguous")
