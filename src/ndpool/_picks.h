@@ -79,58 +79,48 @@ NDPOOL_PICK_ROW(ndpool_pick_row_any_f64, double, uint64_t, ptrdiff_t)
    repeated into both. */
 #if defined(__AVX2__)
 #include <immintrin.h>
-static inline ptrdiff_t ndpool_pick_row_f32(const float* g, const int64_t* idx,
-                                            ptrdiff_t n, int64_t base, ptrdiff_t bw,
-                                            float* dst) {
-    ptrdiff_t k = 0;
-    __m256i hits = _mm256_setzero_si256();
-    if (bw == 2) {
-        const __m256i one = _mm256_set1_epi64x(1), zero = _mm256_setzero_si256();
-        const __m256i twice = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
-        __m256i cell = _mm256_add_epi64(_mm256_set1_epi64x(base), _mm256_setr_epi64x(0, 2, 4, 6));
-        for (; k + 4 <= n; k += 4) {
-            __m256i j = _mm256_sub_epi64(_mm256_loadu_si256((const __m256i*)(idx + k)), cell);
-            __m256i m0 = _mm256_cmpeq_epi64(j, zero), m1 = _mm256_cmpeq_epi64(j, one);
-            __m256 m = _mm256_castsi256_ps(_mm256_blend_epi32(m0, m1, 0xAA));
-            __m256 v = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(g + k)), twice);
-            _mm256_storeu_ps(dst + 2 * k, _mm256_add_ps(_mm256_setzero_ps(), _mm256_and_ps(m, v)));
-            hits = _mm256_sub_epi64(hits, _mm256_or_si256(m0, m1));
-            cell = _mm256_add_epi64(cell, _mm256_set1_epi64x(8));
-        }
-    }
-    int64_t h[4];
-    _mm256_storeu_si256((__m256i*)h, hits);
-    return h[0] + h[1] + h[2] + h[3]
-           + ndpool_pick_row_any_f32(g + k, idx + k, n - k, base + bw * k, bw, dst + bw * k);
+/* Four outputs' cells 2k and 2k + 1 from their masks m0 and m1 (64-bit lanes). */
+static inline void ndpool_pairs_f32(__m256i m0, __m256i m1, const float* g, float* dst) {
+    const __m256i twice = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+    __m256 m = _mm256_castsi256_ps(_mm256_blend_epi32(m0, m1, 0xAA));
+    __m256 v = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(g)), twice);
+    _mm256_storeu_ps(dst, _mm256_add_ps(_mm256_setzero_ps(), _mm256_and_ps(m, v)));
 }
-static inline ptrdiff_t ndpool_pick_row_f64(const double* g, const int64_t* idx,
-                                            ptrdiff_t n, int64_t base, ptrdiff_t bw,
-                                            double* dst) {
-    ptrdiff_t k = 0;
-    __m256i hits = _mm256_setzero_si256();
-    if (bw == 2) {
-        const __m256i one = _mm256_set1_epi64x(1), zero = _mm256_setzero_si256();
-        __m256i cell = _mm256_add_epi64(_mm256_set1_epi64x(base), _mm256_setr_epi64x(0, 2, 4, 6));
-        for (; k + 4 <= n; k += 4) {
-            __m256i j = _mm256_sub_epi64(_mm256_loadu_si256((const __m256i*)(idx + k)), cell);
-            __m256i m0 = _mm256_cmpeq_epi64(j, zero), m1 = _mm256_cmpeq_epi64(j, one);
-            __m256i lo = _mm256_unpacklo_epi64(m0, m1), hi = _mm256_unpackhi_epi64(m0, m1);
-            __m256d v = _mm256_loadu_pd(g + k);
-            __m256d a = _mm256_and_pd(_mm256_castsi256_pd(_mm256_permute2x128_si256(lo, hi, 0x20)),
-                                      _mm256_permute4x64_pd(v, 0x50));
-            __m256d b = _mm256_and_pd(_mm256_castsi256_pd(_mm256_permute2x128_si256(lo, hi, 0x31)),
-                                      _mm256_permute4x64_pd(v, 0xFA));
-            _mm256_storeu_pd(dst + 2 * k, _mm256_add_pd(_mm256_setzero_pd(), a));
-            _mm256_storeu_pd(dst + 2 * k + 4, _mm256_add_pd(_mm256_setzero_pd(), b));
-            hits = _mm256_sub_epi64(hits, _mm256_or_si256(m0, m1));
-            cell = _mm256_add_epi64(cell, _mm256_set1_epi64x(8));
-        }
-    }
-    int64_t h[4];
-    _mm256_storeu_si256((__m256i*)h, hits);
-    return h[0] + h[1] + h[2] + h[3]
-           + ndpool_pick_row_any_f64(g + k, idx + k, n - k, base + bw * k, bw, dst + bw * k);
+static inline void ndpool_pairs_f64(__m256i m0, __m256i m1, const double* g, double* dst) {
+    __m256i lo = _mm256_unpacklo_epi64(m0, m1), hi = _mm256_unpackhi_epi64(m0, m1);
+    __m256d v = _mm256_loadu_pd(g);
+    __m256d a = _mm256_and_pd(_mm256_castsi256_pd(_mm256_permute2x128_si256(lo, hi, 0x20)),
+                              _mm256_permute4x64_pd(v, 0x50));
+    __m256d b = _mm256_and_pd(_mm256_castsi256_pd(_mm256_permute2x128_si256(lo, hi, 0x31)),
+                              _mm256_permute4x64_pd(v, 0xFA));
+    _mm256_storeu_pd(dst, _mm256_add_pd(_mm256_setzero_pd(), a));
+    _mm256_storeu_pd(dst + 4, _mm256_add_pd(_mm256_setzero_pd(), b));
 }
+#define NDPOOL_PICK_ROW_AVX2(name, T, any, pairs)                                       \
+static inline ptrdiff_t name(const T* g, const int64_t* idx, ptrdiff_t n,               \
+                             int64_t base, ptrdiff_t bw, T* dst) {                      \
+    ptrdiff_t k = 0;                                                                    \
+    int64_t h[4];                                                                       \
+    __m256i hits = _mm256_setzero_si256();                                              \
+    if (bw == 2) {                                                                      \
+        const __m256i one = _mm256_set1_epi64x(1), zero = _mm256_setzero_si256();       \
+        __m256i cell = _mm256_add_epi64(_mm256_set1_epi64x(base),                       \
+                                        _mm256_setr_epi64x(0, 2, 4, 6));                \
+        for (; k + 4 <= n; k += 4) {                                                    \
+            __m256i j = _mm256_sub_epi64(_mm256_loadu_si256((const __m256i*)(idx + k)), \
+                                         cell);                                         \
+            __m256i m0 = _mm256_cmpeq_epi64(j, zero), m1 = _mm256_cmpeq_epi64(j, one);  \
+            pairs(m0, m1, g + k, dst + 2 * k);                                          \
+            hits = _mm256_sub_epi64(hits, _mm256_or_si256(m0, m1));                     \
+            cell = _mm256_add_epi64(cell, _mm256_set1_epi64x(8));                       \
+        }                                                                               \
+    }                                                                                   \
+    _mm256_storeu_si256((__m256i*)h, hits);                                             \
+    return h[0] + h[1] + h[2] + h[3]                                                    \
+           + any(g + k, idx + k, n - k, base + bw * k, bw, dst + bw * k);               \
+}
+NDPOOL_PICK_ROW_AVX2(ndpool_pick_row_f32, float, ndpool_pick_row_any_f32, ndpool_pairs_f32)
+NDPOOL_PICK_ROW_AVX2(ndpool_pick_row_f64, double, ndpool_pick_row_any_f64, ndpool_pairs_f64)
 #else
 #define ndpool_pick_row_f32 ndpool_pick_row_any_f32
 #define ndpool_pick_row_f64 ndpool_pick_row_any_f64
