@@ -24,9 +24,13 @@ whole gradient, and the tail past the last write is zeroed at the end.
 
 Calls where a cell receives at most one share skip both the zeroing and the scatter and
 write each cell once, in memory order, as 0 + its share (the bits the scatter gives):
-average pooling with disjoint windows (kernel <= stride) in either layout, and channels-last
-max pooling where every index lies in its output's small block (_gather_blocks; a sample
-where one does not is redone by the scatter).
+average pooling with disjoint windows (kernel <= stride) in either layout, and max pooling
+where every index lies in its output's block (_gather_blocks channels-last, _gather_plane
+channels-first; a sample or plane where one does not is redone by the scatter).
+
+Max backward gradients of STREAM_BYTES or more (larger than the last-level cache) write
+the cells written once, and the planes built on the stack, with streaming stores
+(_stream.h): a plain store would read every line of out from memory before writing it.
 """
 
 from cpython.buffer cimport PyBuffer_Release

@@ -22,21 +22,15 @@ cdef inline char format_kind(const Py_buffer* view) noexcept:
     return view.format[n - 1] if n else 0
 
 
-cdef inline int acquire(object a, Py_buffer* view, Strided* s, bint writable, Py_ssize_t itemsize,
-                        const char* kinds) except -1:
-    """Fill s from a 5-D array of the given item size and format kind (the format's last
-    character, one of those in kinds; item size 0: any); the last axis must have unit
-    stride (when longer than 1), and a writable one must be C-contiguous.  On success the
-    caller releases view."""
-    return acquire_padded(a, view, s, writable, itemsize, kinds, 5, 0)
-
-
 cdef inline int acquire_padded(object a, Py_buffer* view, Strided* s, bint writable,
                                Py_ssize_t itemsize, const char* kinds, int min_ndim,
                                int after) except -1:
-    """acquire for arrays of min_ndim to 5 axes, read as 5-D with size-1 axes inserted after
-    axis `after` (the kernels' missing leading spatial axes): callers then need no
-    reshaped view, which costs as much as a small call's work."""
+    """Fill s from an array of min_ndim to 5 axes, read as 5-D with size-1 axes inserted
+    after axis `after` (the kernels' missing leading spatial axes: callers then need no
+    reshaped view, which costs as much as a small call's work), of the given item size
+    and format kind (the format's last character, one of those in kinds; item size 0:
+    any).  The last axis must have unit stride (when longer than 1), and a writable
+    array must be C-contiguous.  On success the caller releases view."""
     cdef int i, j, pad
     cdef char last
     PyObject_GetBuffer(a, view, PyBUF_RECORDS if writable else PyBUF_RECORDS_RO)
@@ -46,7 +40,8 @@ cdef inline int acquire_padded(object a, Py_buffer* view, Strided* s, bint writa
             itemsize = view.itemsize
         if (view.ndim < min_ndim or view.ndim > 5 or view.itemsize != itemsize or last == 0
                 or strchr(kinds, last) == NULL):
-            raise ValueError(f"kernel arrays must be 5-D with items {kinds.decode()!r} of {itemsize} bytes")
+            raise ValueError(f"kernel arrays must have {min_ndim} to 5 axes and items "
+                             f"{kinds.decode()!r} of {itemsize} bytes")
         s.data = <char*>view.buf
         pad = 5 - view.ndim
         for i in range(5):
