@@ -255,6 +255,8 @@ cdef bint _gather_blocks(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize
                     for e in range(bw):
                         hits += _select_to(gp, ip, row + e, out + (row + e) * C, C, stream)
             if hits != C:
+                if stream:  # the scatter that redoes the sample may run on another thread
+                    ndp_stream_fence()
                 return False
         if OW * bw < W:  # the columns no block covers
             for a in range(bd):
@@ -310,6 +312,8 @@ cdef bint _gather_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH,
                 if via_rows:
                     ndp_stream_copy(out + r, dst, bh * W * sizeof(real_t))
             if hits != OW:
+                if stream:  # streamed rows land before the scatter's plain stores
+                    ndp_stream_fence()
                 return False
         if OH * bh < H:  # the rows no block covers, in each slice of this block row
             for a in range(bd):
