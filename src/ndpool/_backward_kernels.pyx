@@ -418,7 +418,22 @@ cdef Py_ssize_t _scatter_cf(const real_t* g, Py_ssize_t gD, Py_ssize_t gH,
     return bad
 
 
-cdef bint _long_runs(const int64_t* ip, const Strided* is_, const Strided* gs) noexcept nogil:
+cdef inline const int64_t* _sample_row(const int64_t* ip, const Strided* is_, Py_ssize_t k,
+                                       Py_ssize_t samples, Py_ssize_t* r) noexcept nogil:
+    """Row k of `samples` rows of a channels-first call's indices (all of them when there
+    are no more), spread over planes and output rows alike (an even spacing can hit one
+    row of each); r gets the row's place in its plane, od * OH + oh."""
+    cdef const Py_ssize_t* s = is_.step
+    cdef Py_ssize_t OH = is_.shape[3], R = is_.shape[2] * OH
+    cdef Py_ssize_t rows = is_.shape[0] * is_.shape[1] * R
+    cdef Py_ssize_t q = (k * <Py_ssize_t>2654435761) % rows if samples < rows else k
+    cdef Py_ssize_t u = q // R
+    r[0] = q % R
+    return (ip + (u // is_.shape[1]) * s[0] + (u % is_.shape[1]) * s[1]
+            + (r[0] // OH) * s[2] + (r[0] % OH) * s[3])
+
+
+cdef bint _long_runs(const int64_t* ip, const Strided* is_) noexcept nogil:
     """Whether _scatter_runs is the faster for a channels-first call: planes of rows of at
     most 20 outputs whose runs of equal consecutive indices (in a sample of rows) are 4.5
     outputs or more on average.  There a window's argmax changes at about the same place
@@ -426,22 +441,16 @@ cdef bint _long_runs(const int64_t* ip, const Strided* is_, const Strided* gs) n
     stride 1 (AMD EPYC): 19x19 and 13x13 planes, 13x13 windows 2x faster, 9x9 1.1x to
     1.4x; 28x28 and 56x56 planes, or 1-D, mispredict: 9x9 and 11x11 windows up to 1.6x
     slower there, so those keep _scatter_plane."""
-    cdef const Py_ssize_t* s = is_.step
-    cdef Py_ssize_t OW = gs.shape[4], R = gs.shape[2] * gs.shape[3]
-    cdef Py_ssize_t rows = gs.shape[0] * gs.shape[1] * R
-    cdef Py_ssize_t k, r, u, w, outputs = 0, runs = 0, samples = 32
+    cdef Py_ssize_t OW = is_.shape[4], R = is_.shape[2] * is_.shape[3]
+    cdef Py_ssize_t rows = is_.shape[0] * is_.shape[1] * R
+    cdef Py_ssize_t k, r, w, outputs = 0, runs = 0, samples = 32
     cdef const int64_t* row
     if OW < 4 or OW > 20 or R < 2 or rows == 0:
         return False
     if samples > rows:
         samples = rows
     for k in range(samples):
-        # Spread over planes and rows alike (an even spacing can hit one row of each).
-        r = (k * <Py_ssize_t>2654435761) % rows if samples < rows else k
-        u = r // R
-        r = r % R
-        row = (ip + (u // gs.shape[1]) * s[0] + (u % gs.shape[1]) * s[1]
-               + (r // gs.shape[3]) * s[2] + (r % gs.shape[3]) * s[3])
+        row = _sample_row(ip, is_, k, samples, &r)
         runs += 1
         for w in range(1, OW):
             runs += row[w] != row[w - 1]
@@ -450,29 +459,23 @@ cdef bint _long_runs(const int64_t* ip, const Strided* is_, const Strided* gs) n
 
 
 cdef bint _in_blocks(const int64_t* ip, const Strided* is_, const Strided* os) noexcept nogil:
-    """Whether a sample of a channels-first call's indices all lie in their outputs' blocks
-    (_gather_plane's condition; a non-overlapping forward).  A guess only: _gather_plane
-    checks every index."""
-    cdef const Py_ssize_t* s = is_.step
+    """Whether the indices of a sample of outputs (one a sampled row) of a channels-first
+    call all lie in their outputs' blocks (_gather_plane's condition; a non-overlapping
+    forward).  A guess only: _gather_plane checks every index."""
     cdef Py_ssize_t OD = is_.shape[2], OH = is_.shape[3], OW = is_.shape[4]
     cdef Py_ssize_t D = os.shape[2], H = os.shape[3], W = os.shape[4]
-    cdef Py_ssize_t outputs = is_.shape[0] * is_.shape[1] * OD * OH * OW
-    cdef Py_ssize_t bd, bh, bw, k, o, od, oh, ow, u, samples = 32
+    cdef Py_ssize_t rows = is_.shape[0] * is_.shape[1] * OD * OH
+    cdef Py_ssize_t bd, bh, bw, k, r, ow, samples = 32
     cdef int64_t j
-    if outputs == 0 or D < OD or H < OH or W < OW:
+    if rows == 0 or OW == 0 or D < OD or H < OH or W < OW:
         return False
     bd, bh, bw = D // OD, H // OH, W // OW
-    if samples > outputs:
-        samples = outputs
+    if samples > rows:
+        samples = rows
     for k in range(samples):
-        o = (k * <Py_ssize_t>2654435761) % outputs if samples < outputs else k
-        ow = o % OW
-        oh = (o // OW) % OH
-        od = (o // (OW * OH)) % OD
-        u = o // (OW * OH * OD)
-        j = (ip + (u // is_.shape[1]) * s[0] + (u % is_.shape[1]) * s[1]
-             + od * s[2] + oh * s[3])[ow]
-        if (j < 0 or j // (H * W) // bd != od or j // W % H // bh != oh
+        ow = k % OW
+        j = _sample_row(ip, is_, k, samples, &r)[ow]
+        if (j < 0 or j // (H * W) // bd != r // OH or j // W % H // bh != r % OH
                 or j % W // bw != ow):
             return False
     return True
@@ -1343,16 +1346,17 @@ cdef Py_ssize_t _max_units(const real_t* gp, const Strided* gs, const int64_t* i
     cdef const Py_ssize_t* i = is_.step
     cdef Py_ssize_t N = os.shape[0], C, P, width, nblk, u, n, c0, R, parts, r0, B, bad = 0
     cdef char* failed = NULL
-    cdef bint runs, stream, blocks, small
+    cdef bint runs, blocks, small
+    cdef bint stream = (N * os.shape[1] * os.shape[2] * os.shape[3] * os.shape[4]
+                        * <Py_ssize_t>sizeof(real_t) >= STREAM_BYTES)
     if not channels_last:
         C = os.shape[1]
         P = os.shape[2] * os.shape[3] * os.shape[4]
         # Small calls skip the samples (their divisions cost microseconds): every plane
         # tries its blocks, which fails within the first output row when it is not blocks.
         small = N * C * gs.shape[2] * gs.shape[3] * gs.shape[4] <= SMALL_OUTPUTS
-        runs = not small and _long_runs(ip, is_, gs)
+        runs = not small and _long_runs(ip, is_)
         blocks = small or _in_blocks(ip, is_, os)
-        stream = N * C * P * <Py_ssize_t>sizeof(real_t) >= STREAM_BYTES
         for u in prange(N * C, num_threads=num_threads, schedule='static',
                         use_threads_if=num_threads > 1):
             n = u // C
@@ -1369,7 +1373,6 @@ cdef Py_ssize_t _max_units(const real_t* gp, const Strided* gs, const int64_t* i
     else:
         C = os.shape[4]
         P = os.shape[1] * os.shape[2] * os.shape[3]
-        stream = N * P * C * <Py_ssize_t>sizeof(real_t) >= STREAM_BYTES
         # First, where blocks are small, every sample as blocks (units: slabs of output rows
         # with all channels), then the samples where that failed, or all of them, by
         # _scatter (units: channel blocks).
