@@ -72,12 +72,12 @@ cdef enum:
 # in a stack buffer (in L1) next to the running maxima.
 cdef enum:
     C_BLOCK = 2048
-# Global average planes up to this size are prefetched PREFETCH_AHEAD items ahead
-# (_global_cf).  One item is too close when the input comes from memory; two to four
-# did about as well (four slightly better) on Zen 4.
+# Global average planes up to this size are prefetched into L1 PREFETCH_AHEAD items ahead
+# (_global_cf).  On Zen 4, against four items into L2: r3d_18's 6 MB head (in L3) 1.16x,
+# the text CNN's 50 MB float32 input (from memory) 1.02-1.25x; one item was too close.
 cdef enum:
     PREFETCH_PLANE_BYTES = 4096
-    PREFETCH_AHEAD = 4
+    PREFETCH_AHEAD = 2
 # Global max takes _global_cf for planes up to this size; longer planes fold as well one at
 # a time (bin_max).  Against that, on the 2-core EPYC VM at 2 threads: 49 values 3.3x
 # (float32) and 2.6x (float64) faster, 128 float64 values 1.2x, 256 float32 values

@@ -39,19 +39,17 @@
 #endif
 
 /* Ask for the cache lines of [p, p + bytes) ahead of use: many short planes read side by
- * side defeat the hardware's stream prefetch.  A hint only: any address is safe.  The
- * lines go to L2 (prefetcht1): fetching into L1 held up the loads when the input came
- * from memory (measured on Zen 4: up to 1.5x slower there, little gain from cache). */
-static inline void ndp_prefetch(const void *p, ptrdiff_t bytes)
-{
+ * side defeat the hardware's stream prefetch.  A hint only: any address is safe.
+ * ndp_prefetch sends the lines to L2 (prefetcht1), ndp_prefetch_l1 to L1 (prefetcht0). */
 #if defined(__GNUC__)
-    for (ptrdiff_t k = 0; k < bytes; k += 64)
-        __builtin_prefetch((const char *)p + k, 0, 2);
+#define NDP_PREFETCH_BODY(LOCALITY)                                    \
+    for (ptrdiff_t k = 0; k < bytes; k += 64)                         \
+        __builtin_prefetch((const char *)p + k, 0, LOCALITY);
 #else
-    (void)p;
-    (void)bytes;
+#define NDP_PREFETCH_BODY(LOCALITY) (void)p; (void)bytes;
 #endif
-}
+static inline void ndp_prefetch(const void *p, ptrdiff_t bytes) { NDP_PREFETCH_BODY(2) }
+static inline void ndp_prefetch_l1(const void *p, ptrdiff_t bytes) { NDP_PREFETCH_BODY(3) }
 
 /* Where plane p starts: rows[p], or base + p * stride when rows is NULL.  The bodies below
  * are inlined with a constant rows (NULL or not), so the test folds away. */
@@ -243,7 +241,7 @@ typedef __m128d ndp_vd;
     }                                                                  \
     for (; i + V <= n; i += V) {                                       \
         if (pf) {                                                      \
-            ndp_prefetch(pf, NDP_PLANES * V * sizeof(T));              \
+            ndp_prefetch_l1(pf, NDP_PLANES * V * sizeof(T));           \
             pf += NDP_PLANES * V * sizeof(T);                          \
         }                                                              \
         for (int g = 0; g < NDP_PLANES / G; g++) {                     \
@@ -252,7 +250,7 @@ typedef __m128d ndp_vd;
         }                                                              \
     }                                                                  \
     if (pf)                                                            \
-        ndp_prefetch(pf, NDP_PLANES * (n - i) * sizeof(T));            \
+        ndp_prefetch_l1(pf, NDP_PLANES * (n - i) * sizeof(T));         \
     if (NDP_MASKED_TAIL && i < n) {                                    \
         const __m128i mask_ = NDP_MASK_##SFX(n - i);                   \
         (void)mask_;                                                   \
@@ -300,7 +298,7 @@ NDP_INLINE int ndp_fold16_body_f64(const double *const *rows, const double *base
 #define NDP_FOLD16_SCALAR(T)                                           \
     int nan = 0;                                                       \
     if (pf)                                                            \
-        ndp_prefetch(pf, NDP_PLANES * n * sizeof(T));                  \
+        ndp_prefetch_l1(pf, NDP_PLANES * n * sizeof(T));               \
     if (is_max) {                                                      \
         NDP_TAIL(T, 0, NDP_MAX1)                                       \
     } else {                                                           \
