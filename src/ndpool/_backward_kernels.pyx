@@ -808,6 +808,57 @@ cdef void _avg_plane_disjoint(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, rea
                 _expand_row(share, row, w0, w1, aw)
 
 
+cdef inline bint _avg_tiles_apply(const Axis* ax) noexcept nogil:
+    """Whether windows tile the input exactly (_avg_plane_tiles): kernel == stride, no
+    padding or dilation, no cell left over."""
+    cdef int a
+    for a in range(3):
+        if not (ax[a].kernel == ax[a].stride and ax[a].pad_lo == 0 and ax[a].dilation == 1
+                and ax[a].size_in == ax[a].size_out * ax[a].kernel):
+            return False
+    return True
+
+
+cdef void _avg_plane_tiles(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, real_t* plane,
+                           const Axis* ax, Py_ssize_t divisor) noexcept nogil:
+    """_avg_plane_disjoint when windows tile the plane (_avg_tiles_apply), where every
+    output has the same divisor: an output row's shares, 0 + g / divisor, are repeated
+    along its first input row, which is copied to the window's other rows and slices.
+    No per-row tables (on DenseNet's 56x56 planes the general path spent most of its time
+    there).  A power-of-two divisor is a multiplication by its exact inverse: the same
+    bits."""
+    cdef Py_ssize_t kd = ax[0].kernel, kh = ax[1].kernel, kw = ax[2].kernel
+    cdef Py_ssize_t H = ax[1].size_in, W = ax[2].size_in, OW = ax[2].size_out
+    cdef Py_ssize_t od, oh, i, j, w0, m
+    cdef real_t share[W_BLOCK]
+    cdef real_t div = <real_t>divisor, zero = 0
+    cdef real_t inv = 1 / div
+    cdef bint pow2 = divisor > 0 and (divisor & (divisor - 1)) == 0
+    cdef const real_t* grow
+    cdef real_t* row
+    cdef real_t* slab
+    for od in range(ax[0].size_out):
+        slab = plane + od * kd * H * W
+        for oh in range(ax[1].size_out):
+            grow = g + od * gD + oh * gH
+            row = slab + oh * kh * W
+            w0 = 0
+            while w0 < OW:
+                m = OW - w0 if OW - w0 < W_BLOCK else W_BLOCK
+                if pow2:
+                    for i in range(m):
+                        share[i] = zero + grow[w0 + i] * inv
+                else:
+                    for i in range(m):
+                        share[i] = zero + grow[w0 + i] / div
+                _repeat(share, row + w0 * kw, kw, m)
+                w0 += m
+            for j in range(1, kh):
+                memcpy(row + j * W, row, W * sizeof(real_t))
+        for j in range(1, kd):
+            memcpy(slab + j * H * W, slab, H * W * sizeof(real_t))
+
+
 cdef void _avg_disjoint(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
                         real_t* out, Py_ssize_t C, Py_ssize_t nc, const Axis* ax,
                         bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil:
@@ -1472,6 +1523,8 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
     # Windows that do not overlap: each cell receives at most one share, written once.
     cdef bint disjoint = (ax[0].kernel <= ax[0].stride and ax[1].kernel <= ax[1].stride
                           and ax[2].kernel <= ax[2].stride)
+    cdef bint tiles = not channels_last and _avg_tiles_apply(ax)
+    cdef Py_ssize_t O = max(ax[0].size_out, max(ax[1].size_out, ax[2].size_out))
     cdef real_t* share
     if not channels_last:
         C = os.shape[1]
@@ -1479,6 +1532,10 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
                         use_threads_if=num_threads > 1):
             n = u // C
             c0 = u % C
+            if tiles:  # the divisor of output 0 (tab: the factors of each axis)
+                _avg_plane_tiles(gp + n * g[0] + c0 * g[1], g[2], g[3], op + u * P, ax,
+                                 tab[2 * O] * tab[5 * O] * tab[8 * O])
+                continue
             if disjoint:
                 _avg_plane_disjoint(gp + n * g[0] + c0 * g[1], g[2], g[3], op + u * P, ax, tab)
                 continue
