@@ -279,20 +279,27 @@ def test_avg_stride1_same_width_gather_matches_torch(kernel, padding, shape, dty
     # Windows that tile the input exactly (_avg_plane_tiles): a divisor of 9, and 3-D.
     (3, 3, 0, False, (2, 3, 9, 12)),
     ((2, 2, 2), (2, 2, 2), 0, False, (1, 2, 4, 6, 8)),
+    ((2, 2, 2), (2, 2, 2), 0, False, (1, 40, 2, 4, 6)),  # channels-last: channel blocks
 ])
 @pytest.mark.parametrize("cip, divisor", [(True, None), (False, None), (False, 3)])
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
 def test_avg_disjoint_windows_match_torch(kernel, stride, padding, ceil, shape, dtype, cip,
-                                          divisor):
+                                          divisor, data_format):
     """Windows that do not overlap (kernel <= stride) are written row by row, each cell
-    once (_avg_plane_disjoint, or _avg_plane_tiles where they tile the input): 0 + its
-    share, or 0.  The bits must be torch's scatter's,
+    once (_avg_plane_disjoint and _avg_disjoint, or _avg_plane_tiles and _avg_tiles_cl
+    where they tile the input): 0 + its share, or 0.  The bits must be torch's scatter's,
     NaN payloads and signed zeros included."""
     nd = len(shape) - 2
     rng = np.random.default_rng(sum(shape))
     kw = dict(kernel_size=kernel, stride=stride, padding=padding, ceil_mode=ceil,
               count_include_pad=cip, divisor_override=divisor)
     g, want = torch_gradient(getattr(F, f"avg_pool{nd}d"), shape, dtype, rng, -np.inf, **kw)
-    got = getattr(ndpool, f"avg_pool{nd}d_backward")(g, shape, **kw)
+    if data_format == "channels_last":
+        g = np.ascontiguousarray(np.moveaxis(g, 1, -1))
+        shape = shape[:1] + shape[2:] + shape[1:2]
+    got = getattr(ndpool, f"avg_pool{nd}d_backward")(g, shape, data_format=data_format, **kw)
+    if data_format == "channels_last":
+        got = np.ascontiguousarray(np.moveaxis(got, -1, 1))
     assert got.tobytes() == want.tobytes()
 
 

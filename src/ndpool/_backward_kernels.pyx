@@ -859,6 +859,54 @@ cdef void _avg_plane_tiles(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, real_t
             memcpy(slab + j * H * W, slab, H * W * sizeof(real_t))
 
 
+cdef inline void _copy_cells(real_t* dst, const real_t* src, Py_ssize_t cells, Py_ssize_t C,
+                             Py_ssize_t nc) noexcept nogil:
+    """Channels [0, nc) of `cells` consecutive channels-last cells."""
+    cdef Py_ssize_t p
+    if nc == C:
+        memcpy(dst, src, cells * C * sizeof(real_t))
+    else:
+        for p in range(cells):
+            memcpy(dst + p * C, src + p * C, nc * sizeof(real_t))
+
+
+cdef void _avg_tiles_cl(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
+                        real_t* out, Py_ssize_t C, Py_ssize_t nc, const Axis* ax,
+                        Py_ssize_t divisor) noexcept nogil:
+    """_avg_disjoint when windows tile the input (_avg_tiles_apply): each output's shares
+    are divided once, into its window's first cell, and copied to its other cells, rows
+    and slices (_avg_disjoint divides once per cell).  The same bits as _avg_plane_tiles."""
+    cdef Py_ssize_t kd = ax[0].kernel, kh = ax[1].kernel, kw = ax[2].kernel
+    cdef Py_ssize_t H = ax[1].size_in, W = ax[2].size_in, row = W * C
+    cdef Py_ssize_t od, oh, ow, c, j
+    cdef real_t div = <real_t>divisor, zero = 0
+    cdef real_t inv = 1 / div
+    cdef bint pow2 = divisor > 0 and (divisor & (divisor - 1)) == 0
+    cdef const real_t* gp
+    cdef real_t* slab
+    cdef real_t* first
+    cdef real_t* cell
+    for od in range(ax[0].size_out):
+        slab = out + od * kd * H * row
+        for oh in range(ax[1].size_out):
+            first = slab + oh * kh * row
+            for ow in range(ax[2].size_out):
+                gp = g + od * gD + oh * gH + ow * gW
+                cell = first + ow * kw * C
+                if pow2:
+                    for c in range(nc):
+                        cell[c] = zero + gp[c] * inv
+                else:
+                    for c in range(nc):
+                        cell[c] = zero + gp[c] / div
+                for j in range(1, kw):
+                    memcpy(cell + j * C, cell, nc * sizeof(real_t))
+            for j in range(1, kh):
+                _copy_cells(first + j * row, first, W, C, nc)
+        for j in range(1, kd):
+            _copy_cells(slab + j * H * row, slab, H * W, C, nc)
+
+
 cdef void _avg_disjoint(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
                         real_t* out, Py_ssize_t C, Py_ssize_t nc, const Axis* ax,
                         bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil:
@@ -1523,8 +1571,10 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
     # Windows that do not overlap: each cell receives at most one share, written once.
     cdef bint disjoint = (ax[0].kernel <= ax[0].stride and ax[1].kernel <= ax[1].stride
                           and ax[2].kernel <= ax[2].stride)
-    cdef bint tiles = not channels_last and _avg_tiles_apply(ax)
-    cdef Py_ssize_t O = max(ax[0].size_out, max(ax[1].size_out, ax[2].size_out))
+    # Windows that tile the input: one divisor (no padding: the window's size) for all.
+    cdef bint tiles = _avg_tiles_apply(ax)
+    cdef Py_ssize_t tile_div = (divisor_override if divisor_override != 0
+                                else ax[0].kernel * ax[1].kernel * ax[2].kernel)
     cdef real_t* share
     if not channels_last:
         C = os.shape[1]
@@ -1532,9 +1582,9 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
                         use_threads_if=num_threads > 1):
             n = u // C
             c0 = u % C
-            if tiles:  # the divisor of output 0 (tab: the factors of each axis)
+            if tiles:
                 _avg_plane_tiles(gp + n * g[0] + c0 * g[1], g[2], g[3], op + u * P, ax,
-                                 tab[2 * O] * tab[5 * O] * tab[8 * O])
+                                 tile_div)
                 continue
             if disjoint:
                 _avg_plane_disjoint(gp + n * g[0] + c0 * g[1], g[2], g[3], op + u * P, ax, tab)
@@ -1554,6 +1604,10 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
                         use_threads_if=num_threads > 1):
             n = u // nblk
             c0 = (u % nblk) * width
+            if tiles:
+                _avg_tiles_cl(gp + n * g[0] + c0, g[1], g[2], g[3], op + n * P * C + c0, C,
+                              width if c0 + width <= C else C - c0, ax, tile_div)
+                continue
             if disjoint:
                 _avg_disjoint(gp + n * g[0] + c0, g[1], g[2], g[3], op + n * P * C + c0, C,
                               width if c0 + width <= C else C - c0, ax, count_include_pad,
