@@ -844,38 +844,42 @@ cdef inline bint _avg_tiles_apply(const Axis* ax) noexcept nogil:
     return True
 
 
-cdef void _avg_plane_tiles(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, real_t* plane,
-                           const Axis* ax, Py_ssize_t divisor) noexcept nogil:
-    """_avg_plane_disjoint when windows tile the plane (_avg_tiles_apply), where every
-    output has the same divisor: an output row's shares, 0 + g / divisor, are repeated
-    along its first input row, which is copied to the window's other rows and slices.
-    No per-row tables (on DenseNet's 56x56 planes the general path spent most of its time
-    there).  A power-of-two divisor is a multiplication by its exact inverse: the same
-    bits."""
-    cdef Py_ssize_t kd = ax[0].kernel, kh = ax[1].kernel, kw = ax[2].kernel
-    cdef Py_ssize_t H = ax[1].size_in, W = ax[2].size_in, OW = ax[2].size_out
-    cdef Py_ssize_t od, oh, i, j, w0, m
-    cdef real_t share[W_BLOCK]
+cdef inline void _tile_shares(const real_t* g, real_t* dst, Py_ssize_t n,
+                              Py_ssize_t divisor) noexcept nogil:
+    """dst[i] = 0 + g[i] / divisor for i < n: the shares of outputs whose windows tile the
+    input (one divisor for all; a power of two is a multiplication by its exact inverse,
+    which rounds the same)."""
+    cdef Py_ssize_t i
     cdef real_t div = <real_t>divisor, zero = 0
     cdef real_t inv = 1 / div
-    cdef bint pow2 = divisor > 0 and (divisor & (divisor - 1)) == 0
-    cdef const real_t* grow
+    if divisor > 0 and (divisor & (divisor - 1)) == 0:
+        for i in range(n):
+            dst[i] = zero + g[i] * inv
+    else:
+        for i in range(n):
+            dst[i] = zero + g[i] / div
+
+
+cdef void _avg_plane_tiles(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, real_t* plane,
+                           const Axis* ax, Py_ssize_t divisor) noexcept nogil:
+    """_avg_plane_disjoint when windows tile the plane (_avg_tiles_apply): an output row's
+    shares (_tile_shares) are repeated along its first input row, which is copied to the
+    window's other rows and slices.  No per-row tables (on DenseNet's 56x56 planes the
+    general path spent most of its time there)."""
+    cdef Py_ssize_t kd = ax[0].kernel, kh = ax[1].kernel, kw = ax[2].kernel
+    cdef Py_ssize_t H = ax[1].size_in, W = ax[2].size_in, OW = ax[2].size_out
+    cdef Py_ssize_t od, oh, j, w0, m
+    cdef real_t share[W_BLOCK]
     cdef real_t* row
     cdef real_t* slab
     for od in range(ax[0].size_out):
         slab = plane + od * kd * H * W
         for oh in range(ax[1].size_out):
-            grow = g + od * gD + oh * gH
             row = slab + oh * kh * W
             w0 = 0
             while w0 < OW:
                 m = OW - w0 if OW - w0 < W_BLOCK else W_BLOCK
-                if pow2:
-                    for i in range(m):
-                        share[i] = zero + grow[w0 + i] * inv
-                else:
-                    for i in range(m):
-                        share[i] = zero + grow[w0 + i] / div
+                _tile_shares(g + od * gD + oh * gH + w0, share, m, divisor)
                 _repeat(share, row + w0 * kw, kw, m)
                 w0 += m
             for j in range(1, kh):
@@ -899,15 +903,11 @@ cdef void _avg_tiles_cl(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_
                         real_t* out, Py_ssize_t C, Py_ssize_t nc, const Axis* ax,
                         Py_ssize_t divisor) noexcept nogil:
     """_avg_disjoint when windows tile the input (_avg_tiles_apply): each output's shares
-    are divided once, into its window's first cell, and copied to its other cells, rows
-    and slices (_avg_disjoint divides once per cell).  The same bits as _avg_plane_tiles."""
+    (_tile_shares) are divided once, into its window's first cell, and copied to its other
+    cells, rows and slices (_avg_disjoint divides once per cell)."""
     cdef Py_ssize_t kd = ax[0].kernel, kh = ax[1].kernel, kw = ax[2].kernel
     cdef Py_ssize_t H = ax[1].size_in, W = ax[2].size_in, row = W * C
-    cdef Py_ssize_t od, oh, ow, c, j
-    cdef real_t div = <real_t>divisor, zero = 0
-    cdef real_t inv = 1 / div
-    cdef bint pow2 = divisor > 0 and (divisor & (divisor - 1)) == 0
-    cdef const real_t* gp
+    cdef Py_ssize_t od, oh, ow, j
     cdef real_t* slab
     cdef real_t* first
     cdef real_t* cell
@@ -916,14 +916,8 @@ cdef void _avg_tiles_cl(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_
         for oh in range(ax[1].size_out):
             first = slab + oh * kh * row
             for ow in range(ax[2].size_out):
-                gp = g + od * gD + oh * gH + ow * gW
                 cell = first + ow * kw * C
-                if pow2:
-                    for c in range(nc):
-                        cell[c] = zero + gp[c] * inv
-                else:
-                    for c in range(nc):
-                        cell[c] = zero + gp[c] / div
+                _tile_shares(g + od * gD + oh * gH + ow * gW, cell, nc, divisor)
                 for j in range(1, kw):
                     memcpy(cell + j * C, cell, nc * sizeof(real_t))
             for j in range(1, kh):
