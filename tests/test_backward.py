@@ -267,8 +267,9 @@ def _same_bits(got, want):
                                        (2, 1, dict(ceil_mode=True)), (2, 0, dict(divisor_override=3)),
                                        ((3, 3), (0, 1), dict(count_include_pad=False))])
 def test_channels_last_stride_one_gather(k, p, extra, dtype):
-    # Channels-last 2x2 and 3x3 windows of stride 1 sum each cell's shares in one pass
-    # (_avg_block_gather), in output order from 0, as the scatter does: same bits.
+    # Channels-last 2x2 and 3x3 windows of stride 1 (and 2x2x2, 3x3x3) sum each cell's
+    # shares in one pass per depth (_avg_block_gather), in output order from 0, as the
+    # scatter does: same bits.
     rng = np.random.default_rng(7)
     for in_shape, threads in [((1, 37, 7, 9), 3), ((3, 20, 12, 5), 2), ((2, 9, 3, 3), 1)]:
         kwargs = dict(kernel_size=k, stride=1, padding=p, **extra)
@@ -286,6 +287,16 @@ def test_channels_last_stride_one_gather(k, p, extra, dtype):
     got = ndpool.avg_pool3d_backward(np.ascontiguousarray(np.moveaxis(g, 1, -1)),
                                      (2, 3, 6, 5, 11), **kwargs, data_format="channels_last")
     _same_bits(np.moveaxis(got, -1, 1), reference.avg_pool3d_backward(g, in_shape, **kwargs))
+    # Cubic windows (3x3x3, 2x2x2): each cell sums the boxes of all its depths in order;
+    # depths of 7 and 3 (clipped at both ends with padding), and channel blocks (1 sample).
+    kwargs = dict(kernel_size=k if isinstance(k, int) else (k[0],) + k, stride=1,
+                  padding=p if isinstance(p, int) else (p[0],) + p, **extra)
+    for in_shape in [(2, 11, 7, 6, 5), (1, 40, 3, 4, 7)]:
+        g = random_values(rng, func("avg", 3)(np.zeros(in_shape), **kwargs).shape, dtype)
+        shape_cl = (in_shape[0],) + in_shape[2:] + (in_shape[1],)
+        got = ndpool.avg_pool3d_backward(np.ascontiguousarray(np.moveaxis(g, 1, -1)), shape_cl,
+                                         **kwargs, data_format="channels_last")
+        _same_bits(np.moveaxis(got, -1, 1), reference.avg_pool3d_backward(g, in_shape, **kwargs))
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)

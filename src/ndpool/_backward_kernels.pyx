@@ -44,6 +44,9 @@ from ndpool._common cimport (Axis, real_t, read_geometry, divisor_factor, out_ra
 from ndpool._buffers cimport Strided, acquire_padded
 from ndpool._spans cimport cl_sum_2x2, cl_sum_3x3, sum_rows
 
+cdef extern from "_plane_sums.h" nogil:
+    void ndp_prefetch_l1(const void* p, Py_ssize_t nbytes)
+
 cdef extern from "_stream.h" nogil:
     void ndp_stream_copy(void* dst, const void* src, size_t nbytes)
     void ndp_stream_zero(void* dst, size_t nbytes)
@@ -81,6 +84,8 @@ cdef enum:
     SAME_ROWS = 27
     # Values per work item of _equal_bins_rows.
     EQUAL_ROWS = 2048
+    # Share rows a channels-last gather of cubic average windows keeps at most (bytes).
+    GATHER_RING_BYTES = 262144
 
 
 cdef Py_ssize_t _channel_block(Py_ssize_t N, Py_ssize_t C, int num_threads) noexcept nogil:
@@ -1009,91 +1014,152 @@ cdef void _avg_block(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t g
 
 cdef inline bint _avg_cl_gather_applies(const Axis* ax) noexcept nogil:
     """Whether _avg_block_gather takes this channels-last geometry: windows of 2x2 or 3x3
-    with stride 1 (and a depth of one: each depth slice alone).  (Its cell-by-cell sums of
-    larger windows, 5x5 or 3x5, were 0.8x to 0.9x the scatter.)"""
-    return (ax[0].kernel == 1 and ax[0].stride == 1 and ax[0].pad_lo == 0
+    with stride 1, of a depth of one or of the same size (2x2x2, 3x3x3), stride 1.  (Its
+    cell-by-cell sums of larger windows, 5x5 or 3x5, were 0.8x to 0.9x the scatter.)"""
+    return (ax[0].stride == 1 and (ax[0].kernel == 1 or ax[0].kernel == ax[1].kernel)
             and ax[1].stride == 1 and ax[2].stride == 1
             and ax[1].kernel == ax[2].kernel and (ax[1].kernel == 2 or ax[1].kernel == 3))
 
 
-cdef void _share_row(const real_t* g, Py_ssize_t gW, Py_ssize_t oh, real_t* row,
-                     Py_ssize_t nc, const Axis* ax, bint count_include_pad,
+cdef void _share_row(const real_t* g, Py_ssize_t gW, Py_ssize_t od, Py_ssize_t oh,
+                     real_t* row, Py_ssize_t nc, const Axis* ax, bint count_include_pad,
                      Py_ssize_t divisor_override) noexcept nogil:
-    """row[ow * nc + c] = g[ow * gW + c] / divisor(oh, ow): output row oh's shares."""
+    """row[ow * nc + c] = g[ow * gW + c] / divisor(od, oh, ow): output row (od, oh)'s shares."""
     cdef Py_ssize_t ow, c
     cdef real_t div
     for ow in range(ax[2].size_out):
-        div = <real_t>_divisor(ax, 0, oh, ow, count_include_pad, divisor_override)
+        div = <real_t>_divisor(ax, od, oh, ow, count_include_pad, divisor_override)
         for c in range(nc):
             row[ow * nc + c] = g[ow * gW + c] / div
 
 
-cdef void _avg_block_gather(const real_t* g, Py_ssize_t gH, Py_ssize_t gW, real_t* out,
-                            Py_ssize_t C, Py_ssize_t nc, const Axis* ax,
+cdef inline void _cl_box(const real_t* a, const real_t* b, const real_t* c, int nrows,
+                         Py_ssize_t taps, Py_ssize_t sW, const real_t* init, Py_ssize_t istep,
+                         real_t* dst, Py_ssize_t dstep, Py_ssize_t n,
+                         Py_ssize_t npix) noexcept nogil:
+    """For npix cells, dst and their share boxes (a, b, c) one step (dstep, sW) on each:
+    dst[i] = init[i] + the nrows rows (a, b, c) x taps (2 or 3, sW apart), in that order,
+    for i < n.  init is dst (istep = dstep) to continue a sum, or zeros (istep 0) to start
+    one from 0."""
+    cdef Py_ssize_t i, p
+    cdef real_t s
+    for p in range(npix):
+        if nrows == 3 and taps == 3:
+            for i in range(n):
+                s = ((init[i] + a[i]) + a[i + sW]) + a[i + 2 * sW]
+                s = ((s + b[i]) + b[i + sW]) + b[i + 2 * sW]
+                dst[i] = ((s + c[i]) + c[i + sW]) + c[i + 2 * sW]
+        elif nrows == 2 and taps == 2:
+            for i in range(n):
+                dst[i] = (((init[i] + a[i]) + a[i + sW]) + b[i]) + b[i + sW]
+        elif taps == 3:  # clipped boxes: rows one pass each
+            for i in range(n):
+                dst[i] = ((init[i] + a[i]) + a[i + sW]) + a[i + 2 * sW]
+            if nrows > 1:
+                for i in range(n):
+                    dst[i] = ((dst[i] + b[i]) + b[i + sW]) + b[i + 2 * sW]
+        else:
+            for i in range(n):
+                dst[i] = (init[i] + a[i]) + a[i + sW]
+        a += sW
+        b += sW
+        c += sW
+        init += istep
+        dst += dstep
+
+
+cdef void _avg_block_gather(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
+                            real_t* out, Py_ssize_t C, Py_ssize_t nc, const Axis* ax,
                             bint count_include_pad, Py_ssize_t divisor_override,
                             real_t* ring) noexcept nogil:
-    """_avg_block for _avg_cl_gather_applies geometries (one depth slice: g and out point
-    at it), as a gather that writes each cell once; ring is scratch for kh rows of OW * nc
-    shares.
+    """_avg_block for _avg_cl_gather_applies geometries, as a gather that writes each cell
+    once; ring is scratch for kh x OD rows of OW * nc shares, then nc values.
 
-    With stride 1, cell (ih, iw) lies in the windows of outputs oh in ih + pad - kh + 1 ..
-    ih + pad and ow likewise, clipped to the output: a box of share vectors, summed from 0
-    row by row and left to right, which is output order (torch's scatter order).  A row's
-    cells of whole boxes are one cl_sum call, one pass over the channels per cell; the
-    clipped boxes at the borders add tap by tap in cache.  The share rows are made as the
-    input rows come to need them, into a ring of kh rows."""
+    With stride 1, cell (id, ih, iw) lies in the windows of outputs od in id + pad - kd + 1
+    .. id + pad, and oh and ow likewise, clipped to the output: a box of share vectors,
+    summed from 0 in output order (od, then oh, then ow: torch's scatter order).  A row's
+    cells of whole W boxes take one pass over the channels per cell and depth (each of
+    the box's slices continues the sum); the clipped boxes at the borders add tap by tap
+    in cache.  The share rows are made as the input rows come to need them, all depths of
+    an output row at once, into a ring of kh of them."""
+    cdef const Axis* ad = &ax[0]
     cdef const Axis* ah = &ax[1]
     cdef const Axis* aw = &ax[2]
-    cdef Py_ssize_t H = ah.size_in, W = aw.size_in, OH = ah.size_out, OW = aw.size_out
-    cdef Py_ssize_t kh = ah.kernel, kw = aw.kernel
-    cdef Py_ssize_t ih, iw, oh0, oh1, ow0, ow1, made = 0, r, t, c, nr, nt, row_len = OW * nc
-    cdef Py_ssize_t iwa, iwb
-    cdef const real_t* rows[3]
+    cdef Py_ssize_t D = ad.size_in, H = ah.size_in, W = aw.size_in
+    cdef Py_ssize_t OD = ad.size_out, OH = ah.size_out, OW = aw.size_out
+    cdef Py_ssize_t kd = ad.kernel, kh = ah.kernel, kw = aw.kernel
+    cdef Py_ssize_t id_, ih, iw, od, od0, od1, oh0, oh1, ow0, ow1, made = 0, r, t, c, nr, nt
+    cdef Py_ssize_t row_len = OW * nc, iwa, iwb, nh
+    cdef const real_t* rows[9]
     cdef const real_t* p
     cdef real_t* cell
+    cdef real_t* zeros = ring + kh * OD * row_len
+    for c in range(nc):
+        zeros[c] = 0
+    # The cells [iwa, iwb) of a row have whole W boxes.
+    iwa = kw - 1 - aw.pad_lo if kw - 1 - aw.pad_lo > 0 else 0
+    iwb = OW - aw.pad_lo if OW - aw.pad_lo < W else W
+    if iwb < iwa:
+        iwb = iwa
     for ih in range(H):
         oh0 = ih + ah.pad_lo - kh + 1 if ih + ah.pad_lo - kh + 1 > 0 else 0
         oh1 = ih + ah.pad_lo + 1 if ih + ah.pad_lo + 1 < OH else OH
         while made < oh1:
-            _share_row(g + made * gH, gW, made, ring + (made % kh) * row_len, nc, ax,
-                       count_include_pad, divisor_override)
+            for od in range(OD):
+                if OD > 1 and made + 1 < OH:  # the next row's gradient: OD runs far apart
+                    for t in range(OW):
+                        ndp_prefetch_l1(g + od * gD + (made + 1) * gH + t * gW,
+                                        nc * sizeof(real_t))
+                _share_row(g + od * gD + made * gH, gW, od, made,
+                           ring + ((made % kh) * OD + od) * row_len, nc, ax,
+                           count_include_pad, divisor_override)
             made += 1
-        nr = oh1 - oh0
-        for r in range(nr):
-            rows[r] = ring + ((oh0 + r) % kh) * row_len
-        # The cells [iwa, iwb) of whole boxes, in one cl_sum call.
-        iwa = kw - 1 - aw.pad_lo if kw - 1 - aw.pad_lo > 0 else 0
-        iwb = OW - aw.pad_lo if OW - aw.pad_lo < W else W
-        if nr == kh and iwb > iwa:
-            t = (iwa + aw.pad_lo - kw + 1) * nc  # the first box's first share
-            cell = out + (ih * W + iwa) * C
-            if kh == 3:
-                cl_sum_3x3(rows[0] + t, rows[1] + t, rows[2] + t, nc, nc, cell, C, nc,
-                           iwb - iwa, 1, 1)
-            else:
-                cl_sum_2x2(rows[0] + t, rows[1] + t, nc, nc, cell, C, nc, iwb - iwa, 1, 1)
-        else:
-            iwa = iwb = W
-        for iw in range(W):
-            if iwa <= iw < iwb:
-                continue
-            ow0 = iw + aw.pad_lo - kw + 1 if iw + aw.pad_lo - kw + 1 > 0 else 0
-            ow1 = iw + aw.pad_lo + 1 if iw + aw.pad_lo + 1 < OW else OW
-            nt = ow1 - ow0
-            cell = out + (ih * W + iw) * C
-            if nr <= 0 or nt <= 0:
-                for c in range(nc):
-                    cell[c] = 0
-                continue
-            for r in range(nr):
-                p = rows[r] + ow0 * nc
-                for t in range(nt):
-                    if r == 0 and t == 0:
-                        for c in range(nc):
-                            cell[c] = 0 + p[c]
+        nh = oh1 - oh0 if oh1 > oh0 else 0
+        for id_ in range(D):
+            od0 = id_ + ad.pad_lo - kd + 1 if id_ + ad.pad_lo - kd + 1 > 0 else 0
+            od1 = id_ + ad.pad_lo + 1 if id_ + ad.pad_lo + 1 < OD else OD
+            nr = 0
+            for od in range(od0, od1):
+                for r in range(oh0, oh1):
+                    rows[nr] = ring + ((r % kh) * OD + od) * row_len
+                    nr += 1
+            cell = out + ((id_ * H + ih) * W + iwa) * C
+            if nr > 0 and iwb > iwa:
+                t = (iwa + aw.pad_lo - kw + 1) * nc  # the first box's first share
+                r = 0
+                if nh == kh:  # the first depth's whole boxes from 0, as in 2-D
+                    if kh == 3:
+                        cl_sum_3x3(rows[0] + t, rows[1] + t, rows[2] + t, nc, nc, cell, C, nc,
+                                   iwb - iwa, 1, 1)
                     else:
-                        for c in range(nc):
-                            cell[c] = cell[c] + p[t * nc + c]
+                        cl_sum_2x2(rows[0] + t, rows[1] + t, nc, nc, cell, C, nc, iwb - iwa, 1, 1)
+                    r = nh
+                while r < nr:  # the other depths' rows, in order, continuing the sums
+                    _cl_box(rows[r] + t, rows[r + 1 if nh > 1 else r] + t,
+                            rows[r + 2 if nh > 2 else r] + t, <int>nh, kw, nc,
+                            zeros if r == 0 else cell, 0 if r == 0 else C, cell, C, nc,
+                            iwb - iwa)
+                    r += nh
+            for iw in range(W):
+                if iwa <= iw < iwb and nr > 0:
+                    continue
+                ow0 = iw + aw.pad_lo - kw + 1 if iw + aw.pad_lo - kw + 1 > 0 else 0
+                ow1 = iw + aw.pad_lo + 1 if iw + aw.pad_lo + 1 < OW else OW
+                nt = ow1 - ow0
+                cell = out + ((id_ * H + ih) * W + iw) * C
+                if nr <= 0 or nt <= 0:
+                    for c in range(nc):
+                        cell[c] = 0
+                    continue
+                for r in range(nr):
+                    p = rows[r] + ow0 * nc
+                    for t in range(nt):
+                        if r == 0 and t == 0:
+                            for c in range(nc):
+                                cell[c] = 0 + p[c]
+                        else:
+                            for c in range(nc):
+                                cell[c] = cell[c] + p[t * nc + c]
 
 
 # ---------------------------------------------------------------------------------------
@@ -1619,6 +1685,11 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
         C = os.shape[4]
         width = _channel_block(N, C, num_threads)
         nblk = (C + width - 1) // width
+        # Cubic windows gather from kh rows of shares of every depth: only while they stay
+        # in L2 (I3D's 3x3x3 on 8x28x28, 48 channels a unit: 129 KB).
+        if ax[0].kernel > 1 and (ax[1].kernel * ax[0].size_out * ax[2].size_out * width
+                                 * <Py_ssize_t>sizeof(real_t) > GATHER_RING_BYTES):
+            gather = False
         for u in prange(N * nblk, num_threads=num_threads, schedule='static',
                         use_threads_if=num_threads > 1):
             n = u // nblk
@@ -1632,14 +1703,12 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
                               width if c0 + width <= C else C - c0, ax, count_include_pad,
                               divisor_override)
                 continue
-            share = <real_t*>malloc(ax[1].kernel * ax[2].size_out * width
+            share = <real_t*>malloc((ax[1].kernel * ax[0].size_out * ax[2].size_out + 1) * width
                                     * sizeof(real_t)) if gather else NULL
             if share != NULL:
-                for d in range(ax[0].size_in):  # depth windows of one: slices apart
-                    _avg_block_gather(gp + n * g[0] + d * g[1] + c0, g[2], g[3],
-                                      op + (n * P + d * ax[1].size_in * ax[2].size_in) * C + c0,
-                                      C, width if c0 + width <= C else C - c0, ax,
-                                      count_include_pad, divisor_override, share)
+                _avg_block_gather(gp + n * g[0] + c0, g[1], g[2], g[3], op + n * P * C + c0, C,
+                                  width if c0 + width <= C else C - c0, ax, count_include_pad,
+                                  divisor_override, share)
                 free(share)
             else:
                 _avg_block(gp + n * g[0] + c0, g[1], g[2], g[3], op + n * P * C + c0, C,
