@@ -300,6 +300,19 @@ def test_channels_last_stride_one_gather(k, p, extra, dtype):
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_avg_tiles_of_one_strided_channel(dtype):
+    # Channels-last windows that tile the input, over one channel, with the gradient's
+    # pixels two apart: _avg_tiles must not take its unit-step row form there.
+    rng = np.random.default_rng(3)
+    g = random_values(rng, (2, 1, 3, 4), dtype)
+    wide = np.zeros((2, 3, 8, 1), dtype)
+    wide[:, :, ::2] = np.moveaxis(g, 1, -1)
+    got = ndpool.avg_pool2d_backward(wide[:, :, ::2], (2, 6, 8, 1), kernel_size=2,
+                                     data_format="channels_last")
+    _same_bits(np.moveaxis(got, -1, 1), reference.avg_pool2d_backward(g, (2, 1, 6, 8), kernel_size=2))
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("in_spatial,out_spatial", [((14, 14), (7, 7)), ((14, 7), (7, 7)), ((7, 14), (7, 7)),
                                                     ((9, 12), (3, 4)), ((6, 48), (6, 16)), ((40,), (8,))])
 def test_adaptive_average_equal_bins_as_rows(in_spatial, out_spatial, dtype):

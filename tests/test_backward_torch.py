@@ -276,7 +276,7 @@ def test_avg_stride1_same_width_gather_matches_torch(kernel, padding, shape, dty
     ((1, 4), (1, 4), 0, False, (1, 2, 3, 2100)),  # 1-D-like rows of more than 512 outputs
     (2, 3, 0, False, (1, 2, 8, 13)),              # stride > kernel: zero gaps in rows and columns
     ((2, 2, 2), (3, 2, 2), (1, 0, 1), True, (1, 2, 7, 6, 9)),  # 3-D, uncovered planes
-    # Windows that tile the input exactly (_avg_plane_tiles): a divisor of 9, and 3-D.
+    # Windows that tile the input exactly (_avg_tiles): a divisor of 9, and 3-D.
     (3, 3, 0, False, (2, 3, 9, 12)),
     ((2, 2, 2), (2, 2, 2), 0, False, (1, 2, 4, 6, 8)),
     ((2, 2, 2), (2, 2, 2), 0, False, (1, 40, 2, 4, 6)),  # channels-last: channel blocks
@@ -286,9 +286,9 @@ def test_avg_stride1_same_width_gather_matches_torch(kernel, padding, shape, dty
 def test_avg_disjoint_windows_match_torch(kernel, stride, padding, ceil, shape, dtype, cip,
                                           divisor, data_format):
     """Windows that do not overlap (kernel <= stride) are written row by row, each cell
-    once (_avg_plane_disjoint and _avg_disjoint, or _avg_plane_tiles and _avg_tiles_cl
-    where they tile the input): 0 + its share, or 0.  The bits must be torch's scatter's,
-    NaN payloads and signed zeros included."""
+    once (_avg_plane_disjoint and _avg_disjoint, or _avg_tiles where they tile the
+    input): 0 + its share, or 0.  The bits must be torch's scatter's, NaN payloads and
+    signed zeros included."""
     nd = len(shape) - 2
     rng = np.random.default_rng(sum(shape))
     kw = dict(kernel_size=kernel, stride=stride, padding=padding, ceil_mode=ceil,

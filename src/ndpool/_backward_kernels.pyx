@@ -839,7 +839,7 @@ cdef void _avg_plane_disjoint(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, rea
 
 
 cdef inline bint _avg_tiles_apply(const Axis* ax) noexcept nogil:
-    """Whether windows tile the input exactly (_avg_plane_tiles): kernel == stride, no
+    """Whether windows tile the input exactly (_avg_tiles): kernel == stride, no
     padding or dilation, no cell left over."""
     cdef int a
     for a in range(3):
@@ -865,34 +865,6 @@ cdef inline void _tile_shares(const real_t* g, real_t* dst, Py_ssize_t n,
             dst[i] = zero + g[i] / div
 
 
-cdef void _avg_plane_tiles(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, real_t* plane,
-                           const Axis* ax, Py_ssize_t divisor) noexcept nogil:
-    """_avg_plane_disjoint when windows tile the plane (_avg_tiles_apply): an output row's
-    shares (_tile_shares) are repeated along its first input row, which is copied to the
-    window's other rows and slices.  No per-row tables (on DenseNet's 56x56 planes the
-    general path spent most of its time there)."""
-    cdef Py_ssize_t kd = ax[0].kernel, kh = ax[1].kernel, kw = ax[2].kernel
-    cdef Py_ssize_t H = ax[1].size_in, W = ax[2].size_in, OW = ax[2].size_out
-    cdef Py_ssize_t od, oh, j, w0, m
-    cdef real_t share[W_BLOCK]
-    cdef real_t* row
-    cdef real_t* slab
-    for od in range(ax[0].size_out):
-        slab = plane + od * kd * H * W
-        for oh in range(ax[1].size_out):
-            row = slab + oh * kh * W
-            w0 = 0
-            while w0 < OW:
-                m = OW - w0 if OW - w0 < W_BLOCK else W_BLOCK
-                _tile_shares(g + od * gD + oh * gH + w0, share, m, divisor)
-                _repeat(share, row + w0 * kw, kw, m)
-                w0 += m
-            for j in range(1, kh):
-                memcpy(row + j * W, row, W * sizeof(real_t))
-        for j in range(1, kd):
-            memcpy(slab + j * H * W, slab, H * W * sizeof(real_t))
-
-
 cdef inline void _copy_cells(real_t* dst, const real_t* src, Py_ssize_t cells, Py_ssize_t C,
                              Py_ssize_t nc) noexcept nogil:
     """Channels [0, nc) of `cells` consecutive channels-last cells."""
@@ -904,15 +876,21 @@ cdef inline void _copy_cells(real_t* dst, const real_t* src, Py_ssize_t cells, P
             memcpy(dst + p * C, src + p * C, nc * sizeof(real_t))
 
 
-cdef void _avg_tiles_cl(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
-                        real_t* out, Py_ssize_t C, Py_ssize_t nc, const Axis* ax,
-                        Py_ssize_t divisor) noexcept nogil:
-    """_avg_disjoint when windows tile the input (_avg_tiles_apply): each output's shares
-    (_tile_shares) are divided once, into its window's first cell, and copied to its other
-    cells, rows and slices (_avg_disjoint divides once per cell)."""
+cdef void _avg_tiles(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
+                     real_t* out, Py_ssize_t C, Py_ssize_t nc, const Axis* ax,
+                     Py_ssize_t divisor) noexcept nogil:
+    """_avg_plane_disjoint and _avg_disjoint when windows tile the input (_avg_tiles_apply):
+    each output's shares (_tile_shares) are made once, into its window's first input row,
+    which is copied to the window's other rows and slices.  No per-row tables (on
+    DenseNet's 56x56 planes the general path spent most of its time there), and no
+    division per cell (the channels-last path had one).  A channels-first plane is a
+    sample of one channel (C = nc = 1, gW = 1): there an output row's shares are repeated
+    along the row in vector stores."""
     cdef Py_ssize_t kd = ax[0].kernel, kh = ax[1].kernel, kw = ax[2].kernel
-    cdef Py_ssize_t H = ax[1].size_in, W = ax[2].size_in, row = W * C
-    cdef Py_ssize_t od, oh, ow, j
+    cdef Py_ssize_t H = ax[1].size_in, W = ax[2].size_in, OW = ax[2].size_out, row = W * C
+    cdef Py_ssize_t od, oh, ow, j, w0, m
+    cdef real_t share[W_BLOCK]
+    cdef const real_t* grow
     cdef real_t* slab
     cdef real_t* first
     cdef real_t* cell
@@ -920,11 +898,20 @@ cdef void _avg_tiles_cl(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_
         slab = out + od * kd * H * row
         for oh in range(ax[1].size_out):
             first = slab + oh * kh * row
-            for ow in range(ax[2].size_out):
-                cell = first + ow * kw * C
-                _tile_shares(g + od * gD + oh * gH + ow * gW, cell, nc, divisor)
-                for j in range(1, kw):
-                    memcpy(cell + j * C, cell, nc * sizeof(real_t))
+            grow = g + od * gD + oh * gH
+            if C == 1 and gW == 1:
+                w0 = 0
+                while w0 < OW:
+                    m = OW - w0 if OW - w0 < W_BLOCK else W_BLOCK
+                    _tile_shares(grow + w0, share, m, divisor)
+                    _repeat(share, first + w0 * kw, kw, m)
+                    w0 += m
+            else:
+                for ow in range(OW):
+                    cell = first + ow * kw * C
+                    _tile_shares(grow + ow * gW, cell, nc, divisor)
+                    for j in range(1, kw):
+                        memcpy(cell + j * C, cell, nc * sizeof(real_t))
             for j in range(1, kh):
                 _copy_cells(first + j * row, first, W, C, nc)
         for j in range(1, kd):
@@ -1668,8 +1655,8 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
             n = u // C
             c0 = u % C
             if tiles:
-                _avg_plane_tiles(gp + n * g[0] + c0 * g[1], g[2], g[3], op + u * P, ax,
-                                 tile_div)
+                _avg_tiles(gp + n * g[0] + c0 * g[1], g[2], g[3], 1, op + u * P, 1, 1, ax,
+                           tile_div)
                 continue
             if disjoint:
                 _avg_plane_disjoint(gp + n * g[0] + c0 * g[1], g[2], g[3], op + u * P, ax, tab)
@@ -1695,8 +1682,8 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
             n = u // nblk
             c0 = (u % nblk) * width
             if tiles:
-                _avg_tiles_cl(gp + n * g[0] + c0, g[1], g[2], g[3], op + n * P * C + c0, C,
-                              width if c0 + width <= C else C - c0, ax, tile_div)
+                _avg_tiles(gp + n * g[0] + c0, g[1], g[2], g[3], op + n * P * C + c0, C,
+                           width if c0 + width <= C else C - c0, ax, tile_div)
                 continue
             if disjoint:
                 _avg_disjoint(gp + n * g[0] + c0, g[1], g[2], g[3], op + n * P * C + c0, C,
