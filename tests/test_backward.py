@@ -300,6 +300,19 @@ def test_channels_last_stride_one_gather(k, p, extra, dtype):
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_channels_last_gather_slice_by_slice(dtype):
+    # Depth windows of one whose rows of shares over all depths would not fit in L2 are
+    # gathered a depth slice at a time: the same bits as the reference.
+    rng = np.random.default_rng(11)
+    in_shape = (2, 16, 40, 4, 64)
+    kwargs = dict(kernel_size=(1, 3, 3), stride=1, padding=(0, 1, 1), count_include_pad=False)
+    g = random_values(rng, func("avg", 3)(np.zeros(in_shape), **kwargs).shape, dtype)
+    got = ndpool.avg_pool3d_backward(np.ascontiguousarray(np.moveaxis(g, 1, -1)),
+                                     (2, 40, 4, 64, 16), **kwargs, data_format="channels_last")
+    _same_bits(np.moveaxis(got, -1, 1), reference.avg_pool3d_backward(g, in_shape, **kwargs))
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 def test_avg_tiles_of_one_strided_channel(dtype):
     # Channels-last windows that tile the input, over one channel, with the gradient's
     # pixels two apart: _avg_tiles must not take its unit-step row form there.

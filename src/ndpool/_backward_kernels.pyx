@@ -1637,7 +1637,9 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
                      Py_ssize_t divisor_override, bint channels_last, int num_threads) noexcept nogil:
     cdef const Py_ssize_t* g = gs.step
     cdef Py_ssize_t N = os.shape[0], P = ax[0].size_in * ax[1].size_in * ax[2].size_in
-    cdef Py_ssize_t C, width, nblk, u, n, c0, d
+    cdef Py_ssize_t C, width, nblk, u, n, c0, d, slices = 1
+    cdef Axis slice_ax[3]
+    cdef const Axis* gax = ax  # the gather's geometry
     cdef bint same = not channels_last and _avg_same_applies(ax)
     cdef bint gather = channels_last and _avg_cl_gather_applies(ax)
     # Windows that do not overlap: each cell receives at most one share, written once.
@@ -1672,11 +1674,21 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
         C = os.shape[4]
         width = _channel_block(N, C, num_threads)
         nblk = (C + width - 1) // width
-        # Cubic windows gather from kh rows of shares of every depth: only while they stay
-        # in L2 (I3D's 3x3x3 on 8x28x28, 48 channels a unit: 129 KB).
-        if ax[0].kernel > 1 and (ax[1].kernel * ax[0].size_out * ax[2].size_out * width
-                                 * <Py_ssize_t>sizeof(real_t) > GATHER_RING_BYTES):
-            gather = False
+        # The gather keeps kh rows of shares of every depth while they stay in L2 (I3D's
+        # 3x3x3 on 8x28x28, 48 channels a unit: 129 KB).  Past that, depth windows of one
+        # gather slice by slice (a ring of kh rows), and cubic ones scatter.
+        if ax[1].kernel * ax[0].size_out * ax[2].size_out * width \
+                * <Py_ssize_t>sizeof(real_t) > GATHER_RING_BYTES:
+            if ax[0].kernel == 1:
+                slice_ax[0] = ax[0]
+                slice_ax[1] = ax[1]
+                slice_ax[2] = ax[2]
+                slice_ax[0].size_in = 1
+                slice_ax[0].size_out = 1
+                gax = slice_ax
+                slices = ax[0].size_in
+            else:
+                gather = False
         for u in prange(N * nblk, num_threads=num_threads, schedule='static',
                         use_threads_if=num_threads > 1):
             n = u // nblk
@@ -1690,12 +1702,14 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
                               width if c0 + width <= C else C - c0, ax, count_include_pad,
                               divisor_override)
                 continue
-            share = <real_t*>malloc((ax[1].kernel * ax[0].size_out * ax[2].size_out + 1) * width
+            share = <real_t*>malloc((ax[1].kernel * gax[0].size_out * ax[2].size_out + 1) * width
                                     * sizeof(real_t)) if gather else NULL
             if share != NULL:
-                _avg_block_gather(gp + n * g[0] + c0, g[1], g[2], g[3], op + n * P * C + c0, C,
-                                  width if c0 + width <= C else C - c0, ax, count_include_pad,
-                                  divisor_override, share)
+                for d in range(slices):
+                    _avg_block_gather(gp + n * g[0] + d * g[1] + c0, g[1], g[2], g[3],
+                                      op + (n * P + d * ax[1].size_in * ax[2].size_in) * C + c0,
+                                      C, width if c0 + width <= C else C - c0, gax,
+                                      count_include_pad, divisor_override, share)
                 free(share)
             else:
                 _avg_block(gp + n * g[0] + c0, g[1], g[2], g[3], op + n * P * C + c0, C,
