@@ -493,6 +493,36 @@ def test_common_call_path_matches_general_path(monkeypatch, nd, data_format):
             assert fast.tobytes() == slow.tobytes()
 
 
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("in_spatial,streamed", [((7, 7), False), ((2, 7, 7), False), ((1025,), False),
+                                                 ((3,), False), ((1, 2), False), ((1, 1, 5), False),
+                                                 ((8200,), True), ((2, 64, 66), True)])
+def test_global_pool_gradient_of_one_cell_planes(in_spatial, streamed, dtype):
+    """Channels-first gradients with one value per plane fill each plane (the average's share,
+    or zeros and the max's value at its index); gradients of STREAM_MIN_BYTES or more are
+    streamed.  The reference's bits, for a strided gradient too, and an index outside a
+    plane is reported."""
+    nd = len(in_spatial)
+    rng = np.random.default_rng(len(in_spatial) + in_spatial[-1])
+    shape = (2, 259) + in_spatial  # 518 planes: items of 256, and a part item
+    big = np.prod(shape) * np.dtype(dtype).itemsize >= _backward._backward_kernels.STREAM_MIN_BYTES
+    assert big == streamed
+    x = random_values(rng, shape, dtype)
+    y, idx = func("adaptive_max", nd)(x, 1, return_indices=True)
+    g = random_values(rng, (2, 2 * 259) + (1,) * nd, dtype)[:, ::2]  # strided along C
+    g[0, 3] = -0.0
+    for got, want in [
+        (bfunc("adaptive_max", nd, ndpool)(g, idx, shape), bfunc("adaptive_max", nd, reference)(g, idx, shape)),
+        (bfunc("adaptive_avg", nd, ndpool)(g, shape), bfunc("adaptive_avg", nd, reference)(g, shape)),
+    ]:
+        assert got.flags.c_contiguous
+        assert got.tobytes() == want.tobytes()
+    idx = idx.copy()
+    idx[1, 258] = np.prod(in_spatial)
+    with pytest.raises(ValueError, match="indices must lie in"):
+        bfunc("adaptive_max", nd, ndpool)(g, idx, shape)
+
+
 def test_avg_geometry_cache_keeps_argument_checks():
     # The window geometry is cached for int arguments; True (== 1) must still be rejected.
     g = np.ones((1, 2, 4, 4), np.float32)

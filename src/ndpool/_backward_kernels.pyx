@@ -86,6 +86,9 @@ cdef enum:
     EQUAL_ROWS = 2048
     # Share rows a channels-last gather of cubic average windows keeps at most (bytes).
     GATHER_RING_BYTES = 262144
+    # Planes per work item of _one_cell_planes, and the cells it streams from the stack at once.
+    ONE_CELL_PLANES = 256
+    ONE_CELL_CHUNK = 1024
 
 
 cdef Py_ssize_t _channel_block(Py_ssize_t N, Py_ssize_t C, int num_threads) noexcept nogil:
@@ -1507,6 +1510,102 @@ cdef bint _is_float(object grad) except -1:
 
 
 # ---------------------------------------------------------------------------------------
+# Global pooling, channels-first: one output per plane, so a plane is a fill.
+
+cdef inline void _fill(real_t* dst, real_t v, Py_ssize_t n, bint overhang) noexcept nogil:
+    """dst[:n] = v, in whole 8-value steps when the overhang past n (up to 7 values) may be
+    written: short planes then take no scalar tail."""
+    cdef Py_ssize_t p, k
+    if overhang:
+        for p in range(0, n, 8):
+            for k in range(8):
+                dst[p + k] = v
+    else:
+        for p in range(n):
+            dst[p] = v
+
+
+cdef Py_ssize_t _one_cell_planes(const real_t* g, const Py_ssize_t* gstep, const int64_t* idx,
+                                 const Py_ssize_t* istep, Py_ssize_t C, Py_ssize_t u0,
+                                 Py_ssize_t u1, real_t* out, Py_ssize_t P, const real_t* div,
+                                 int ndiv, bint stream) noexcept nogil:
+    """Planes [u0, u1) (plane u = sample u // C, channel u % C; at most ONE_CELL_PLANES) of
+    a channels-first call whose gradient has one value v per plane.  Average (idx NULL):
+    every cell v / div[0] / ... + 0.  Max: 0, and 0 + v at the plane's index; a plane whose
+    index lies outside [0, P) stays zero and is counted.  (The general per-plane paths pay
+    a set-up and short copies per plane, several times this fill on 7x7 planes.)  The
+    values are divided first, in vectors: a scalar division chain per plane had cost more
+    than its fill.  A fence ends a streamed item."""
+    cdef real_t v[ONE_CELL_PLANES]
+    cdef real_t buf[ONE_CELL_CHUNK]
+    cdef int64_t j[ONE_CELL_PLANES]
+    cdef Py_ssize_t k, p0, m, t, bad = 0, n = u0 // C, c = u0 % C, K = u1 - u0
+    cdef real_t* dst
+    for k in range(K):
+        v[k] = g[n * gstep[0] + c * gstep[1]]
+        if idx != NULL:
+            j[k] = idx[n * istep[0] + c * istep[1]]
+            bad += <uint64_t>j[k] >= <uint64_t>P
+        c += 1  # (n, c) of the next plane, without a division per plane
+        if c == C:
+            c = 0
+            n += 1
+    for k in range(ndiv):
+        _divide(v, K, div[k])
+    for k in range(K):
+        v[k] = v[k] + 0  # what a zeroed cell holds after the share is added
+    if not stream and idx != NULL:
+        memset(out + u0 * P, 0, K * P * sizeof(real_t))
+        for k in range(K):
+            if <uint64_t>j[k] < <uint64_t>P:
+                out[(u0 + k) * P + j[k]] = v[k]
+        return bad
+    if not stream:
+        for k in range(K):
+            # An overhang past a plane lands in the item's next planes, filled after.
+            _fill(out + (u0 + k) * P, v[k], P, k * P + (P + 7) // 8 * 8 <= K * P)
+        return bad
+    # Streamed: the item's planes are one run of memory, built in chunks on the stack and
+    # streamed a chunk at a time (plane by plane, the partial lines of 7x7 planes made
+    # the streaming stores slower than plain ones).
+    dst = out + u0 * P
+    p0 = 0  # fill of buf
+    for k in range(K):
+        m = P  # cells of plane k still to place
+        while m > 0:
+            t = ONE_CELL_CHUNK - p0 if ONE_CELL_CHUNK - p0 < m else m
+            _fill(buf + p0, v[k] if idx == NULL else 0, t, False)
+            if idx != NULL and P - m <= j[k] < P - m + t:
+                buf[p0 + j[k] - (P - m)] = v[k]
+            p0 += t
+            m -= t
+            if p0 == ONE_CELL_CHUNK:
+                ndp_stream_copy(dst, buf, ONE_CELL_CHUNK * sizeof(real_t))
+                dst += ONE_CELL_CHUNK
+                p0 = 0
+    ndp_stream_copy(dst, buf, p0 * sizeof(real_t))
+    ndp_stream_fence()
+    return bad
+
+
+cdef Py_ssize_t _one_cell_units(const real_t* gp, const Strided* gs, const int64_t* ip,
+                                const Strided* is_, real_t* op, const Strided* os,
+                                const real_t* div, int ndiv, int num_threads) noexcept nogil:
+    """_one_cell_planes over all planes of a channels-first call, in items of
+    ONE_CELL_PLANES planes."""
+    cdef Py_ssize_t C = os.shape[1], units = os.shape[0] * C, u, bad = 0
+    cdef Py_ssize_t P = os.shape[2] * os.shape[3] * os.shape[4]
+    cdef bint stream = units * P * <Py_ssize_t>sizeof(real_t) >= STREAM_BYTES
+    for u in prange((units + ONE_CELL_PLANES - 1) // ONE_CELL_PLANES, num_threads=num_threads,
+                    schedule='static', use_threads_if=num_threads > 1):
+        bad += _one_cell_planes(gp, gs.step, ip, is_.step if ip != NULL else NULL, C,
+                                u * ONE_CELL_PLANES,
+                                units if (u + 1) * ONE_CELL_PLANES > units else (u + 1) * ONE_CELL_PLANES,
+                                op, P, div, ndiv, stream)
+    return bad
+
+
+# ---------------------------------------------------------------------------------------
 # Entry points.  Units: N * C planes (channels-first) or N * nblk channel blocks of `width`
 # channels (channels-last); unit u of a channels-last call is sample u // nblk, block u % nblk.
 
@@ -1520,6 +1619,8 @@ cdef Py_ssize_t _max_units(const real_t* gp, const Strided* gs, const int64_t* i
     cdef bint runs, blocks, small
     cdef bint stream = (N * os.shape[1] * os.shape[2] * os.shape[3] * os.shape[4]
                         * <Py_ssize_t>sizeof(real_t) >= STREAM_BYTES)
+    if not channels_last and gs.shape[2] * gs.shape[3] * gs.shape[4] == 1:
+        return _one_cell_units(gp, gs, ip, is_, op, os, NULL, 0, num_threads)
     if not channels_last:
         C = os.shape[1]
         P = os.shape[2] * os.shape[3] * os.shape[4]
@@ -1760,7 +1861,16 @@ cdef Py_ssize_t _adaptive_units(const real_t* gp, const Strided* gs, real_t* op,
     cdef Py_ssize_t N = os.shape[0], P = b.size_in[0] * b.size_in[1] * b.size_in[2]
     cdef Py_ssize_t C, width, nblk, u, n, c0, t, units, scratch, failed = 0
     cdef real_t* buf
-    if not channels_last and _equal_rows_apply(gs, b):
+    cdef real_t div[3]
+    cdef int ndiv = 0
+    if not channels_last and b.size_out[0] * b.size_out[1] * b.size_out[2] == 1:
+        # Divided by each axis's size in turn (a size of 1 is skipped, as exact).
+        for t in range(3):
+            if b.size_in[t] > 1:
+                div[ndiv] = <real_t>b.size_in[t]
+                ndiv += 1
+        _one_cell_units(gp, gs, NULL, NULL, op, os, div, ndiv, num_threads)
+    elif not channels_last and _equal_rows_apply(gs, b):
         units = N * gs.shape[1] * b.size_out[0] * b.size_out[1]  # share rows
         t = EQUAL_ROWS // b.size_in[2]  # rows per item
         for u in prange((units + t - 1) // t, num_threads=num_threads, schedule='static',
