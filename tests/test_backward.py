@@ -496,16 +496,16 @@ def test_common_call_path_matches_general_path(monkeypatch, nd, data_format):
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("in_spatial,streamed", [((7, 7), False), ((2, 7, 7), False), ((1025,), False),
                                                  ((3,), False), ((1, 2), False), ((1, 1, 5), False),
-                                                 ((8200,), True), ((2, 64, 66), True)])
+                                                 ((16400,), True), ((2, 90, 92), True)])
 def test_global_pool_gradient_of_one_cell_planes(in_spatial, streamed, dtype):
     """Channels-first gradients with one value per plane fill each plane (the average's share,
-    or zeros and the max's value at its index); gradients of STREAM_MIN_BYTES or more are
-    streamed.  The reference's bits, for a strided gradient too, and an index outside a
+    or zeros and the max's value at its index); gradients of ONE_CELL_STREAM_MIN_BYTES or
+    more are streamed.  The reference's bits, for a strided gradient too, and an index outside a
     plane is reported."""
     nd = len(in_spatial)
     rng = np.random.default_rng(len(in_spatial) + in_spatial[-1])
     shape = (2, 259) + in_spatial  # 518 planes: items of 256, and a part item
-    big = np.prod(shape) * np.dtype(dtype).itemsize >= _backward._backward_kernels.STREAM_MIN_BYTES
+    big = np.prod(shape) * np.dtype(dtype).itemsize >= _backward._backward_kernels.ONE_CELL_STREAM_MIN_BYTES
     assert big == streamed
     x = random_values(rng, shape, dtype)
     y, idx = func("adaptive_max", nd)(x, 1, return_indices=True)

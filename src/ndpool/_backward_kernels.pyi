@@ -7,6 +7,7 @@
 import numpy as np
 
 STREAM_MIN_BYTES: int  # gradients this large are written with streaming stores
+ONE_CELL_STREAM_MIN_BYTES: int  # the same for gradients with one value per plane
 
 def max_backward(
     grad: np.ndarray,  # real_t, any strides but a unit-stride last axis
