@@ -493,6 +493,36 @@ def test_common_call_path_matches_general_path(monkeypatch, nd, data_format):
             assert fast.tobytes() == slow.tobytes()
 
 
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+def test_global_pool_gradient_keeps_data_format(monkeypatch, nd, data_format):
+    # A global pool's gradient, (N, C, 1, ...) and C-contiguous, has unit stride along C
+    # too, so its memory fits both layouts: the result takes data_format's (C-contiguous),
+    # on the short path and the general one alike, with the reference's bits.
+    rng = np.random.default_rng(nd)
+    x = rng.standard_normal((2, 5) + (6,) * nd).astype(np.float32)
+    if data_format == "channels_last":
+        x = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+    kw = dict(data_format=data_format)
+    y, idx = func("adaptive_max", nd)(x, 1, return_indices=True, **kw)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    calls = [
+        lambda m, t: bfunc("adaptive_max", nd, m)(g, idx, x.shape, num_threads=t, **kw),
+        lambda m, t: bfunc("adaptive_avg", nd, m)(g, x.shape, num_threads=t, **kw),
+        lambda m, t: bfunc("avg", nd, m)(g, x.shape, 6, num_threads=t, **kw),
+    ]
+    for call in calls:
+        want = call(reference, None)
+        for t in (None, 1, 2):
+            fast = call(ndpool, t)
+            with monkeypatch.context() as m:
+                m.setattr(_backward, "_plain", lambda *args: None)
+                slow = call(ndpool, t)
+            for got in (fast, slow):
+                assert got.flags.c_contiguous and got.shape == x.shape
+                assert got.tobytes() == want.tobytes()
+
+
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("in_spatial,streamed", [((7, 7), False), ((2, 7, 7), False), ((1025,), False),
                                                  ((3,), False), ((1, 2), False), ((1, 1, 5), False),

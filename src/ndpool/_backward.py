@@ -63,8 +63,9 @@ class _PlainCall:
 
 def _plain(nd, grad_output, indices, input_shape, data_format, num_threads, with_indices):
     """The common call, checked in a few steps: batched C-contiguous native float32/float64
-    arrays (int64 indices) of either layout with more than one element on the last axis,
-    input_shape a tuple of positive ints, num_threads None or a positive int.  Returns what
+    arrays (int64 indices) of either layout with more than one element on the last axis
+    (or, channels-first, planes of one cell), input_shape a tuple of positive ints,
+    num_threads None or a positive int.  Returns what
     the general path (validate_backward, then _prepare) would, as (call, grad, indices,
     result for the kernel, result), the arrays as they are (the kernels read 3-D and 4-D
     ones as 5-D), or None for any other call, which the general path
@@ -73,16 +74,21 @@ def _plain(nd, grad_output, indices, input_shape, data_format, num_threads, with
     g = grad_output
     if (type(g) is not np.ndarray or type(input_shape) is not tuple
             or g.ndim != nd + 2 or len(input_shape) != nd + 2
-            or (g.dtype is not _F32 and g.dtype is not _F64) or not g.flags.c_contiguous or g.size == 0
-            or g.shape[-1] < 2):
+            or (g.dtype is not _F32 and g.dtype is not _F64) or not g.flags.c_contiguous or g.size == 0):
         return None
     # An exact positive int is what check_num_threads returns unchanged.
     if num_threads is not None and (type(num_threads) is not int or num_threads < 1):
         return None
     if data_format == "channels_first":
         channels_last = False
+        # A last axis of 1 leaves the layout in doubt, unless every plane is one cell (a
+        # global pool's gradient), where kernel_input follows data_format too.
+        if g.shape[-1] < 2 and math.prod(g.shape[2:]) != 1:
+            return None
     elif data_format == "channels_last":
         channels_last = True
+        if g.shape[-1] < 2:
+            return None
     else:
         return None
     shape = input_shape
@@ -98,8 +104,8 @@ def _plain(nd, grad_output, indices, input_shape, data_format, num_threads, with
         if (type(idx) is not np.ndarray or idx.dtype is not _INT64 or idx.shape != g.shape
                 or not idx.flags.c_contiguous):
             return None
-    # C-contiguous with a last axis longer than 1: kernel_input picks the kernel of the data
-    # format, and the result is C-contiguous in the same layout.
+    # C-contiguous with a last axis longer than 1, or planes of one cell: kernel_input picks
+    # the kernel of the data format, and the result is C-contiguous in the same layout.
     # The kernels read these 3-D and 4-D arrays as 5-D themselves (no reshaped views).
     spatial = shape[1:-1] if channels_last else shape[2:]
     call = _PlainCall(g, idx, shape, spatial, channels_last, num_threads)
@@ -235,7 +241,8 @@ Returns
 -------
 grad_input : ndarray
     Of shape ``input_shape`` and grad_output's dtype.  Channels-last memory when
-    grad_output's memory is channels-last, as in torch."""
+    grad_output's memory is channels-last, as in torch; a gradient that fits both layouts
+    (one value per plane, after global pooling) gives ``data_format``'s."""
 
 # What each op computes (docs/semantics.md, Gradients), and how close it is to torch.
 _RULES = {

@@ -58,7 +58,11 @@ def kernel_input(x5: np.ndarray, prefer_channels_last: bool) -> tuple[np.ndarray
     matches the user's data_format.
     """
     w_unit, c_unit = _unit(x5, 4), _unit(x5, 1)
-    if w_unit and (x5.shape[4] > 1 or not c_unit):
+    if w_unit and c_unit and x5.shape[2] * x5.shape[3] * x5.shape[4] == 1:
+        # One cell per plane (a global pool's gradient): both kernels read the same memory,
+        # so the caller's data_format picks, and the result keeps its layout.
+        channels_last = prefer_channels_last
+    elif w_unit and (x5.shape[4] > 1 or not c_unit):
         channels_last = False
     elif c_unit:
         channels_last = True

@@ -69,25 +69,30 @@ def _threads(num_threads):
     return torch.get_num_threads() if num_threads is None else num_threads
 
 
-def _save(ctx, x, name, num_threads):
-    ctx.name, ctx.input_shape, ctx.num_threads = name, tuple(x.shape), num_threads
-    ctx.channels_first = x.shape[-1] > 1 and x.stride(-1) == 1  # see _grad_array
+def _save(ctx, x, name, num_threads, window=()):
+    ctx.name, ctx.input_shape, ctx.num_threads, ctx.window = name, tuple(x.shape), num_threads, window
+    # Channels-last memory that is not also contiguous (see _gradient).
+    ctx.channels_last = x.dim() in (4, 5) and not x.is_contiguous() and x.is_contiguous(
+        memory_format=torch.channels_last if x.dim() == 4 else torch.channels_last_3d)
 
 
-def _grad_array(ctx, grad_output):
-    """grad_output as an array for ndpool's backward, whose result takes its memory order.
+def _gradient(ctx, grad_output, idx=None):
+    """ndpool's gradient for the saved call, in the input's memory layout.
 
-    After global pooling (output sizes all 1), a contiguous grad_output has unit stride along
-    C, so ndpool would read it channels-last and return a channels-last gradient for a
-    channels-first input: AccumulateGrad would copy it, and layers below would switch
-    layout.  A copy of the small grad_output with a padded last axis reads channels-first.
+    ndpool's result follows grad_output's memory.  After global pooling (output sizes all
+    1) grad_output fits both layouts and ndpool reads it in its data_format's, so for a
+    channels-last input it goes in as (N, 1, 1, C), read channels-last, and the result
+    comes back to (N, C, H, W) as a view.
     """
-    g = grad_output.detach()
+    g, shape, data_format = grad_output.detach(), ctx.input_shape, "channels_first"
     nd = int(ctx.name[-2])
-    if (ctx.channels_first and g.shape[-nd - 1] > 1 and g.stride(-nd - 1) == 1
-            and all(size == 1 for size in g.shape[-nd:])):
-        g = g.new_empty(g.shape[:-1] + (2,))[..., :1].copy_(g)
-    return _array(g)
+    if ctx.channels_last and all(size == 1 for size in g.shape[-nd:]):
+        g, shape, data_format = g.movedim(1, -1), shape[:1] + shape[2:] + shape[1:2], "channels_last"
+        idx = None if idx is None else idx.movedim(1, -1)
+    arrays = (_array(g),) if idx is None else (_array(g), idx.numpy())
+    grad = torch.from_numpy(getattr(ndpool, ctx.name + "_backward")(
+        *arrays, shape, *ctx.window, data_format=data_format, num_threads=ctx.num_threads))
+    return grad.movedim(-1, 1) if data_format == "channels_last" else grad
 
 
 class _IndexedPool(torch.autograd.Function):
@@ -107,9 +112,7 @@ class _IndexedPool(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_output, _grad_indices):
         (idx,) = ctx.saved_tensors
-        grad = getattr(ndpool, ctx.name + "_backward")(
-            _grad_array(ctx, grad_output), idx.numpy(), ctx.input_shape, num_threads=ctx.num_threads)
-        return torch.from_numpy(grad), None, None, None
+        return _gradient(ctx, grad_output, idx), None, None, None
 
 
 class _AveragePool(torch.autograd.Function):
@@ -119,16 +122,13 @@ class _AveragePool(torch.autograd.Function):
     def forward(ctx, x, name, args, num_threads):
         out = getattr(ndpool, name)(_array(x), *args, num_threads=num_threads)
         # avg_poolNd_backward takes the forward's window arguments; the adaptive one none.
-        ctx.window = () if name.startswith("adaptive") else args
-        _save(ctx, x, name, num_threads)
+        _save(ctx, x, name, num_threads, () if name.startswith("adaptive") else args)
         return torch.from_numpy(out)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output):
-        grad = getattr(ndpool, ctx.name + "_backward")(
-            _grad_array(ctx, grad_output), ctx.input_shape, *ctx.window, num_threads=ctx.num_threads)
-        return torch.from_numpy(grad), None, None, None
+        return _gradient(ctx, grad_output), None, None, None
 
 
 def _indexed(name, x, args, return_indices, num_threads):
