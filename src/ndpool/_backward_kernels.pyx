@@ -883,6 +883,15 @@ cdef inline void _copy_cells(real_t* dst, const real_t* src, Py_ssize_t cells, P
             memcpy(dst + p * C, src + p * C, nc * sizeof(real_t))
 
 
+cdef inline void _copy_on(real_t* first, Py_ssize_t k, Py_ssize_t step, Py_ssize_t cells,
+                          Py_ssize_t C, Py_ssize_t nc) noexcept nogil:
+    """Copy `cells` cells at first (channels [0, nc) of C) to the k - 1 places step
+    values on from each other: the other rows, or depth slices, of disjoint windows."""
+    cdef Py_ssize_t j
+    for j in range(1, k):
+        _copy_cells(first + j * step, first, cells, C, nc)
+
+
 cdef void _avg_tiles(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
                      real_t* out, Py_ssize_t C, Py_ssize_t nc, const Axis* ax,
                      Py_ssize_t divisor) noexcept nogil:
@@ -919,10 +928,8 @@ cdef void _avg_tiles(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t g
                     _tile_shares(grow + ow * gW, cell, nc, divisor)
                     for j in range(1, kw):
                         memcpy(cell + j * C, cell, nc * sizeof(real_t))
-            for j in range(1, kh):
-                _copy_cells(first + j * row, first, W, C, nc)
-        for j in range(1, kd):
-            _copy_cells(slab + j * H * row, slab, H * W, C, nc)
+            _copy_on(first, kh, row, W, C, nc)
+        _copy_on(slab, kd, H * row, H * W, C, nc)
 
 
 cdef void _avg_disjoint(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
@@ -1345,7 +1352,7 @@ cdef void _adaptive_avg_equal_bins(const real_t* g, Py_ssize_t gD, Py_ssize_t gH
     bin's other rows and depth slices."""
     cdef Py_ssize_t D = b.size_in[0], H = b.size_in[1], W = b.size_in[2]
     cdef Py_ssize_t OD = b.size_out[0], OH = b.size_out[1], OW = b.size_out[2]
-    cdef Py_ssize_t rd = D // OD, rh = H // OH, rw = W // OW, od, oh, i, j
+    cdef Py_ssize_t rd = D // OD, rh = H // OH, rw = W // OW, od, oh, i
     cdef real_t* p
     cdef real_t* row
     for od in range(OD):
@@ -1356,10 +1363,8 @@ cdef void _adaptive_avg_equal_bins(const real_t* g, Py_ssize_t gD, Py_ssize_t gH
         for oh in range(OH):
             row = p + oh * rh * W
             _repeat(share + oh * OW, row, rw, OW)
-            for j in range(1, rh):
-                memcpy(row + j * W, row, W * sizeof(real_t))
-        for j in range(1, rd):
-            memcpy(p + j * H * W, p, H * W * sizeof(real_t))
+            _copy_on(row, rh, W, W, 1, 1)
+        _copy_on(p, rd, H * W, H * W, 1, 1)
 
 
 cdef inline bint _equal_rows_apply(const Strided* gs, const Bins* b) noexcept nogil:
