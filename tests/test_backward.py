@@ -553,6 +553,33 @@ def test_global_pool_gradient_of_one_cell_planes(in_spatial, streamed, dtype):
         bfunc("adaptive_max", nd, ndpool)(g, idx, shape)
 
 
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("in_spatial,kwargs", [
+    ((4, 4), dict(kernel_size=4)),                                        # CIFAR ResNets' head
+    ((3, 3), dict(kernel_size=5, padding=2)),                             # padding counted
+    ((3, 3), dict(kernel_size=5, padding=2, count_include_pad=False)),
+    ((4, 4), dict(kernel_size=4, divisor_override=3)),
+    ((3, 3), dict(kernel_size=4, padding=1, ceil_mode=True)),
+    ((3, 4, 4), dict(kernel_size=(3, 4, 4))),
+    ((16,), dict(kernel_size=16)),
+    ((5, 5), dict(kernel_size=4)),  # one output whose window leaves cells out: not a fill
+])
+def test_avg_backward_of_one_window(in_spatial, kwargs, dtype):
+    """An average with one output per plane whose window holds the whole plane gives every
+    cell the same share (a fill); the reference's bits, -0.0 included."""
+    nd = len(in_spatial)
+    rng = np.random.default_rng(nd)
+    shape = (3, 300) + in_spatial  # 900 planes: items of 256, and a part item
+    x = random_values(rng, shape, dtype)
+    y = func("avg", nd)(x, **kwargs)
+    assert y.shape[2:] == (1,) * nd
+    g = random_values(rng, y.shape, dtype)
+    g[0, 1] = -0.0
+    got = bfunc("avg", nd, ndpool)(g, shape, **kwargs)
+    want = bfunc("avg", nd, reference)(g, shape, **kwargs)
+    assert got.flags.c_contiguous and got.tobytes() == want.tobytes()
+
+
 def test_avg_geometry_cache_keeps_argument_checks():
     # The window geometry is cached for int arguments; True (== 1) must still be rejected.
     g = np.ones((1, 2, 4, 4), np.float32)

@@ -1743,6 +1743,16 @@ def max_backward(grad, indices, out, bint channels_last, int num_threads):
     return bad
 
 
+cdef inline bint _one_window_covers(const Axis* ax) noexcept nogil:
+    """Whether one window, the only output, holds every cell of the input on each axis."""
+    cdef int a
+    for a in range(3):
+        if (ax[a].size_out != 1 or ax[a].dilation != 1
+                or ax[a].kernel - ax[a].pad_lo < ax[a].size_in):
+            return False
+    return True
+
+
 cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Strided* os,
                      const Axis* ax, const Py_ssize_t* tab, bint count_include_pad,
                      Py_ssize_t divisor_override, bint channels_last, int num_threads) noexcept nogil:
@@ -1761,6 +1771,12 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
     cdef Py_ssize_t tile_div = (divisor_override if divisor_override != 0
                                 else ax[0].kernel * ax[1].kernel * ax[2].kernel)
     cdef real_t* share
+    cdef real_t div1
+    if not channels_last and _one_window_covers(ax):
+        # A global average (avg_pool2d(x, 4) on 4x4 maps): every plane is one share.
+        div1 = <real_t>_divisor(ax, 0, 0, 0, count_include_pad, divisor_override)
+        _one_cell_units(gp, gs, NULL, NULL, op, os, &div1, 1, num_threads)
+        return
     if not channels_last:
         C = os.shape[1]
         for u in prange(N * C, num_threads=num_threads, schedule='static',
