@@ -593,11 +593,13 @@ def test_avg_geometry_cache_keeps_argument_checks():
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
 @pytest.mark.parametrize("in_spatial,streamed", [((35, 33), False), ((9, 35, 33), False),
-                                                 ((1031, 1023), True), ((17, 257, 255), True)])
+                                                 ((1031, 1023), True), ((17, 257, 255), True),
+                                                 ((7, 7), False), ((14, 14), False)])
 def test_max_backward_of_disjoint_blocks(in_spatial, streamed, data_format, dtype):
     """Indices of a forward with kernel == stride lie in their outputs' blocks, and each
-    input row (channels-first) or cell (channels-last) is written once, without a zeroing
-    pass; gradients of STREAM_MIN_BYTES or more are written with streaming stores.  The
+    input row (channels-first, planes of more than 1024 cells; smaller ones scatter) or
+    cell (channels-last) is written once, without a zeroing pass; gradients of
+    STREAM_MIN_BYTES or more are written with streaming stores.  The
     reference's bits, the columns, rows and slices no block covers included; an index
     outside its block (late in a plane that looked like blocks) falls back to the scatter,
     and one outside the plane still raises."""

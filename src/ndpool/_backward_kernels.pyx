@@ -75,6 +75,11 @@ cdef enum:
     STREAM_BYTES = 16 << 20
     # Cells of the streamed _gather_plane rows built on the stack.
     PICK_ROWS = 1024
+    # Channels-first max planes of at most this many cells are scattered even where their
+    # indices lie in their blocks: _gather_plane's calls per output row cost more than
+    # a plane that stays in L1 (2x2/s2, one thread: 7x7 and 14x14 planes 2.6x faster
+    # scattered, 28x28 1.4x, 32x32 1.2x; 48x48 0.96x, 56x56 0.84x, 112x112 0.58x).
+    BLOCKS_MIN_CELLS = 1024
     # Max backward writes blocks cell by cell (_gather_blocks) up to this many cells a
     # block: each cell tests every index of its output, which for large blocks costs
     # more than zeroing them and one scatter (measured: 3x3 blocks gain, 4x4 break even,
@@ -1637,7 +1642,9 @@ cdef Py_ssize_t _max_units(const real_t* gp, const Strided* gs, const int64_t* i
         # tries its blocks, which fails within the first output row when it is not blocks.
         small = N * C * gs.shape[2] * gs.shape[3] * gs.shape[4] <= SMALL_OUTPUTS
         runs = not small and _long_runs(ip, is_)
-        blocks = small or _in_blocks(ip, is_, os)
+        # Planes of BLOCKS_MIN_CELLS or fewer cells stay in L1, where the scatter costs less
+        # than the write-once rows' set-up per output row.
+        blocks = P > BLOCKS_MIN_CELLS and (small or _in_blocks(ip, is_, os))
         for u in prange(N * C, num_threads=num_threads, schedule='static',
                         use_threads_if=num_threads > 1):
             n = u // C
