@@ -1527,16 +1527,15 @@ cdef bint _is_float(object grad) except -1:
 # Global pooling, channels-first: one output per plane, so a plane is a fill.
 
 cdef inline void _fill(real_t* dst, real_t v, Py_ssize_t n, bint overhang) noexcept nogil:
-    """dst[:n] = v, in whole 8-value steps when the overhang past n (up to 7 values) may be
-    written: short planes then take no scalar tail."""
+    """_store_span of a v that is already v + 0, in whole 8-value steps when the overhang
+    past n (up to 7 values) may be written: short planes then take no scalar tail."""
     cdef Py_ssize_t p, k
-    if overhang:
-        for p in range(0, n, 8):
-            for k in range(8):
-                dst[p + k] = v
-    else:
-        for p in range(n):
-            dst[p] = v
+    if not overhang:
+        _store_span(dst, v, n)
+        return
+    for p in range(0, n, 8):
+        for k in range(8):
+            dst[p + k] = v
 
 
 cdef Py_ssize_t _one_cell_planes(const real_t* g, const Py_ssize_t* gstep, const int64_t* idx,
