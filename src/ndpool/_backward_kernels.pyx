@@ -1552,17 +1552,27 @@ cdef Py_ssize_t _one_cell_planes(const real_t* g, const Py_ssize_t* gstep, const
     cdef real_t v[ONE_CELL_PLANES]
     cdef real_t buf[ONE_CELL_CHUNK]
     cdef int64_t j[ONE_CELL_PLANES]
-    cdef Py_ssize_t k, p0, m, t, bad = 0, n = u0 // C, c = u0 % C, K = u1 - u0
+    cdef Py_ssize_t k, p0, m, t, bad = 0, c = u0 % C, K = u1 - u0
+    # Offsets of plane (n, c) in g and idx, stepped along: no multiplication per plane.
+    cdef Py_ssize_t go = u0 // C * gstep[0] + c * gstep[1]
+    cdef Py_ssize_t io = u0 // C * istep[0] + c * istep[1] if idx != NULL else 0
     cdef real_t* dst
     for k in range(K):
-        v[k] = g[n * gstep[0] + c * gstep[1]]
+        v[k] = g[go]
+        go += gstep[1]
         if idx != NULL:
-            j[k] = idx[n * istep[0] + c * istep[1]]
-            bad += <uint64_t>j[k] >= <uint64_t>P
-        c += 1  # (n, c) of the next plane, without a division per plane
-        if c == C:
+            j[k] = idx[io]
+            io += istep[1]
+        c += 1
+        if c == C:  # the next sample
             c = 0
-            n += 1
+            go += gstep[0] - C * gstep[1]
+            if idx != NULL:
+                io += istep[0] - C * istep[1]
+    if idx != NULL:
+        # Counted apart, in vectors: a count in the loop above was a chain through memory.
+        for k in range(K):
+            bad += <uint64_t>j[k] >= <uint64_t>P
     for k in range(ndiv):
         _divide(v, K, div[k])
     for k in range(K):
