@@ -344,6 +344,25 @@ def test_adaptive_average_equal_bins_as_rows(in_spatial, out_spatial, dtype):
                    bfunc("adaptive_avg", nd, reference)(np.ascontiguousarray(gs), (n, c) + in_spatial))
 
 
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("width", [1, 3, 6, 7, 9, 14, 16])
+def test_adaptive_average_equal_bins_rows_stay_in_their_memory(width, threads, dtype):
+    # _equal_bins_rows writes rows in whole 8-value steps whose overhang lands in later
+    # rows: it must never reach past the work item (the other thread's rows) nor past the
+    # end of out.  The kernel writes into a view followed by guard values.
+    rng = np.random.default_rng(width)
+    kernels = _backward._backward_kernels
+    for planes in (1, 5, 3000):  # one item, and several (2048 values of shares each)
+        g = random_values(rng, (1, planes, 1, 2, width), dtype)
+        size = planes * 4 * width
+        buf = np.full(size + 16, np.nan, dtype)
+        out = buf[:size].reshape(1, planes, 1, 4, width)
+        kernels.adaptive_avg_backward(g, out, False, threads)
+        assert np.isnan(buf[size:]).all()
+        _same_bits(out[:, :, 0], reference.adaptive_avg_pool2d_backward(g[:, :, 0], (1, planes, 4, width)))
+
+
 @pytest.mark.parametrize("op", ["max", "avg", "adaptive_avg"])
 def test_result_memory_follows_grad_memory(op):
     x = np.random.default_rng(0).standard_normal((2, 6, 8, 8)).astype(np.float32)

@@ -39,8 +39,8 @@ from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memchr, memcpy, memset
 
-from ndpool._common cimport (Axis, real_t, read_geometry, divisor_factor, out_range, tap_range,
-                             adaptive_start, adaptive_end)
+from ndpool._common cimport (Axis, real_t, read_geometry, divisor_factor, divide_span, out_range,
+                             tap_range, adaptive_start, adaptive_end)
 from ndpool._buffers cimport Strided, acquire_padded
 from ndpool._spans cimport cl_sum_2x2, cl_sum_3x3, sum_rows
 
@@ -1394,16 +1394,17 @@ cdef void _equal_bins_rows(const real_t* g, real_t* out, Py_ssize_t r0, Py_ssize
     planes are contiguous too: no per-plane set-up, and the divisions run over many rows
     at once.  Each cell is share + 0 (see _adaptive_avg_equal_bins)."""
     cdef Py_ssize_t OW = b.size_out[2], rh = b.size_in[1] // b.size_out[1]
-    cdef Py_ssize_t rw = b.size_in[2] // OW, W = b.size_in[2], n = (r1 - r0) * OW, i, j, r
-    cdef real_t s[EQUAL_ROWS]
-    cdef real_t e[EQUAL_ROWS]
-    cdef const real_t* src
+    cdef Py_ssize_t rw = b.size_in[2] // OW, W = b.size_in[2], n = (r1 - r0) * OW, i, j, k, r
+    cdef real_t s[EQUAL_ROWS + 8]  # + 8: the whole steps below read up to 7 values past a row
+    cdef real_t e[EQUAL_ROWS + 8]
+    cdef real_t* src
+    cdef real_t* dst
+    cdef real_t* end
     for i in range(n):
         s[i] = g[r0 * OW + i]
-    if not b.unit[1]:
-        _divide(s, n, <real_t>rh)
-    if not b.unit[2]:
-        _divide(s, n, <real_t>rw)
+    # (A power of two, as 2x2 bins have, is a multiplication: divide_span.)
+    divide_span(s, n, rh)
+    divide_span(s, n, rw)
     for i in range(n):
         s[i] = s[i] + 0
     if rh == 1:  # the output rows are one span too
@@ -1416,9 +1417,23 @@ cdef void _equal_bins_rows(const real_t* g, real_t* out, Py_ssize_t r0, Py_ssize
     if rw != 1:
         _repeat(s, e, rw, n)
         src = e
+    for i in range(8):
+        src[(r1 - r0) * W + i] = 0
+    # Rows of at most 16 values, in whole 8-value steps: the overhang past a row lands in
+    # the rows after it, written later, so only rows whose steps would pass the item's end
+    # are copied exactly (a memcpy per row cost more than the row).  The values are
+    # already v + 0: the + 0 keeps their bits, and the compiler from making the loop a
+    # memcpy call.
+    end = out + r1 * rh * W
     for r in range(r1 - r0):
         for j in range(rh):
-            memcpy(out + ((r0 + r) * rh + j) * W, src + r * W, W * sizeof(real_t))
+            dst = out + ((r0 + r) * rh + j) * W
+            if dst + (W + 7) // 8 * 8 > end:
+                memcpy(dst, src + r * W, W * sizeof(real_t))
+            else:
+                for i in range(0, W, 8):
+                    for k in range(8):
+                        dst[i + k] = src[r * W + i + k] + 0
 
 
 cdef void _adaptive_avg_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, real_t* out,
@@ -1574,7 +1589,7 @@ cdef Py_ssize_t _one_cell_planes(const real_t* g, const Py_ssize_t* gstep, const
         for k in range(K):
             bad += <uint64_t>j[k] >= <uint64_t>P
     for k in range(ndiv):
-        _divide(v, K, div[k])
+        divide_span(v, K, <Py_ssize_t>div[k])  # the divisors are whole numbers
     for k in range(K):
         v[k] = v[k] + 0  # what a zeroed cell holds after the share is added
     if not stream and idx != NULL:
