@@ -37,6 +37,37 @@ def test_max_pool_matches_reference(config, dtype, layout, threads, seed):
     _check_unchanged(passed, before)
 
 
+def _order_values(rng, shape, dtype):
+    """+0, -0 and NaNs of two payloads (one negative), -1 now and then: which value a window
+    returns then depends only on the order its taps are folded in."""
+    bits = {np.float32: [0x7FC00001, 0xFFC00002], np.float64: [0x7FF8000000000001, 0xFFF8000000000002]}
+    nans = np.array(bits[dtype], dtype=np.uint32 if dtype == np.float32 else np.uint64).view(dtype)
+    choices = np.concatenate([np.array([0.0, -0.0, -1.0], dtype), nans])
+    return choices[rng.choice(5, size=shape, p=[0.4, 0.4, 0.1, 0.05, 0.05])]
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+@pytest.mark.parametrize("nd,kwargs", [
+    (2, dict(kernel_size=3, stride=2, padding=1)), (2, dict(kernel_size=3, stride=1)),
+    (2, dict(kernel_size=3, stride=3)), (2, dict(kernel_size=2)), (2, dict(kernel_size=4)),
+    (2, dict(kernel_size=(2, 3), stride=(1, 2))), (3, dict(kernel_size=2)),
+    (3, dict(kernel_size=3, stride=2, padding=1)), (3, dict(kernel_size=3, stride=1, padding=1)),
+    (1, dict(kernel_size=3, stride=2, padding=1)), (1, dict(kernel_size=2, stride=1)),
+    (1, dict(kernel_size=3, stride=1))])
+def test_max_pool_folds_taps_in_scan_order(nd, kwargs, data_format, dtype):
+    # The fused kernels fold a window row by row and then the rows; ties of signed zeros
+    # (the first wins) and NaN payloads (the last wins) show any other order.
+    spatial = {1: (40,), 2: (12, 21), 3: (6, 8, 11)}[nd]
+    x = _order_values(np.random.default_rng(nd), (2, 16) + spatial, dtype)
+    passed = np.ascontiguousarray(np.moveaxis(x, 1, -1)) if data_format == "channels_last" else x
+    got = func("max", nd)(passed, **kwargs, data_format=data_format)
+    if data_format == "channels_last":
+        got = np.moveaxis(got, -1, 1)
+    want = func("max", nd, reference)(x, **kwargs)
+    assert np.ascontiguousarray(got).tobytes() == np.ascontiguousarray(want).tobytes()
+
+
 @given(
     config=pool_configs("avg"),
     dtype=st.sampled_from(FLOAT_DTYPES + INT_DTYPES[:2] + [np.bool_]),

@@ -209,7 +209,8 @@ cdef inline void sum_taps_any(const pool_t* src, Py_ssize_t step, real_t* dst, P
 # Fused channels-first spans: up to three input rows (a, b, c, in scan order) and 2 or 3
 # consecutive W taps per row, all folded into each output in one pass, so the running
 # value stays in a register and each input vector is loaded (and de-interleaved, for
-# stride 2) once.  Every output sees its taps in the same order as the tap-by-tap spans.
+# stride 2) once.  Max folds each row and then the rows (see max_update); either way
+# every output gets the bits of the tap-by-tap spans.
 #
 # Each (stride, taps, rows) has its own span with the taps written out: a generic span
 # specialised through constant arguments vectorised only where gcc inlined it, and in
@@ -218,7 +219,13 @@ cdef inline void sum_taps_any(const pool_t* src, Py_ssize_t step, real_t* dst, P
 cdef inline pool_t max_update(pool_t m, pool_t v) noexcept nogil:
     """torch's max step: strictly greater wins (first max kept), any NaN wins (last NaN).
     Two selects, a plain max then the NaN test: gcc if-converts this form inside longer
-    chains, where the combined condition became branches."""
+    chains, where the combined condition became branches.
+
+    The step is associative when m holds the fold of taps that come before v's in scan
+    order: the last NaN of the later part wins, else a NaN of the earlier part, else the
+    first of the largest values.  So a window may fold each row on its own and then the
+    rows in order, with the same bits and a shorter chain of dependent steps (a 3x3
+    window 4 steps deep, not 8)."""
     m = v if v > m else m
     if pool_t is float or pool_t is double:
         m = v if v != v else m
@@ -238,27 +245,22 @@ cdef inline void max_rows_s1t2r1(const pool_t* a, const pool_t* b, const pool_t*
 cdef inline void max_rows_s1t2r2(const pool_t* a, const pool_t* b, const pool_t* c, pool_t* dst,
                                  Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
-    cdef pool_t m
+    cdef pool_t ma, mb
     for i in range(n):
-        m = a[i]
-        m = max_update(m, a[i + 1])
-        m = max_update(m, b[i])
-        m = max_update(m, b[i + 1])
-        dst[i] = m
+        ma = max_update(a[i], a[i + 1])
+        mb = max_update(b[i], b[i + 1])
+        dst[i] = max_update(ma, mb)
 
 
 cdef inline void max_rows_s1t2r3(const pool_t* a, const pool_t* b, const pool_t* c, pool_t* dst,
                                  Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
-    cdef pool_t m
+    cdef pool_t ma, mb, mc
     for i in range(n):
-        m = a[i]
-        m = max_update(m, a[i + 1])
-        m = max_update(m, b[i])
-        m = max_update(m, b[i + 1])
-        m = max_update(m, c[i])
-        m = max_update(m, c[i + 1])
-        dst[i] = m
+        ma = max_update(a[i], a[i + 1])
+        mb = max_update(b[i], b[i + 1])
+        mc = max_update(c[i], c[i + 1])
+        dst[i] = max_update(max_update(ma, mb), mc)
 
 
 cdef inline void max_rows_s1t3r1(const pool_t* a, const pool_t* b, const pool_t* c, pool_t* dst,
@@ -275,32 +277,22 @@ cdef inline void max_rows_s1t3r1(const pool_t* a, const pool_t* b, const pool_t*
 cdef inline void max_rows_s1t3r2(const pool_t* a, const pool_t* b, const pool_t* c, pool_t* dst,
                                  Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
-    cdef pool_t m
+    cdef pool_t ma, mb
     for i in range(n):
-        m = a[i]
-        m = max_update(m, a[i + 1])
-        m = max_update(m, a[i + 2])
-        m = max_update(m, b[i])
-        m = max_update(m, b[i + 1])
-        m = max_update(m, b[i + 2])
-        dst[i] = m
+        ma = max_update(max_update(a[i], a[i + 1]), a[i + 2])
+        mb = max_update(max_update(b[i], b[i + 1]), b[i + 2])
+        dst[i] = max_update(ma, mb)
 
 
 cdef inline void max_rows_s1t3r3(const pool_t* a, const pool_t* b, const pool_t* c, pool_t* dst,
                                  Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
-    cdef pool_t m
+    cdef pool_t ma, mb, mc
     for i in range(n):
-        m = a[i]
-        m = max_update(m, a[i + 1])
-        m = max_update(m, a[i + 2])
-        m = max_update(m, b[i])
-        m = max_update(m, b[i + 1])
-        m = max_update(m, b[i + 2])
-        m = max_update(m, c[i])
-        m = max_update(m, c[i + 1])
-        m = max_update(m, c[i + 2])
-        dst[i] = m
+        ma = max_update(max_update(a[i], a[i + 1]), a[i + 2])
+        mb = max_update(max_update(b[i], b[i + 1]), b[i + 2])
+        mc = max_update(max_update(c[i], c[i + 1]), c[i + 2])
+        dst[i] = max_update(max_update(ma, mb), mc)
 
 
 cdef inline void max_rows_s2t2r1(const pool_t* a, const pool_t* b, const pool_t* c, pool_t* dst,
@@ -316,27 +308,22 @@ cdef inline void max_rows_s2t2r1(const pool_t* a, const pool_t* b, const pool_t*
 cdef inline void max_rows_s2t2r2(const pool_t* a, const pool_t* b, const pool_t* c, pool_t* dst,
                                  Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
-    cdef pool_t m
+    cdef pool_t ma, mb
     for i in range(n):
-        m = a[2 * i]
-        m = max_update(m, a[2 * i + 1])
-        m = max_update(m, b[2 * i])
-        m = max_update(m, b[2 * i + 1])
-        dst[i] = m
+        ma = max_update(a[2 * i], a[2 * i + 1])
+        mb = max_update(b[2 * i], b[2 * i + 1])
+        dst[i] = max_update(ma, mb)
 
 
 cdef inline void max_rows_s2t2r3(const pool_t* a, const pool_t* b, const pool_t* c, pool_t* dst,
                                  Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
-    cdef pool_t m
+    cdef pool_t ma, mb, mc
     for i in range(n):
-        m = a[2 * i]
-        m = max_update(m, a[2 * i + 1])
-        m = max_update(m, b[2 * i])
-        m = max_update(m, b[2 * i + 1])
-        m = max_update(m, c[2 * i])
-        m = max_update(m, c[2 * i + 1])
-        dst[i] = m
+        ma = max_update(a[2 * i], a[2 * i + 1])
+        mb = max_update(b[2 * i], b[2 * i + 1])
+        mc = max_update(c[2 * i], c[2 * i + 1])
+        dst[i] = max_update(max_update(ma, mb), mc)
 
 
 cdef inline void max_rows_s2t3r1(const pool_t* a, const pool_t* b, const pool_t* c, pool_t* dst,
@@ -353,32 +340,22 @@ cdef inline void max_rows_s2t3r1(const pool_t* a, const pool_t* b, const pool_t*
 cdef inline void max_rows_s2t3r2(const pool_t* a, const pool_t* b, const pool_t* c, pool_t* dst,
                                  Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
-    cdef pool_t m
+    cdef pool_t ma, mb
     for i in range(n):
-        m = a[2 * i]
-        m = max_update(m, a[2 * i + 1])
-        m = max_update(m, a[2 * i + 2])
-        m = max_update(m, b[2 * i])
-        m = max_update(m, b[2 * i + 1])
-        m = max_update(m, b[2 * i + 2])
-        dst[i] = m
+        ma = max_update(max_update(a[2 * i], a[2 * i + 1]), a[2 * i + 2])
+        mb = max_update(max_update(b[2 * i], b[2 * i + 1]), b[2 * i + 2])
+        dst[i] = max_update(ma, mb)
 
 
 cdef inline void max_rows_s2t3r3(const pool_t* a, const pool_t* b, const pool_t* c, pool_t* dst,
                                  Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
-    cdef pool_t m
+    cdef pool_t ma, mb, mc
     for i in range(n):
-        m = a[2 * i]
-        m = max_update(m, a[2 * i + 1])
-        m = max_update(m, a[2 * i + 2])
-        m = max_update(m, b[2 * i])
-        m = max_update(m, b[2 * i + 1])
-        m = max_update(m, b[2 * i + 2])
-        m = max_update(m, c[2 * i])
-        m = max_update(m, c[2 * i + 1])
-        m = max_update(m, c[2 * i + 2])
-        dst[i] = m
+        ma = max_update(max_update(a[2 * i], a[2 * i + 1]), a[2 * i + 2])
+        mb = max_update(max_update(b[2 * i], b[2 * i + 1]), b[2 * i + 2])
+        mc = max_update(max_update(c[2 * i], c[2 * i + 1]), c[2 * i + 2])
+        dst[i] = max_update(max_update(ma, mb), mc)
 
 
 cdef inline void sum_rows_s1t2r1(const real_t* a, const real_t* b, const real_t* c,
@@ -774,12 +751,14 @@ cdef inline void cl_max_3x3(const pool_t* a, const pool_t* b, const pool_t* c, P
                             Py_ssize_t pstep, pool_t* dst, Py_ssize_t dstep, Py_ssize_t n,
                             Py_ssize_t npix) noexcept nogil:
     cdef Py_ssize_t i, p
-    cdef pool_t m
+    cdef pool_t ma, mb, mc
     for p in range(npix):
         for i in range(n):
-            m = max_update(max_update(a[i], a[i + sW]), a[i + 2 * sW])
-            m = max_update(max_update(max_update(m, b[i]), b[i + sW]), b[i + 2 * sW])
-            dst[i] = max_update(max_update(max_update(m, c[i]), c[i + sW]), c[i + 2 * sW])
+            # Each row folds on its own, then the rows in order (see max_update).
+            ma = max_update(max_update(a[i], a[i + sW]), a[i + 2 * sW])
+            mb = max_update(max_update(b[i], b[i + sW]), b[i + 2 * sW])
+            mc = max_update(max_update(c[i], c[i + sW]), c[i + 2 * sW])
+            dst[i] = max_update(max_update(ma, mb), mc)
         a += pstep
         b += pstep
         c += pstep

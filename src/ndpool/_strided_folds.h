@@ -6,7 +6,8 @@
  * left stride 3 and 4 scalar.  Here a vector of outputs is loaded as `step` plain vectors
  * and de-interleaved in registers (shuffles, a 4x4 transpose for step 4), so that lane k
  * of "phase" t holds row[step * (j + k) + t].  Each lane then folds its own output's taps
- * in the scalar order (row a, then b, then c; taps in order), with the scalar operations:
+ * in the scalar order (row a, then b, then c; taps in order; max folds each row and then
+ * the rows, which max_update's associativity allows), with the scalar operations:
  * results are bitwise those of the scalar spans.
  *
  * ndp_max_rows_f32(a, b, c, step, dst, n, taps, rows) and the _f64, ndp_sum_rows_* take
@@ -117,7 +118,7 @@ NDP_SF_INLINE __m128d ndp_maxup_f64(__m128d m, __m128d v)
     const ptrdiff_t extent = step * (n - 1) + taps;                                      \
     const VT dv = SET1(div);                                                              \
     for (; n > 0 && step * j + reach <= extent; j += W) {                                 \
-        VT acc = is_max ? SET1(0) : FIX(LOADU(init + j));                                 \
+        VT acc = is_max ? SET1(0) : FIX(LOADU(init + j)), row = SET1(0);                  \
         _Pragma("GCC unroll 4")                                                           \
         for (int r = 0; r < rows; r++) {                                                  \
             const T *p = (r == 0 ? a : r == 1 ? b : r == 2 ? c : d) + step * j;                        \
@@ -129,10 +130,14 @@ NDP_SF_INLINE __m128d ndp_maxup_f64(__m128d m, __m128d v)
             for (int t = 0; t < taps; t++) {                                              \
                 VT v = t < step ? ph[t] : pq[t - step];                                   \
                 if (is_max)                                                               \
-                    acc = (r == 0 && t == 0) ? v : MAXUP(acc, v);                         \
+                    row = t == 0 ? v : MAXUP(row, v);                                     \
                 else                                                                      \
                     acc = ADD(acc, v);                                                    \
             }                                                                             \
+            /* Max folds each row, then the rows in order: the same bits, a shorter     \
+             * chain (max_update in _spans.pxd). */                                       \
+            if (is_max)                                                                   \
+                acc = r == 0 ? row : MAXUP(acc, row);                                     \
         }                                                                                 \
         STOREU(dst + j, FIX(is_max ? acc : DIV(acc, dv)));                                \
     }                                                                                     \
