@@ -80,6 +80,10 @@ cdef enum:
     # a plane that stays in L1 (2x2/s2, one thread: 7x7 and 14x14 planes 2.6x faster
     # scattered, 28x28 1.4x, 32x32 1.2x; 48x48 0.96x, 56x56 0.84x, 112x112 0.58x).
     BLOCKS_MIN_CELLS = 1024
+    # Channels-first max planes of at most this many cells are scattered in runs of planes
+    # of about SMALL_PLANES_BYTES, zeroed at once (_scatter_small_planes).
+    SMALL_PLANE_CELLS = 256
+    SMALL_PLANES_BYTES = 16384
     # Max backward writes blocks cell by cell (_gather_blocks) up to this many cells a
     # block: each cell tests every index of its output, which for large blocks costs
     # more than zeroing them and one scatter (measured: 3x3 blocks gain, 4x4 break even,
@@ -367,6 +371,46 @@ cdef Py_ssize_t _scatter_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH,
                     wm = _zero_upto(out, wm, <Py_ssize_t>j + 1, P, 1, 1)
                 out[j] += gp[ow]
     _zero_upto(out, wm, P, P, 1, 1)
+    return bad
+
+
+cdef Py_ssize_t _scatter_small_planes(const real_t* gp, const Strided* gs, const int64_t* ip,
+                                      const Strided* is_, real_t* op, Py_ssize_t u0,
+                                      Py_ssize_t u1, Py_ssize_t P) noexcept nogil:
+    """Planes [u0, u1) of a channels-first call (plane u: sample u // C, channel u % C) of
+    at most SMALL_PLANE_CELLS cells: zeroed by one memset, then each plane's outputs
+    scattered in order, as _scatter_plane does, without its set-up per plane (a function
+    call, the watermark, the zeroing call), which cost more than a 7x7 plane's scatter."""
+    cdef const Py_ssize_t* g = gs.step
+    cdef const Py_ssize_t* i = is_.step
+    cdef Py_ssize_t C = gs.shape[1], OD = gs.shape[2], OH = gs.shape[3], OW = gs.shape[4]
+    cdef Py_ssize_t u, od, oh, ow, bad = 0, c = u0 % C
+    cdef const real_t* gpl = gp + u0 // C * g[0] + c * g[1]
+    cdef const int64_t* ipl = ip + u0 // C * i[0] + c * i[1]
+    cdef const real_t* gr
+    cdef const int64_t* ir
+    cdef real_t* out
+    cdef uint64_t j
+    memset(op + u0 * P, 0, (u1 - u0) * P * sizeof(real_t))
+    for u in range(u0, u1):
+        out = op + u * P
+        for od in range(OD):
+            for oh in range(OH):
+                gr = gpl + od * g[2] + oh * g[3]
+                ir = ipl + od * i[2] + oh * i[3]
+                for ow in range(OW):
+                    j = <uint64_t>ir[ow]
+                    if j >= <uint64_t>P:
+                        bad += 1
+                        continue
+                    out[j] += gr[ow]
+        c += 1  # the next plane's gradient and indices, without a division
+        gpl += g[1]
+        ipl += i[1]
+        if c == C:
+            c = 0
+            gpl += g[0] - C * g[1]
+            ipl += i[0] - C * i[1]
     return bad
 
 
@@ -1672,6 +1716,13 @@ cdef Py_ssize_t _max_units(const real_t* gp, const Strided* gs, const int64_t* i
         # Planes of BLOCKS_MIN_CELLS or fewer cells stay in L1, where the scatter costs less
         # than the write-once rows' set-up per output row.
         blocks = P > BLOCKS_MIN_CELLS and (small or _in_blocks(ip, is_, os))
+        if not runs and 0 < P <= SMALL_PLANE_CELLS:
+            R = SMALL_PLANES_BYTES // (P * <Py_ssize_t>sizeof(real_t))  # planes per item
+            for u in prange((N * C + R - 1) // R, num_threads=num_threads, schedule='static',
+                            use_threads_if=num_threads > 1):
+                bad += _scatter_small_planes(gp, gs, ip, is_, op, u * R,
+                                             N * C if (u + 1) * R > N * C else (u + 1) * R, P)
+            return bad
         for u in prange(N * C, num_threads=num_threads, schedule='static',
                         use_threads_if=num_threads > 1):
             n = u // C
