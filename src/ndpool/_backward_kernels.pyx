@@ -1859,6 +1859,35 @@ cdef void _avg_cl_unit(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t
         _avg_block(g, gD, gH, gW, out, C, nc, ax, count_include_pad, divisor_override)
 
 
+cdef void _lanes_in(const real_t* gp, const Strided* gs, Py_ssize_t u0, Py_ssize_t m,
+                    real_t* gt) noexcept nogil:
+    """Channels-first gradient planes u0 .. u0 + m - 1 (m <= 8) side by side as the 8
+    channels of a channels-last tile (lanes past m repeat the last plane)."""
+    cdef const Py_ssize_t* st = gs.step
+    cdef Py_ssize_t C = gs.shape[1], k, u, q, od, oh, ow
+    cdef const real_t* src
+    for k in range(8):
+        u = u0 + (k if k < m else m - 1)
+        src = gp + u // C * st[0] + u % C * st[1]
+        q = 0
+        for od in range(gs.shape[2]):
+            for oh in range(gs.shape[3]):
+                for ow in range(gs.shape[4]):
+                    gt[q * 8 + k] = src[od * st[2] + oh * st[3] + ow]
+                    q += 1
+
+
+cdef void _lanes_out(const real_t* ot, real_t* op, Py_ssize_t u0, Py_ssize_t m,
+                     Py_ssize_t P) noexcept nogil:
+    """The first m channels of a channels-last tile of P cells into planes u0 .. u0 + m - 1."""
+    cdef Py_ssize_t k, p
+    cdef real_t* dst
+    for k in range(m):
+        dst = op + (u0 + k) * P
+        for p in range(P):
+            dst[p] = ot[p * 8 + k]
+
+
 cdef void _avg_cf_lanes(const real_t* gp, const Strided* gs, real_t* op, Py_ssize_t u0,
                         Py_ssize_t m, const Axis* ax, bint count_include_pad,
                         Py_ssize_t divisor_override) noexcept nogil:
@@ -1871,27 +1900,23 @@ cdef void _avg_cf_lanes(const real_t* gp, const Strided* gs, real_t* op, Py_ssiz
     cdef real_t gt[LANES_CELLS * 8]
     cdef real_t ot[LANES_CELLS * 8]
     cdef real_t ring[(3 * LANES_CELLS + 1) * 8]
-    cdef const Py_ssize_t* st = gs.step
-    cdef Py_ssize_t C = gs.shape[1], OD = ax[0].size_out, OH = ax[1].size_out
-    cdef Py_ssize_t OW = ax[2].size_out, P = ax[0].size_in * ax[1].size_in * ax[2].size_in
-    cdef Py_ssize_t k, u, q, od, oh, ow, p
-    cdef const real_t* src
-    cdef real_t* dst
-    for k in range(8):
-        u = u0 + (k if k < m else m - 1)  # lanes past m repeat the last plane
-        src = gp + u // C * st[0] + u % C * st[1]
-        q = 0
-        for od in range(OD):
-            for oh in range(OH):
-                for ow in range(OW):
-                    gt[q * 8 + k] = src[od * st[2] + oh * st[3] + ow]
-                    q += 1
+    cdef Py_ssize_t OH = ax[1].size_out, OW = ax[2].size_out
+    _lanes_in(gp, gs, u0, m, gt)
     _avg_cl_unit(gt, OH * OW * 8, OW * 8, 8, ot, 8, 8, ax, ax, 1, _avg_cl_gather_applies(ax),
                  0, count_include_pad, divisor_override, ring)
-    for k in range(m):
-        dst = op + (u0 + k) * P
-        for p in range(P):
-            dst[p] = ot[p * 8 + k]
+    _lanes_out(ot, op, u0, m, ax[0].size_in * ax[1].size_in * ax[2].size_in)
+
+
+cdef void _adaptive_cf_lanes(const real_t* gp, const Strided* gs, real_t* op, Py_ssize_t u0,
+                             Py_ssize_t m, const Bins* b) noexcept nogil:
+    """_avg_cf_lanes for adaptive average pooling: _adaptive_avg_block on the tile."""
+    cdef real_t gt[LANES_CELLS * 8]
+    cdef real_t ot[LANES_CELLS * 8]
+    cdef real_t share[8]
+    cdef Py_ssize_t OH = b.size_out[1], OW = b.size_out[2]
+    _lanes_in(gp, gs, u0, m, gt)
+    _adaptive_avg_block(gt, OH * OW * 8, OW * 8, 8, ot, 8, 8, b, share)
+    _lanes_out(ot, op, u0, m, b.size_in[0] * b.size_in[1] * b.size_in[2])
 
 
 cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Strided* os,
@@ -2040,6 +2065,12 @@ cdef Py_ssize_t _adaptive_units(const real_t* gp, const Strided* gs, real_t* op,
         for u in prange((units + t - 1) // t, num_threads=num_threads, schedule='static',
                         use_threads_if=num_threads > 1):
             _equal_bins_rows(gp, op, u * t, units if (u + 1) * t > units else (u + 1) * t, b)
+    elif not channels_last and P <= LANES_CELLS \
+            and b.size_out[0] * b.size_out[1] * b.size_out[2] <= LANES_CELLS:
+        units = N * gs.shape[1]
+        for u in prange((units + 7) // 8, num_threads=num_threads, schedule='static',
+                        use_threads_if=num_threads > 1):
+            _adaptive_cf_lanes(gp, gs, op, 8 * u, units - 8 * u if units - 8 * u < 8 else 8, b)
     elif not channels_last:
         C = os.shape[1]
         units = N * C
