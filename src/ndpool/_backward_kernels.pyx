@@ -897,6 +897,13 @@ cdef void _avg_plane_disjoint(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, rea
                 _expand_row(share, row, w0, w1, aw)
 
 
+cdef inline bint _avg_disjoint_applies(const Axis* ax) noexcept nogil:
+    """Whether windows do not overlap (kernel <= stride on every axis): each cell then
+    receives at most one share, written once (_avg_plane_disjoint, _avg_disjoint)."""
+    return (ax[0].kernel <= ax[0].stride and ax[1].kernel <= ax[1].stride
+            and ax[2].kernel <= ax[2].stride)
+
+
 cdef inline bint _avg_tiles_apply(const Axis* ax) noexcept nogil:
     """Whether windows tile the input exactly (_avg_tiles): kernel == stride, no
     padding or dilation, no cell left over."""
@@ -1848,8 +1855,7 @@ cdef void _avg_cl_unit(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t
     cdef Py_ssize_t d
     if tile_div:
         _avg_tiles(g, gD, gH, gW, out, C, nc, ax, tile_div)
-    elif ax[0].kernel <= ax[0].stride and ax[1].kernel <= ax[1].stride \
-            and ax[2].kernel <= ax[2].stride:
+    elif _avg_disjoint_applies(ax):
         _avg_disjoint(g, gD, gH, gW, out, C, nc, ax, count_include_pad, divisor_override)
     elif gather and ring != NULL:
         for d in range(slices):
@@ -1929,9 +1935,7 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
     cdef const Axis* gax = ax  # the gather's geometry
     cdef bint same = not channels_last and _avg_same_applies(ax)
     cdef bint gather = channels_last and _avg_cl_gather_applies(ax)
-    # Windows that do not overlap: each cell receives at most one share, written once.
-    cdef bint disjoint = (ax[0].kernel <= ax[0].stride and ax[1].kernel <= ax[1].stride
-                          and ax[2].kernel <= ax[2].stride)
+    cdef bint disjoint = _avg_disjoint_applies(ax)
     # Windows that tile the input: one divisor (no padding: the window's size) for all.
     cdef bint tiles = _avg_tiles_apply(ax)
     cdef Py_ssize_t tile_div = (divisor_override if divisor_override != 0
