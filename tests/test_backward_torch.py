@@ -248,16 +248,18 @@ def torch_gradient(fn, shape, dtype, rng, inf, **kwargs):
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("kernel, padding, shape", [
     (3, 1, (2, 2, 35, 35)),          # Inception's 3x3/s1/p1
-    ((1, 3), (0, 1), (1, 3, 6, 9)),  # one share row per cell
-    ((3, 3, 3), 1, (1, 2, 5, 7, 41)),  # 3-D, rows longer than one span block across the map
-    ((2, 3, 3), (1, 0, 1), (1, 1, 4, 9, 300)),  # clipped D and H ranges, spans of 512+
-    ((3, 3), (1, 1), (1, 2, 3, 4)),   # fewer rows than the window
+    ((1, 3), (0, 1), (1, 3, 12, 9)),  # one share row per cell
+    ((3, 3, 3), 1, (1, 2, 5, 7, 41)),  # 3-D: the ring of share slices wraps
+    ((2, 3, 3), (1, 0, 1), (1, 1, 4, 9, 300)),  # clipped D and H ranges, long rows
+    ((3, 3), (1, 1), (1, 2, 3, 30)),  # fewer rows than the window
+    ((3, 3), (1, 1), (1, 2, 20, 5)),  # rows narrower than a float32 vector
 ])
 @pytest.mark.parametrize("cip, divisor", [(True, None), (False, None), (False, 7)])
 def test_avg_stride1_same_width_gather_matches_torch(kernel, padding, shape, dtype, cip, divisor):
-    """Stride 1 with 3 W taps and padding 1 (OW == W) is written as a gather, rows of the
-    same output-row range at once (_avg_plane_same); every cell must still get torch's
-    shares in torch's order, NaN payloads and signed zeros included."""
+    """Stride 1 with 3 W taps and padding 1 (OW == W) on planes past 64 cells is written as
+    a gather, rows of the same output-row range at once (_avg_plane_same, _share_rows.h);
+    every cell must still get torch's shares in torch's order, NaN and signed zeros
+    included, at the row ends (a zero share stands in for the missing output) too."""
     nd = len(shape) - 2
     rng = np.random.default_rng(sum(shape))
     kw = dict(kernel_size=kernel, stride=1, padding=padding, count_include_pad=cip)

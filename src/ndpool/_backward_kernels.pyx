@@ -42,10 +42,16 @@ from libc.string cimport memchr, memcpy, memset
 from ndpool._common cimport (Axis, real_t, read_geometry, divisor_factor, divide_span, out_range,
                              tap_range, adaptive_start, adaptive_end)
 from ndpool._buffers cimport Strided, acquire_padded
-from ndpool._spans cimport cl_sum_2x2, cl_sum_3x3, sum_rows
+from ndpool._spans cimport cl_sum_2x2, cl_sum_3x3
 
 cdef extern from "_plane_sums.h" nogil:
     void ndp_prefetch_l1(const void* p, Py_ssize_t nbytes)
+
+cdef extern from "_share_rows.h" nogil:
+    void ndp_share_rows_f32(const float* const* rows, int nrows, Py_ssize_t pitch, float* dst,
+                            Py_ssize_t n, Py_ssize_t m)
+    void ndp_share_rows_f64(const double* const* rows, int nrows, Py_ssize_t pitch, double* dst,
+                            Py_ssize_t n, Py_ssize_t m)
 
 cdef extern from "_stream.h" nogil:
     void ndp_stream_copy(void* dst, const void* src, size_t nbytes)
@@ -688,101 +694,88 @@ cdef void _avg_plane(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, real_t* plan
 
 cdef inline bint _avg_same_applies(const Axis* ax) noexcept nogil:
     """Whether _avg_plane_same takes this geometry: stride 1 on every axis, 3 W taps with
-    one column of padding each side (so OW == W: share rows lie as far apart as input
-    rows), at least 4 columns, and at most SAME_ROWS share rows per cell."""
+    one column of padding each side (so OW == W), at least 4 columns, and at most
+    SAME_ROWS share rows per cell."""
     return (ax[0].stride == 1 and ax[1].stride == 1 and ax[2].stride == 1
             and ax[2].kernel == 3 and ax[2].pad_lo == 1 and ax[2].size_out == ax[2].size_in
             and ax[2].size_in > 3 and ax[0].kernel * ax[1].kernel <= SAME_ROWS)
 
 
+cdef inline Py_ssize_t _imax(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    return a if a > b else b
+
+
+cdef inline Py_ssize_t _imin(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    return a if a < b else b
+
+
 cdef void _avg_plane_same(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, real_t* plane,
                           const Axis* ax, const Py_ssize_t* tab, real_t* share) noexcept nogil:
     """_avg_plane for _avg_same_applies geometries, as a gather that writes each cell once;
-    share is scratch for the plane's OD * OH * OW shares.
+    share is scratch for kd output slices of OH rows of OW + 2 (_same_ring_cells).
 
     A cell receives the shares of the outputs whose windows hold it in output order (od,
     then oh, then ow ascending: torch's scatter order), starting from 0.  With stride 1
-    those are output rows ih + j, j in [pad - k + 1, pad] clipped to the map, and columns
-    iw - 1 .. iw + 1.  As OW == W, cell q = ih * W + iw reads share q + j * W + t alike for
-    all rows with the same clipped j range, so such a run of rows is one span for
-    sum_rows.  Its first and last columns read values wrapped from the neighbouring row;
-    they are summed after, cell by cell."""
+    those are output slices and rows id + i, ih + j for i, j in [pad - k + 1, pad] clipped to
+    the map, and columns iw - 1 .. iw + 1 (_share_rows.h).  The shares are a ring of kd
+    slices, filled as the input slices reach new outputs, so that those a slice reads stay
+    in L1; each share row has a zero on either side, so that every cell reads three."""
     cdef const Axis* ad = &ax[0]
     cdef const Axis* ah = &ax[1]
     cdef Py_ssize_t D = ad.size_in, H = ah.size_in, W = ax[2].size_in
-    cdef Py_ssize_t OD = ad.size_out, OH = ah.size_out, O = ad.size_out
+    cdef Py_ssize_t OD = ad.size_out, OH = ah.size_out, O = ad.size_out, pitch = W + 2
     if OH > O:
         O = OH
     if W > O:
         O = W
     cdef const Py_ssize_t* fw = tab + 8 * O
+    cdef Py_ssize_t od, oh, fdh, id_, ih, e, od0, od1, j, jlo, jhi, nrows, r
     cdef Py_ssize_t jmin = ah.pad_lo - ah.kernel + 1, jmax = ah.pad_lo
-    cdef Py_ssize_t od, oh, ow, fdh, id_, ih, e, i, od0, od1, jlo, jhi, j, nrows, r, n, c, q1
-    cdef Py_ssize_t span
+    cdef Py_ssize_t ready = 0  # output slices whose shares are in the ring
     cdef const real_t* rows[SAME_ROWS]
-    cdef const real_t* p
-    cdef real_t zeros[W_BLOCK]
+    cdef const real_t* slices[SAME_ROWS]
     cdef real_t div[W_BLOCK]
     cdef Py_ssize_t div_fdh = -1
-    cdef real_t acc
     cdef real_t* out
-    for od in range(OD):  # every output's share: the division torch does
-        for oh in range(OH):
-            fdh = tab[2 * O + od] * tab[5 * O + oh]
-            _shares_cached(g + od * gD + oh * gH, fw, fdh, share + (od * OH + oh) * W, W, div,
-                           &div_fdh)
-    for c in range(W_BLOCK):
-        zeros[c] = 0
+    for r in range(ad.kernel * OH):
+        share[r * pitch] = 0
+        share[r * pitch + W + 1] = 0
     for id_ in range(D):
         od0 = id_ + ad.pad_lo - ad.kernel + 1 if id_ + ad.pad_lo - ad.kernel + 1 > 0 else 0
         od1 = id_ + ad.pad_lo + 1 if id_ + ad.pad_lo + 1 < OD else OD
+        while ready < od1:  # every output's share: the division torch does
+            for oh in range(OH):
+                fdh = tab[2 * O + ready] * tab[5 * O + oh]
+                _shares_cached(g + ready * gD + oh * gH, fw, fdh,
+                               share + ((ready % ad.kernel) * OH + oh) * pitch + 1, W, div,
+                               &div_fdh)
+            ready += 1
+        for od in range(od0, od1):
+            slices[od - od0] = share + (od % ad.kernel) * OH * pitch
         out = plane + id_ * H * W
         ih = 0
         while ih < H:
-            # Rows [ih, e) share the clipped range [jlo, jhi] of output rows.
-            jlo = jmin if jmin > -ih else -ih
-            jhi = jmax if jmax < OH - 1 - ih else OH - 1 - ih
+            # Rows [ih, e) read output rows ih + j for the same clipped range of j.
+            jlo = _imax(jmin, -ih)
+            jhi = _imin(jmax, OH - 1 - ih)
             e = ih + 1
-            while e < H and (jmin if jmin > -e else -e) == jlo and (jmax if jmax < OH - 1 - e else OH - 1 - e) == jhi:
+            while e < H and _imax(jmin, -e) == jlo and _imin(jmax, OH - 1 - e) == jhi:
                 e += 1
             nrows = 0
-            for od in range(od0, od1):
+            for od in range(od1 - od0):
                 for j in range(jlo, jhi + 1):
-                    # + q: the share one column left of cell q's, in output row ih + j.
-                    rows[nrows] = share + (od * OH + j) * W - 1
+                    rows[nrows] = slices[od] + (ih + j) * pitch
                     nrows += 1
-            if nrows == 0:
-                for c in range(ih * W, e * W):
-                    out[c] = 0
-                ih = e
-                continue
-            c = ih * W + 1
-            q1 = (e - 1) * W + W - 1
-            while c < q1:
-                span = q1 - c if q1 - c < W_BLOCK else W_BLOCK
-                r = 0
-                while r < nrows:
-                    n = nrows - r if nrows - r < 3 else 3
-                    sum_rows(rows[r] + c, rows[r + 1 if n > 1 else r] + c,
-                             rows[r + 2 if n > 2 else r] + c,
-                             <const real_t*>zeros if r == 0 else out + c, 1, out + c, span, 3,
-                             <int>n, 1)
-                    r += n
-                c += span
-            for i in range(ih, e):  # columns 0 and W - 1: two share columns each
-                acc = 0
-                for r in range(nrows):
-                    p = rows[r] + i * W
-                    acc = acc + p[1]
-                    acc = acc + p[2]
-                out[i * W] = acc
-                acc = 0
-                for r in range(nrows):
-                    p = rows[r] + i * W + W - 1
-                    acc = acc + p[0]
-                    acc = acc + p[1]
-                out[i * W + W - 1] = acc
+            if real_t is float:
+                ndp_share_rows_f32(<const float**>rows, <int>nrows, pitch, out + ih * W, W, e - ih)
+            else:
+                ndp_share_rows_f64(<const double**>rows, <int>nrows, pitch, out + ih * W, W, e - ih)
             ih = e
+
+
+cdef inline Py_ssize_t _same_ring_cells(const Axis* ax) noexcept nogil:
+    """The scratch _avg_plane_same takes, in cells."""
+    return ax[0].kernel * ax[1].size_out * (ax[2].size_in + 2)
 
 
 cdef inline Py_ssize_t _cover(const Axis* a, Py_ssize_t p) noexcept nogil:
@@ -1973,8 +1966,7 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
             if disjoint:
                 _avg_plane_disjoint(gp + n * g[0] + c0 * g[1], g[2], g[3], op + u * P, ax, tab)
                 continue
-            share = <real_t*>malloc(ax[0].size_out * ax[1].size_out * ax[2].size_out
-                                    * sizeof(real_t)) if same else NULL
+            share = <real_t*>malloc(_same_ring_cells(ax) * sizeof(real_t)) if same else NULL
             if share != NULL:
                 _avg_plane_same(gp + n * g[0] + c0 * g[1], g[2], g[3], op + u * P, ax, tab, share)
                 free(share)
