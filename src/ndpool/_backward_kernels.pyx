@@ -42,16 +42,17 @@ from libc.string cimport memchr, memcpy, memset
 from ndpool._common cimport (Axis, real_t, read_geometry, divisor_factor, divide_span, out_range,
                              tap_range, adaptive_start, adaptive_end)
 from ndpool._buffers cimport Strided, acquire_padded
-from ndpool._spans cimport cl_sum_2x2, cl_sum_3x3
 
 cdef extern from "_plane_sums.h" nogil:
     void ndp_prefetch_l1(const void* p, Py_ssize_t nbytes)
 
 cdef extern from "_share_rows.h" nogil:
-    void ndp_share_rows_f32(const float* const* rows, int nrows, Py_ssize_t pitch, float* dst,
-                            Py_ssize_t n, Py_ssize_t m)
-    void ndp_share_rows_f64(const double* const* rows, int nrows, Py_ssize_t pitch, double* dst,
-                            Py_ssize_t n, Py_ssize_t m)
+    void ndp_share_rows_f32(const float* const* rows, int nrows, int taps, Py_ssize_t tstep,
+                            Py_ssize_t pitch, float* dst, Py_ssize_t dstep, Py_ssize_t n,
+                            Py_ssize_t m)
+    void ndp_share_rows_f64(const double* const* rows, int nrows, int taps, Py_ssize_t tstep,
+                            Py_ssize_t pitch, double* dst, Py_ssize_t dstep, Py_ssize_t n,
+                            Py_ssize_t m)
 
 cdef extern from "_stream.h" nogil:
     void ndp_stream_copy(void* dst, const void* src, size_t nbytes)
@@ -102,8 +103,10 @@ cdef enum:
     LANES_CELLS = 256
     # Values per work item of _equal_bins_rows.
     EQUAL_ROWS = 2048
-    # Share rows a channels-last gather of cubic average windows keeps at most (bytes).
-    GATHER_RING_BYTES = 262144
+    # Share rows a channels-last gather of cubic average windows keeps at most (bytes): half
+    # of this machine's 1 MB L2.  I3D's 3x3x3 on 8x28x28 with 96 channels a unit (one
+    # thread) needs 276 KB; past the limit the scatter ran it 0.48x.
+    GATHER_RING_BYTES = 524288
     # Planes per work item of _one_cell_planes, and the cells it streams from the stack at once.
     ONE_CELL_PLANES = 256
     ONE_CELL_CHUNK = 1024
@@ -701,6 +704,15 @@ cdef inline bint _avg_same_applies(const Axis* ax) noexcept nogil:
             and ax[2].size_in > 3 and ax[0].kernel * ax[1].kernel <= SAME_ROWS)
 
 
+cdef inline void _share_rows(const real_t** rows, Py_ssize_t nrows, Py_ssize_t taps,
+                             Py_ssize_t tstep, Py_ssize_t pitch, real_t* dst, Py_ssize_t dstep,
+                             Py_ssize_t n, Py_ssize_t m) noexcept nogil:
+    if real_t is float:
+        ndp_share_rows_f32(rows, <int>nrows, <int>taps, tstep, pitch, dst, dstep, n, m)
+    else:
+        ndp_share_rows_f64(rows, <int>nrows, <int>taps, tstep, pitch, dst, dstep, n, m)
+
+
 cdef inline Py_ssize_t _imax(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
     return a if a > b else b
 
@@ -766,10 +778,7 @@ cdef void _avg_plane_same(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, real_t*
                 for j in range(jlo, jhi + 1):
                     rows[nrows] = slices[od] + (ih + j) * pitch
                     nrows += 1
-            if real_t is float:
-                ndp_share_rows_f32(<const float**>rows, <int>nrows, pitch, out + ih * W, W, e - ih)
-            else:
-                ndp_share_rows_f64(<const double**>rows, <int>nrows, pitch, out + ih * W, W, e - ih)
+            _share_rows(rows, nrows, 3, 1, pitch, out + ih * W, W, W, e - ih)
             ih = e
 
 
@@ -1086,39 +1095,9 @@ cdef void _share_row(const real_t* g, Py_ssize_t gW, Py_ssize_t od, Py_ssize_t o
             row[ow * nc + c] = g[ow * gW + c] / div
 
 
-cdef inline void _cl_box(const real_t* a, const real_t* b, const real_t* c, int nrows,
-                         Py_ssize_t taps, Py_ssize_t sW, const real_t* init, Py_ssize_t istep,
-                         real_t* dst, Py_ssize_t dstep, Py_ssize_t n,
-                         Py_ssize_t npix) noexcept nogil:
-    """For npix cells, dst and their share boxes (a, b, c) one step (dstep, sW) on each:
-    dst[i] = init[i] + the nrows rows (a, b, c) x taps (2 or 3, sW apart), in that order,
-    for i < n.  init is dst (istep = dstep) to continue a sum, or zeros (istep 0) to start
-    one from 0."""
-    cdef Py_ssize_t i, p
-    cdef real_t s
-    for p in range(npix):
-        if nrows == 3 and taps == 3:
-            for i in range(n):
-                s = ((init[i] + a[i]) + a[i + sW]) + a[i + 2 * sW]
-                s = ((s + b[i]) + b[i + sW]) + b[i + 2 * sW]
-                dst[i] = ((s + c[i]) + c[i + sW]) + c[i + 2 * sW]
-        elif nrows == 2 and taps == 2:
-            for i in range(n):
-                dst[i] = (((init[i] + a[i]) + a[i + sW]) + b[i]) + b[i + sW]
-        elif taps == 3:  # clipped boxes: rows one pass each
-            for i in range(n):
-                dst[i] = ((init[i] + a[i]) + a[i + sW]) + a[i + 2 * sW]
-            if nrows > 1:
-                for i in range(n):
-                    dst[i] = ((dst[i] + b[i]) + b[i + sW]) + b[i + 2 * sW]
-        else:
-            for i in range(n):
-                dst[i] = (init[i] + a[i]) + a[i + sW]
-        a += sW
-        b += sW
-        c += sW
-        init += istep
-        dst += dstep
+cdef inline Py_ssize_t _gather_row_len(const Axis* ax, Py_ssize_t nc) noexcept nogil:
+    """Values in a share row of _avg_block_gather: W + kw - 1 pixels of nc channels."""
+    return (ax[2].size_in + ax[2].kernel - 1) * nc
 
 
 cdef void _avg_block_gather(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
@@ -1126,93 +1105,56 @@ cdef void _avg_block_gather(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ss
                             bint count_include_pad, Py_ssize_t divisor_override,
                             real_t* ring) noexcept nogil:
     """_avg_block for _avg_cl_gather_applies geometries, as a gather that writes each cell
-    once; ring is scratch for kh x OD rows of OW * nc shares, then nc values.
+    once; ring is scratch for kh x OD share rows of _gather_row_len values.
 
     With stride 1, cell (id, ih, iw) lies in the windows of outputs od in id + pad - kd + 1
     .. id + pad, and oh and ow likewise, clipped to the output: a box of share vectors,
-    summed from 0 in output order (od, then oh, then ow: torch's scatter order).  A row's
-    cells of whole W boxes take one pass over the channels per cell and depth (each of
-    the box's slices continues the sum); the clipped boxes at the borders add tap by tap
-    in cache.  The share rows are made as the input rows come to need them, all depths of
-    an output row at once, into a ring of kh of them."""
+    summed from 0 in output order (od, then oh, then ow: torch's scatter order;
+    _share_rows.h).  A share row holds kw - 1 - pad pixels of zeros, the OW outputs'
+    shares and zeros after them, so that cell iw reads its pixels iw .. iw + kw - 1.  The
+    share rows are made as the input rows come to need them, all depths of an output row
+    at once, into a ring of kh of them."""
     cdef const Axis* ad = &ax[0]
     cdef const Axis* ah = &ax[1]
     cdef const Axis* aw = &ax[2]
     cdef Py_ssize_t D = ad.size_in, H = ah.size_in, W = aw.size_in
     cdef Py_ssize_t OD = ad.size_out, OH = ah.size_out, OW = aw.size_out
     cdef Py_ssize_t kd = ad.kernel, kh = ah.kernel, kw = aw.kernel
-    cdef Py_ssize_t id_, ih, iw, od, od0, od1, oh0, oh1, ow0, ow1, made = 0, r, t, c, nr, nt
-    cdef Py_ssize_t row_len = OW * nc, iwa, iwb, nh
+    cdef Py_ssize_t lead = (kw - 1 - aw.pad_lo) * nc, row_len = _gather_row_len(ax, nc)
+    cdef Py_ssize_t id_, ih, od, od0, od1, oh0, oh1, made = 0, r, c, nr
     cdef const real_t* rows[9]
-    cdef const real_t* p
-    cdef real_t* cell
-    cdef real_t* zeros = ring + kh * OD * row_len
-    for c in range(nc):
-        zeros[c] = 0
-    # The cells [iwa, iwb) of a row have whole W boxes.
-    iwa = kw - 1 - aw.pad_lo if kw - 1 - aw.pad_lo > 0 else 0
-    iwb = OW - aw.pad_lo if OW - aw.pad_lo < W else W
-    if iwb < iwa:
-        iwb = iwa
+    cdef real_t* slots[3]  # the ring's rows for output rows oh0 .. oh1 - 1, depth 0
+    cdef real_t* row
+    for r in range(kh * OD):
+        row = ring + r * row_len
+        for c in range(lead):
+            row[c] = 0
+        for c in range(lead + OW * nc, row_len):
+            row[c] = 0
     for ih in range(H):
         oh0 = ih + ah.pad_lo - kh + 1 if ih + ah.pad_lo - kh + 1 > 0 else 0
         oh1 = ih + ah.pad_lo + 1 if ih + ah.pad_lo + 1 < OH else OH
         while made < oh1:
             for od in range(OD):
                 if OD > 1 and made + 1 < OH:  # the next row's gradient: OD runs far apart
-                    for t in range(OW):
-                        ndp_prefetch_l1(g + od * gD + (made + 1) * gH + t * gW,
+                    for c in range(OW):
+                        ndp_prefetch_l1(g + od * gD + (made + 1) * gH + c * gW,
                                         nc * sizeof(real_t))
                 _share_row(g + od * gD + made * gH, gW, od, made,
-                           ring + ((made % kh) * OD + od) * row_len, nc, ax,
+                           ring + ((made % kh) * OD + od) * row_len + lead, nc, ax,
                            count_include_pad, divisor_override)
             made += 1
-        nh = oh1 - oh0 if oh1 > oh0 else 0
+        for r in range(oh0, oh1):
+            slots[r - oh0] = ring + (r % kh) * OD * row_len
         for id_ in range(D):
             od0 = id_ + ad.pad_lo - kd + 1 if id_ + ad.pad_lo - kd + 1 > 0 else 0
             od1 = id_ + ad.pad_lo + 1 if id_ + ad.pad_lo + 1 < OD else OD
             nr = 0
             for od in range(od0, od1):
-                for r in range(oh0, oh1):
-                    rows[nr] = ring + ((r % kh) * OD + od) * row_len
+                for r in range(oh1 - oh0):
+                    rows[nr] = slots[r] + od * row_len
                     nr += 1
-            cell = out + ((id_ * H + ih) * W + iwa) * C
-            if nr > 0 and iwb > iwa:
-                t = (iwa + aw.pad_lo - kw + 1) * nc  # the first box's first share
-                r = 0
-                if nh == kh:  # the first depth's whole boxes from 0, as in 2-D
-                    if kh == 3:
-                        cl_sum_3x3(rows[0] + t, rows[1] + t, rows[2] + t, nc, nc, cell, C, nc,
-                                   iwb - iwa, 1, 1)
-                    else:
-                        cl_sum_2x2(rows[0] + t, rows[1] + t, nc, nc, cell, C, nc, iwb - iwa, 1, 1)
-                    r = nh
-                while r < nr:  # the other depths' rows, in order, continuing the sums
-                    _cl_box(rows[r] + t, rows[r + 1 if nh > 1 else r] + t,
-                            rows[r + 2 if nh > 2 else r] + t, <int>nh, kw, nc,
-                            zeros if r == 0 else cell, 0 if r == 0 else C, cell, C, nc,
-                            iwb - iwa)
-                    r += nh
-            for iw in range(W):
-                if iwa <= iw < iwb and nr > 0:
-                    continue
-                ow0 = iw + aw.pad_lo - kw + 1 if iw + aw.pad_lo - kw + 1 > 0 else 0
-                ow1 = iw + aw.pad_lo + 1 if iw + aw.pad_lo + 1 < OW else OW
-                nt = ow1 - ow0
-                cell = out + ((id_ * H + ih) * W + iw) * C
-                if nr <= 0 or nt <= 0:
-                    for c in range(nc):
-                        cell[c] = 0
-                    continue
-                for r in range(nr):
-                    p = rows[r] + ow0 * nc
-                    for t in range(nt):
-                        if r == 0 and t == 0:
-                            for c in range(nc):
-                                cell[c] = 0 + p[c]
-                        else:
-                            for c in range(nc):
-                                cell[c] = cell[c] + p[t * nc + c]
+            _share_rows(rows, nr, kw, nc, nc, out + (id_ * H + ih) * W * C, C, nc, W)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1898,11 +1840,13 @@ cdef void _avg_cf_lanes(const real_t* gp, const Strided* gs, real_t* op, Py_ssiz
     per row of 7 to 14 cells: 2-8x the channels-last kernel on such planes.)"""
     cdef real_t gt[LANES_CELLS * 8]
     cdef real_t ot[LANES_CELLS * 8]
-    cdef real_t ring[(3 * LANES_CELLS + 1) * 8]
+    cdef real_t ring[4 * LANES_CELLS * 8]
     cdef Py_ssize_t OH = ax[1].size_out, OW = ax[2].size_out
+    cdef bint gather = (_avg_cl_gather_applies(ax) and ax[1].kernel * ax[0].size_out
+                        * _gather_row_len(ax, 8) <= 4 * LANES_CELLS * 8)
     _lanes_in(gp, gs, u0, m, gt)
-    _avg_cl_unit(gt, OH * OW * 8, OW * 8, 8, ot, 8, 8, ax, ax, 1, _avg_cl_gather_applies(ax),
-                 0, count_include_pad, divisor_override, ring)
+    _avg_cl_unit(gt, OH * OW * 8, OW * 8, 8, ot, 8, 8, ax, ax, 1, gather, 0, count_include_pad,
+                 divisor_override, ring)
     _lanes_out(ot, op, u0, m, ax[0].size_in * ax[1].size_in * ax[2].size_in)
 
 
@@ -1977,9 +1921,9 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
         width = _channel_block(N, C, num_threads)
         nblk = (C + width - 1) // width
         # The gather keeps kh rows of shares of every depth while they stay in L2 (I3D's
-        # 3x3x3 on 8x28x28, 48 channels a unit: 129 KB).  Past that, depth windows of one
+        # 3x3x3 on 8x28x28, 48 channels a unit: 138 KB).  Past that, depth windows of one
         # gather slice by slice (a ring of kh rows), and cubic ones scatter.
-        if ax[1].kernel * ax[0].size_out * ax[2].size_out * width \
+        if ax[1].kernel * ax[0].size_out * _gather_row_len(ax, width) \
                 * <Py_ssize_t>sizeof(real_t) > GATHER_RING_BYTES:
             if ax[0].kernel == 1:
                 slice_ax[0] = ax[0]
@@ -1995,7 +1939,7 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
                         use_threads_if=num_threads > 1):
             n = u // nblk
             c0 = (u % nblk) * width
-            share = <real_t*>malloc((ax[1].kernel * gax[0].size_out * ax[2].size_out + 1) * width
+            share = <real_t*>malloc(ax[1].kernel * gax[0].size_out * _gather_row_len(ax, width)
                                     * sizeof(real_t)) if gather and not (tiles or disjoint) else NULL
             _avg_cl_unit(gp + n * g[0] + c0, g[1], g[2], g[3], op + n * P * C + c0, C,
                          width if c0 + width <= C else C - c0, ax, gax, slices, gather,
