@@ -684,20 +684,25 @@ cdef void _avg_edge_column(const real_t** rows, Py_ssize_t nrows, real_t* out, P
     _avg_edge).  Each output is one chain of additions; EDGE_LANES rows advance together,
     so their chains overlap instead of each waiting on its own latency."""
     cdef real_t acc[EDGE_LANES]
+    cdef Py_ssize_t lane[EDGE_LANES]
     cdef Py_ssize_t oh, j, m, r, t, pos = c * aw.stride - aw.pad_lo
     cdef real_t dv = <real_t>(divisor_override if divisor_override != 0
                               else div_dh * divisor_factor(aw, c, count_include_pad))
     cdef const real_t* p
     oh = oh0
     while oh < oh1:
+        # Always EDGE_LANES lanes, a constant count, so that the compiler keeps them in
+        # registers (with m of them, in memory: 1.1x on the I3D forward); lanes past the
+        # last row repeat it.
         m = oh1 - oh if oh1 - oh < EDGE_LANES else EDGE_LANES
-        for j in range(m):
+        for j in range(EDGE_LANES):
             acc[j] = 0
+            lane[j] = (j if j < m else m - 1) * OW
         for r in range(nrows):
             p = rows[r] + oh * OW + pos  # rows are OW apart (sH == OW)
             for t in range(t0, t1):
-                for j in range(m):
-                    acc[j] = acc[j] + p[j * OW + t]
+                for j in range(EDGE_LANES):
+                    acc[j] = acc[j] + p[lane[j] + t]
         for j in range(m):
             out[(oh + j) * OW + c] = acc[j] / dv
         oh += m
