@@ -37,6 +37,7 @@ from ndpool._spans cimport (check_unit_inner, max_span, max_span_idx, max_span_i
 from ndpool._strided_rows cimport strided_rows_apply, strided_rows_cf
 from ndpool._cl_blocks cimport cl_block_len, cl_blocks_pay, max_window_block
 from ndpool._folds cimport WIDE_BIN, bin_max, fold_scalar, wide_fold
+from ndpool._lanes cimport lanes_in, lanes_max, lanes_out
 
 cdef extern from "_plane_sums.h" nogil:
     enum: NDP_PLANES  # planes per call
@@ -84,6 +85,11 @@ cdef enum:
 # 1.0-1.5x; 256 float64 values (the 100 MB text-CNN input) 0.8-0.9x, 784 float32 0.9x.
 cdef enum:
     GLOBAL_MAX_PLANE_BYTES = 1024
+# Channels-first max without indices on planes of up to LANES_IN cells (and LANES_OUT
+# outputs) runs 8 planes at a time through the channels-last kernel (_max_cf_lanes).
+cdef enum:
+    LANES_IN = 512
+    LANES_OUT = 256
 cdef double MAX_EXACT_DOUBLE = 9007199254740992.0  # 2**53
 
 
@@ -591,6 +597,42 @@ cdef void _avg_cl_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssi
     divide_span(opix, C, w1 - w0)
 
 
+cdef void _max_cf_lanes(const pool_t* xp, Py_ssize_t xs0, Py_ssize_t xs1, Py_ssize_t xs2,
+                        Py_ssize_t xs3, Py_ssize_t C, pool_t* op, Py_ssize_t u0, Py_ssize_t m,
+                        const Bins* b) noexcept nogil:
+    """Channels-first planes u0 .. u0 + m - 1 (m <= 8) as the 8 channels of a channels-last
+    tile (_lanes.pxd), folded in vectors of the 8: every input row's W bins first, then
+    each output's bin of those rows, in order.  torch's max step is associative when the
+    left side holds the earlier values, so that is the bin's fold in scan order, bit for
+    bit; the outputs go back into the planes."""
+    cdef pool_t tile[LANES_IN * 8]
+    cdef pool_t rows[LANES_IN * 8]  # [d, h, ow]: the W bins of every input row
+    cdef pool_t otile[LANES_OUT * 8]
+    cdef Py_ssize_t D = b.size_in[0], H = b.size_in[1], W = b.size_in[2]
+    cdef Py_ssize_t OD = b.size_out[0], OH = b.size_out[1], OW = b.size_out[2]
+    cdef Py_ssize_t r, ow, od, oh, d, c, q = 0
+    cdef pool_t* acc
+    cdef pool_t lowest = lowest_value(<pool_t>0)
+    lanes_in(xp, xs0, xs1, xs2, xs3, C, D, H, W, u0, m, tile)
+    for r in range(D * H):
+        for ow in range(OW):
+            acc = rows + (r * OW + ow) * 8
+            for c in range(8):
+                acc[c] = lowest
+            lanes_max(tile + (r * W + b.start[2][ow]) * 8, 8, b.end[2][ow] - b.start[2][ow], acc)
+    for od in range(OD):
+        for oh in range(OH):
+            for ow in range(OW):
+                acc = otile + q * 8
+                for c in range(8):
+                    acc[c] = lowest
+                for d in range(b.start[0][od], b.end[0][od]):
+                    lanes_max(rows + ((d * H + b.start[1][oh]) * OW + ow) * 8, OW * 8,
+                              b.end[1][oh] - b.start[1][oh], acc)
+                q += 1
+    lanes_out(otile, op, u0, m, q)
+
+
 cdef void _planes_cf(const pool_t* xp, Py_ssize_t N, Py_ssize_t C, Py_ssize_t xs0,
                      Py_ssize_t xs1, Py_ssize_t xs2, Py_ssize_t xs3, pool_t* max_out,
                      real_t* avg_out, const Bins* b, int num_threads) noexcept nogil:
@@ -691,6 +733,14 @@ def adaptive_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out
                                use_threads_if=num_threads > 1):
                 op[item] = wide_fold(xp + (item * xs1 if packed
                                            else (item // C) * xs0 + (item % C) * xs1), D * H * W)
+        elif not channels_last and not with_idx and D * H * W <= LANES_IN \
+                and D * H * OW <= LANES_IN and OD * OH * OW <= LANES_OUT:
+            # Small planes: 8 at a time as the channels of a channels-last tile.
+            C = x.shape[1]
+            for item in prange((N * C + 7) // 8, nogil=True, num_threads=num_threads,
+                               schedule='static', use_threads_if=num_threads > 1):
+                _max_cf_lanes(xp, xs0, xs1, xs2, xs3, C, op, 8 * item,
+                              N * C - 8 * item if N * C - 8 * item < 8 else 8, &b)
         elif not channels_last and not with_idx and OW < PLANES and x.shape[1] >= PLANES // 2:
             # Rows of few outputs: PLANES channels side by side (with fewer than half as
             # many channels, the idle lanes cost more than the chains gain: 3 channels of

@@ -41,6 +41,7 @@ from libc.string cimport memchr, memcpy, memset
 
 from ndpool._common cimport (Axis, real_t, read_geometry, divisor_factor, divide_span, out_range,
                              tap_range, adaptive_start, adaptive_end)
+from ndpool._lanes cimport lanes_in, lanes_out
 from ndpool._buffers cimport Strided, acquire_padded
 
 cdef extern from "_plane_sums.h" nogil:
@@ -1800,33 +1801,11 @@ cdef void _avg_cl_unit(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t
         _avg_block(g, gD, gH, gW, out, C, nc, ax, count_include_pad, divisor_override)
 
 
-cdef void _lanes_in(const real_t* gp, const Strided* gs, Py_ssize_t u0, Py_ssize_t m,
-                    real_t* gt) noexcept nogil:
-    """Channels-first gradient planes u0 .. u0 + m - 1 (m <= 8) side by side as the 8
-    channels of a channels-last tile (lanes past m repeat the last plane)."""
-    cdef const Py_ssize_t* st = gs.step
-    cdef Py_ssize_t C = gs.shape[1], k, u, q, od, oh, ow
-    cdef const real_t* src
-    for k in range(8):
-        u = u0 + (k if k < m else m - 1)
-        src = gp + u // C * st[0] + u % C * st[1]
-        q = 0
-        for od in range(gs.shape[2]):
-            for oh in range(gs.shape[3]):
-                for ow in range(gs.shape[4]):
-                    gt[q * 8 + k] = src[od * st[2] + oh * st[3] + ow]
-                    q += 1
-
-
-cdef void _lanes_out(const real_t* ot, real_t* op, Py_ssize_t u0, Py_ssize_t m,
-                     Py_ssize_t P) noexcept nogil:
-    """The first m channels of a channels-last tile of P cells into planes u0 .. u0 + m - 1."""
-    cdef Py_ssize_t k, p
-    cdef real_t* dst
-    for k in range(m):
-        dst = op + (u0 + k) * P
-        for p in range(P):
-            dst[p] = ot[p * 8 + k]
+cdef inline void _lanes_in(const real_t* gp, const Strided* gs, Py_ssize_t u0, Py_ssize_t m,
+                           real_t* gt) noexcept nogil:
+    """Gradient planes u0 .. u0 + m - 1 as the 8 channels of the tile gt (_lanes.pxd)."""
+    lanes_in(gp, gs.step[0], gs.step[1], gs.step[2], gs.step[3], gs.shape[1], gs.shape[2],
+             gs.shape[3], gs.shape[4], u0, m, gt)
 
 
 cdef void _avg_cf_lanes(const real_t* gp, const Strided* gs, real_t* op, Py_ssize_t u0,
@@ -1847,7 +1826,7 @@ cdef void _avg_cf_lanes(const real_t* gp, const Strided* gs, real_t* op, Py_ssiz
     _lanes_in(gp, gs, u0, m, gt)
     _avg_cl_unit(gt, OH * OW * 8, OW * 8, 8, ot, 8, 8, ax, ax, 1, gather, 0, count_include_pad,
                  divisor_override, ring)
-    _lanes_out(ot, op, u0, m, ax[0].size_in * ax[1].size_in * ax[2].size_in)
+    lanes_out(ot, op, u0, m, ax[0].size_in * ax[1].size_in * ax[2].size_in)
 
 
 cdef void _adaptive_cf_lanes(const real_t* gp, const Strided* gs, real_t* op, Py_ssize_t u0,
@@ -1859,7 +1838,7 @@ cdef void _adaptive_cf_lanes(const real_t* gp, const Strided* gs, real_t* op, Py
     cdef Py_ssize_t OH = b.size_out[1], OW = b.size_out[2]
     _lanes_in(gp, gs, u0, m, gt)
     _adaptive_avg_block(gt, OH * OW * 8, OW * 8, 8, ot, 8, 8, b, share)
-    _lanes_out(ot, op, u0, m, b.size_in[0] * b.size_in[1] * b.size_in[2])
+    lanes_out(ot, op, u0, m, b.size_in[0] * b.size_in[1] * b.size_in[2])
 
 
 cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Strided* os,
