@@ -4,7 +4,7 @@
 # the tile is plane u0 + k; the kernels treat every lane alike, so each plane gets the
 # operations, and so the bits, that the channels-last kernels give a channel.
 
-from ndpool._common cimport pool_t
+from ndpool._common cimport pool_t, real_t
 
 
 cdef inline void lanes_in(const pool_t* base, Py_ssize_t sN, Py_ssize_t sC, Py_ssize_t sD,
@@ -131,6 +131,82 @@ cdef extern from * nogil:
                 dst[k][i] = tile[i * 8 + k];
     }
 
+    /* The 8 lanes of acc plus src[i * step + k], i < n, in turn (lane k). */
+    static inline void ndp_lanes_sum_f32(const float *src, ptrdiff_t step, ptrdiff_t n,
+                                         float *acc)
+    {
+    #if defined(__AVX__)
+        __m256 a = _mm256_loadu_ps(acc);
+        for (ptrdiff_t i = 0; i < n; i++)
+            a = _mm256_add_ps(a, _mm256_loadu_ps(src + i * step));
+        _mm256_storeu_ps(acc, a);
+    #else
+        for (int k = 0; k < 8; k++)
+            for (ptrdiff_t i = 0; i < n; i++)
+                acc[k] = acc[k] + src[i * step + k];
+    #endif
+    }
+
+    static inline void ndp_lanes_sum_f64(const double *src, ptrdiff_t step, ptrdiff_t n,
+                                         double *acc)
+    {
+    #if defined(__AVX__)
+        __m256d a = _mm256_loadu_pd(acc), b = _mm256_loadu_pd(acc + 4);
+        for (ptrdiff_t i = 0; i < n; i++) {
+            a = _mm256_add_pd(a, _mm256_loadu_pd(src + i * step));
+            b = _mm256_add_pd(b, _mm256_loadu_pd(src + i * step + 4));
+        }
+        _mm256_storeu_pd(acc, a);
+        _mm256_storeu_pd(acc + 4, b);
+    #else
+        for (int k = 0; k < 8; k++)
+            for (ptrdiff_t i = 0; i < n; i++)
+                acc[k] = acc[k] + src[i * step + k];
+    #endif
+    }
+
+    /* The 8 lanes of acc divided by k as the kernels' _divide does: by nothing for 1, a
+     * multiplication by the exact 1 / k for powers of two, else a division. */
+    static inline void ndp_lanes_divide_f32(float *acc, ptrdiff_t k)
+    {
+        if (k == 1)
+            return;
+    #if defined(__AVX__)
+        __m256 a = _mm256_loadu_ps(acc);
+        if ((k & (k - 1)) == 0)
+            a = _mm256_mul_ps(a, _mm256_set1_ps(1.0f / (float)k));
+        else
+            a = _mm256_div_ps(a, _mm256_set1_ps((float)k));
+        _mm256_storeu_ps(acc, a);
+    #else
+        for (int j = 0; j < 8; j++)
+            acc[j] = (k & (k - 1)) == 0 ? acc[j] * (1.0f / (float)k) : acc[j] / (float)k;
+    #endif
+    }
+
+    static inline void ndp_lanes_divide_f64(double *acc, ptrdiff_t k)
+    {
+        if (k == 1)
+            return;
+    #if defined(__AVX__)
+        __m256d a = _mm256_loadu_pd(acc), b = _mm256_loadu_pd(acc + 4);
+        if ((k & (k - 1)) == 0) {
+            __m256d f = _mm256_set1_pd(1.0 / (double)k);
+            a = _mm256_mul_pd(a, f);
+            b = _mm256_mul_pd(b, f);
+        } else {
+            __m256d f = _mm256_set1_pd((double)k);
+            a = _mm256_div_pd(a, f);
+            b = _mm256_div_pd(b, f);
+        }
+        _mm256_storeu_pd(acc, a);
+        _mm256_storeu_pd(acc + 4, b);
+    #else
+        for (int j = 0; j < 8; j++)
+            acc[j] = (k & (k - 1)) == 0 ? acc[j] * (1.0 / (double)k) : acc[j] / (double)k;
+    #endif
+    }
+
     static inline void ndp_lanes_max_f32(const float *src, ptrdiff_t step, ptrdiff_t n,
                                          float *acc)
     {
@@ -177,6 +253,10 @@ cdef extern from * nogil:
     """
     void ndp_lanes_in_f32(const float* const* src, Py_ssize_t n, float* tile)
     void ndp_lanes_out_f32(const float* tile, float* const* dst, Py_ssize_t n, int m)
+    void ndp_lanes_sum_f32(const float* src, Py_ssize_t step, Py_ssize_t n, float* acc)
+    void ndp_lanes_sum_f64(const double* src, Py_ssize_t step, Py_ssize_t n, double* acc)
+    void ndp_lanes_divide_f32(float* acc, Py_ssize_t k)
+    void ndp_lanes_divide_f64(double* acc, Py_ssize_t k)
     void ndp_lanes_max_f32(const float* src, Py_ssize_t step, Py_ssize_t n, float* acc)
     void ndp_lanes_max_f64(const double* src, Py_ssize_t step, Py_ssize_t n, double* acc)
 
@@ -195,3 +275,20 @@ cdef inline void lanes_max(const pool_t* src, Py_ssize_t step, Py_ssize_t n,
             for k in range(8):
                 v = src[i * step + k]
                 acc[k] = v if v > acc[k] else acc[k]
+
+
+cdef inline void lanes_sum(const real_t* src, Py_ssize_t step, Py_ssize_t n,
+                           real_t* acc) noexcept nogil:
+    """acc[k] = acc[k] + src[i * step + k] for i < n in turn, k < 8."""
+    if real_t is float:
+        ndp_lanes_sum_f32(src, step, n, acc)
+    else:
+        ndp_lanes_sum_f64(src, step, n, acc)
+
+
+cdef inline void lanes_divide(real_t* acc, Py_ssize_t k) noexcept nogil:
+    """acc[k] = _divide(acc[k], k) for the 8 lanes (the adaptive kernels' division)."""
+    if real_t is float:
+        ndp_lanes_divide_f32(acc, k)
+    else:
+        ndp_lanes_divide_f64(acc, k)
