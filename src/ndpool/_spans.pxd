@@ -20,6 +20,12 @@ cdef extern from "_strided_folds.h" nogil:
     Py_ssize_t ndp_max_rows4_f64(const double* a, const double* b, const double* c,
                                  const double* d, Py_ssize_t step, double* dst, Py_ssize_t n,
                                  Py_ssize_t taps)
+    int ndp_cl_max3x3_f32(const float* a, const float* b, const float* c, Py_ssize_t sW,
+                          Py_ssize_t pstep, float* dst, Py_ssize_t dstep, Py_ssize_t n,
+                          Py_ssize_t npix)
+    int ndp_cl_max3x3_f64(const double* a, const double* b, const double* c, Py_ssize_t sW,
+                          Py_ssize_t pstep, double* dst, Py_ssize_t dstep, Py_ssize_t n,
+                          Py_ssize_t npix)
     Py_ssize_t ndp_sum_rows_f32(const float* a, const float* b, const float* c,
                                 const float* init, Py_ssize_t step, float* dst, Py_ssize_t n,
                                 Py_ssize_t taps, int rows, float div)
@@ -752,6 +758,14 @@ cdef inline void cl_max_3x3(const pool_t* a, const pool_t* b, const pool_t* c, P
                             Py_ssize_t npix) noexcept nogil:
     cdef Py_ssize_t i, p
     cdef pool_t ma, mb, mc
+    # Floats in explicit vector steps (_strided_folds.h): their scalar form below became
+    # branches with gcc 13.
+    if pool_t is float:
+        if ndp_cl_max3x3_f32(a, b, c, sW, pstep, dst, dstep, n, npix):
+            return
+    elif pool_t is double:
+        if ndp_cl_max3x3_f64(a, b, c, sW, pstep, dst, dstep, n, npix):
+            return
     for p in range(npix):
         for i in range(n):
             # Each row folds on its own, then the rows in order (see max_update).
