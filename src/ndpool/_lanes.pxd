@@ -5,6 +5,7 @@
 # operations, and so the bits, that the channels-last kernels give a channel.
 
 from ndpool._common cimport pool_t, real_t
+from ndpool._spans cimport max_update
 
 
 cdef inline void lanes_in(const pool_t* base, Py_ssize_t sN, Py_ssize_t sC, Py_ssize_t sD,
@@ -63,11 +64,7 @@ cdef inline void lanes_out(const pool_t* tile, pool_t* out, Py_ssize_t u0, Py_ss
 cdef extern from * nogil:
     """
     #include <stddef.h>
-    #if defined(__AVX__)
-    #include <immintrin.h>
-    #endif
-    /* The 8 lanes of acc folded with torch's max step (take v if v > acc or v is NaN)
-     * over v = src[i * step + k], i < n, lane k.  Scalar without AVX: the same steps. */
+    #include "_strided_folds.h"  /* torch's vector max steps, ndp_maxup*_f32/f64 */
     #if defined(__AVX__)
     /* The 8x8 transpose of r[0..7] in place: r[j] lane k <- r[k] lane j. */
     static inline void ndp_transpose8_f32(__m256 *r)
@@ -207,47 +204,47 @@ cdef extern from * nogil:
     #endif
     }
 
+    /* The 8 lanes of acc folded with torch's max step (_strided_folds.h's ndp_maxup*)
+     * over v = src[i * step + k], i < n, lane k: K vectors of LL lanes side by side. */
+    #define NDP_LANES_MAX(T, V, LL, LOAD, STORE, MAXUP)                        \
+        {                                                                  \
+            V a[8 / LL];                                                   \
+            for (int j = 0; j < 8 / LL; j++)                               \
+                a[j] = LOAD(acc + j * LL);                                 \
+            for (ptrdiff_t i = 0; i < n; i++)                              \
+                for (int j = 0; j < 8 / LL; j++)                           \
+                    a[j] = MAXUP(a[j], LOAD(src + i * step + j * LL));     \
+            for (int j = 0; j < 8 / LL; j++)                               \
+                STORE(acc + j * LL, a[j]);                                 \
+        }
+    #define NDP_LANES_MAX_SCALAR(T)                                        \
+        for (int k = 0; k < 8; k++)                                        \
+            for (ptrdiff_t i = 0; i < n; i++) {                            \
+                const T v = src[i * step + k];                             \
+                acc[k] = (v > acc[k] || v != v) ? v : acc[k];              \
+            }
+
     static inline void ndp_lanes_max_f32(const float *src, ptrdiff_t step, ptrdiff_t n,
                                          float *acc)
     {
-    #if defined(__AVX__)
-        __m256 a = _mm256_loadu_ps(acc);
-        for (ptrdiff_t i = 0; i < n; i++) {
-            __m256 v = _mm256_loadu_ps(src + i * step);
-            __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, a, _CMP_GT_OQ),
-                                       _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-            a = _mm256_blendv_ps(a, v, take);
-        }
-        _mm256_storeu_ps(acc, a);
+    #if defined(__AVX2__)
+        NDP_LANES_MAX(float, __m256, 8, _mm256_loadu_ps, _mm256_storeu_ps, ndp_maxup8_f32)
+    #elif defined(__SSE2__)
+        NDP_LANES_MAX(float, __m128, 4, _mm_loadu_ps, _mm_storeu_ps, ndp_maxup_f32)
     #else
-        for (int k = 0; k < 8; k++)
-            for (ptrdiff_t i = 0; i < n; i++) {
-                float v = src[i * step + k];
-                acc[k] = (v > acc[k] || v != v) ? v : acc[k];
-            }
+        NDP_LANES_MAX_SCALAR(float)
     #endif
     }
 
     static inline void ndp_lanes_max_f64(const double *src, ptrdiff_t step, ptrdiff_t n,
                                          double *acc)
     {
-    #if defined(__AVX__)
-        __m256d a = _mm256_loadu_pd(acc), b = _mm256_loadu_pd(acc + 4);
-        for (ptrdiff_t i = 0; i < n; i++) {
-            __m256d v = _mm256_loadu_pd(src + i * step), w = _mm256_loadu_pd(src + i * step + 4);
-            a = _mm256_blendv_pd(a, v, _mm256_or_pd(_mm256_cmp_pd(v, a, _CMP_GT_OQ),
-                                                    _mm256_cmp_pd(v, v, _CMP_UNORD_Q)));
-            b = _mm256_blendv_pd(b, w, _mm256_or_pd(_mm256_cmp_pd(w, b, _CMP_GT_OQ),
-                                                    _mm256_cmp_pd(w, w, _CMP_UNORD_Q)));
-        }
-        _mm256_storeu_pd(acc, a);
-        _mm256_storeu_pd(acc + 4, b);
+    #if defined(__AVX2__)
+        NDP_LANES_MAX(double, __m256d, 4, _mm256_loadu_pd, _mm256_storeu_pd, ndp_maxup4_f64)
+    #elif defined(__SSE2__)
+        NDP_LANES_MAX(double, __m128d, 2, _mm_loadu_pd, _mm_storeu_pd, ndp_maxup_f64)
     #else
-        for (int k = 0; k < 8; k++)
-            for (ptrdiff_t i = 0; i < n; i++) {
-                double v = src[i * step + k];
-                acc[k] = (v > acc[k] || v != v) ? v : acc[k];
-            }
+        NDP_LANES_MAX_SCALAR(double)
     #endif
     }
     """
@@ -265,7 +262,6 @@ cdef inline void lanes_max(const pool_t* src, Py_ssize_t step, Py_ssize_t n,
                            pool_t* acc) noexcept nogil:
     """acc[k] = max_update(acc[k], src[i * step + k]) for i < n in turn, k < 8."""
     cdef Py_ssize_t i, k
-    cdef pool_t v
     if pool_t is float:
         ndp_lanes_max_f32(src, step, n, acc)
     elif pool_t is double:
@@ -273,8 +269,7 @@ cdef inline void lanes_max(const pool_t* src, Py_ssize_t step, Py_ssize_t n,
     else:
         for i in range(n):
             for k in range(8):
-                v = src[i * step + k]
-                acc[k] = v if v > acc[k] else acc[k]
+                acc[k] = max_update(acc[k], src[i * step + k])
 
 
 cdef inline void lanes_sum(const real_t* src, Py_ssize_t step, Py_ssize_t n,
