@@ -55,11 +55,13 @@ def _order_values(rng, shape, dtype):
     (3, dict(kernel_size=3, stride=2, padding=1)), (3, dict(kernel_size=3, stride=1, padding=1)),
     (1, dict(kernel_size=3, stride=2, padding=1)), (1, dict(kernel_size=2, stride=1)),
     (1, dict(kernel_size=3, stride=1))])
-def test_max_pool_folds_taps_in_scan_order(nd, kwargs, data_format, dtype):
+@pytest.mark.parametrize("channels", [3, 16, 70])
+def test_max_pool_folds_taps_in_scan_order(nd, kwargs, data_format, dtype, channels):
     # The fused kernels fold a window row by row and then the rows; ties of signed zeros
-    # (the first wins) and NaN payloads (the last wins) show any other order.
+    # (the first wins) and NaN payloads (the last wins) show any other order.  Channels-last
+    # maps of 3 channels take the one-value steps, of 70 float32 the register blocks.
     spatial = {1: (40,), 2: (12, 21), 3: (6, 8, 11)}[nd]
-    x = _order_values(np.random.default_rng(nd), (2, 16) + spatial, dtype)
+    x = _order_values(np.random.default_rng(nd), (2, channels) + spatial, dtype)
     passed = np.ascontiguousarray(np.moveaxis(x, 1, -1)) if data_format == "channels_last" else x
     got = func("max", nd)(passed, **kwargs, data_format=data_format)
     if data_format == "channels_last":
@@ -86,6 +88,25 @@ def test_avg_pool_matches_reference(config, dtype, layout, seed):
     # Both sum each window in scan order and divide once, so they agree exactly.
     np.testing.assert_array_equal(back(got), want)
     _check_unchanged(passed, before)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("nd,output_size,data_format", [
+    (1, 1, "channels_first"), (1, 5, "channels_first")] + [
+    (nd, size, fmt) for nd, size in [(2, 1), (2, (3, 5)), (3, 1), (3, 2)]
+    for fmt in ("channels_first", "channels_last")])
+@pytest.mark.parametrize("channels", [3, 70])
+def test_adaptive_max_pool_folds_bins_in_scan_order(nd, output_size, data_format, dtype,
+                                                    channels):
+    # As above, for the bins of adaptive max pooling (global maxima included).
+    spatial = {1: (40,), 2: (12, 21), 3: (6, 8, 11)}[nd]
+    x = _order_values(np.random.default_rng(nd), (2, channels) + spatial, dtype)
+    passed = np.ascontiguousarray(np.moveaxis(x, 1, -1)) if data_format == "channels_last" else x
+    got = func("adaptive_max", nd)(passed, output_size, data_format=data_format)
+    if data_format == "channels_last":
+        got = np.moveaxis(got, -1, 1)
+    want = func("adaptive_max", nd, reference)(x, output_size)
+    assert np.ascontiguousarray(got).tobytes() == np.ascontiguousarray(want).tobytes()
 
 
 def _keras_same(x, k, s, reducer, fill):

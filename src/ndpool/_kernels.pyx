@@ -50,7 +50,7 @@ from ndpool._common cimport (Axis, RowBlock, pool_t, real_t, block_taps, divisor
                              row_blocks, rows_per_item, tap_range, whole_windows)
 from ndpool._folds cimport rows_max4, wide_fold
 from ndpool._spans cimport (cl_max_2x2, cl_max_3x3, cl_sum_2x2, cl_sum_3x3, max_rows,
-                            max_rows4, max_span, max_span_any, max_span_idx,
+                            max_rows4, max_span, max_span_any, max_span_idx, max_step1,
                             max_span_idx32, max_update, sum_rows, sum_span, sum_span_any,
                             sum_taps_any, sum_taps_apart)
 from ndpool._buffers cimport Strided, acquire_padded, format_kind
@@ -256,7 +256,7 @@ cdef inline pool_t _max_edge(const pool_t** rows, Py_ssize_t nrows, Py_ssize_t p
     cdef Py_ssize_t r, t
     for r in range(nrows):
         for t in range(t0, t1):
-            m = max_update(m, rows[r][pos + t])
+            m = max_step1(m, rows[r][pos + t])
     return m
 
 

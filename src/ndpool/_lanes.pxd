@@ -64,7 +64,7 @@ cdef inline void lanes_out(const pool_t* tile, pool_t* out, Py_ssize_t u0, Py_ss
 cdef extern from * nogil:
     """
     #include <stddef.h>
-    #include "_strided_folds.h"  /* torch's vector max steps, ndp_maxup*_f32/f64 */
+    #include "_max_steps.h"  /* torch's vector max steps, ndp_maxup*_f32/f64 */
     #if defined(__AVX__)
     /* The 8x8 transpose of r[0..7] in place: r[j] lane k <- r[k] lane j. */
     static inline void ndp_transpose8_f32(__m256 *r)
@@ -204,7 +204,7 @@ cdef extern from * nogil:
     #endif
     }
 
-    /* The 8 lanes of acc folded with torch's max step (_strided_folds.h's ndp_maxup*)
+    /* The 8 lanes of acc folded with torch's max step (_max_steps.h's ndp_maxup*)
      * over v = src[i * step + k], i < n, lane k: K vectors of LL lanes side by side. */
     #define NDP_LANES_MAX(T, V, LL, LOAD, STORE, MAXUP)                        \
         {                                                                  \

@@ -9,7 +9,7 @@ from ndpool._common cimport pool_t, real_t
 cdef extern from "_strided_folds.h" nogil:
     enum: NDP_SF_MIN_STEP  # smallest step with a vector form in this build
     # Vector forms of max_rows / sum_rows for float inputs with W taps 2, 3 or 4 apart;
-    # each returns how many leading outputs it wrote (0 where it has no form).
+    # each writes all n outputs and returns n, or 0 where it has no form.
     Py_ssize_t ndp_max_rows_f32(const float* a, const float* b, const float* c, Py_ssize_t step,
                                 float* dst, Py_ssize_t n, Py_ssize_t taps, int rows)
     Py_ssize_t ndp_max_rows_f64(const double* a, const double* b, const double* c,
@@ -20,12 +20,6 @@ cdef extern from "_strided_folds.h" nogil:
     Py_ssize_t ndp_max_rows4_f64(const double* a, const double* b, const double* c,
                                  const double* d, Py_ssize_t step, double* dst, Py_ssize_t n,
                                  Py_ssize_t taps)
-    int ndp_cl_max3x3_f32(const float* a, const float* b, const float* c, Py_ssize_t sW,
-                          Py_ssize_t pstep, float* dst, Py_ssize_t dstep, Py_ssize_t n,
-                          Py_ssize_t npix)
-    int ndp_cl_max3x3_f64(const double* a, const double* b, const double* c, Py_ssize_t sW,
-                          Py_ssize_t pstep, double* dst, Py_ssize_t dstep, Py_ssize_t n,
-                          Py_ssize_t npix)
     Py_ssize_t ndp_sum_rows_f32(const float* a, const float* b, const float* c,
                                 const float* init, Py_ssize_t step, float* dst, Py_ssize_t n,
                                 Py_ssize_t taps, int rows, float div)
@@ -51,6 +45,22 @@ cdef extern from "_strided_folds.h" nogil:
                                      Py_ssize_t n, Py_ssize_t taps, int rows, double div,
                                      Py_ssize_t count, Py_ssize_t pitch, Py_ssize_t opitch)
 
+cdef extern from "_max_steps.h" nogil:
+    # torch's max step in explicit instructions for float and double (see max_update):
+    # on one value, over a window row's taps, over whole channels-last 2x2 / 3x3 windows
+    # (kw); the int ones return 0 (nothing written) where they have no form.
+    float ndp_max1_f32(float m, float v)
+    double ndp_max1_f64(double m, double v)
+    int ndp_max_taps_f32(const float* src, Py_ssize_t apart, float* dst, Py_ssize_t n, int taps)
+    int ndp_max_taps_f64(const double* src, Py_ssize_t apart, double* dst, Py_ssize_t n,
+                         int taps)
+    int ndp_cl_max_f32(const float* a, const float* b, const float* c, Py_ssize_t sW,
+                       Py_ssize_t pstep, float* dst, Py_ssize_t dstep, Py_ssize_t n,
+                       Py_ssize_t npix, int kw)
+    int ndp_cl_max_f64(const double* a, const double* b, const double* c, Py_ssize_t sW,
+                       Py_ssize_t pstep, double* dst, Py_ssize_t dstep, Py_ssize_t n,
+                       Py_ssize_t npix, int kw)
+
 
 cdef inline int check_unit_inner(Py_ssize_t stride, int itemsize, Py_ssize_t size) except -1:
     # Spans read the last axis as contiguous memory; the Python layer guarantees it.
@@ -62,6 +72,13 @@ cdef inline int check_unit_inner(Py_ssize_t stride, int itemsize, Py_ssize_t siz
 cdef inline void max_span(const pool_t* src, Py_ssize_t step, pool_t* dst, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
     cdef pool_t v, m
+    # Contiguous float spans in explicit vector steps (_max_steps.h; see max_update).
+    if pool_t is float:
+        if step == 1 and ndp_max_taps_f32(src, 0, dst, n, 1):
+            return
+    elif pool_t is double:
+        if step == 1 and ndp_max_taps_f64(src, 0, dst, n, 1):
+            return
     for i in range(n):
         v = src[i * step]
         m = dst[i]
@@ -187,8 +204,14 @@ cdef inline void max_taps_apart(const pool_t* src, Py_ssize_t apart, pool_t* dst
                                 Py_ssize_t taps) noexcept nogil:
     """max_span of `taps` (1 to 3) window taps `apart` elements apart in one pass (a
     channels-last window row), folded in that order with torch's rule (max_update): one
-    load and store of dst per pass instead of per tap."""
+    load and store of dst per pass instead of per tap.  Floats in explicit vector steps."""
     cdef Py_ssize_t i
+    if pool_t is float:
+        if ndp_max_taps_f32(src, apart, dst, n, <int>taps):
+            return
+    elif pool_t is double:
+        if ndp_max_taps_f64(src, apart, dst, n, <int>taps):
+            return
     if taps == 1:
         for i in range(n):
             dst[i] = max_update(dst[i], src[i])
@@ -236,6 +259,18 @@ cdef inline pool_t max_update(pool_t m, pool_t v) noexcept nogil:
     if pool_t is float or pool_t is double:
         m = v if v != v else m
     return m
+
+
+cdef inline pool_t max_step1(pool_t m, pool_t v) noexcept nogil:
+    """max_update for scalar code that is never vectorised (window edges): float and double
+    as explicit instructions (_strided_folds.h).  gcc 13 compiles max_update's selects
+    outside vector loops as branches, which random data mispredicts half the time."""
+    if pool_t is float:
+        return ndp_max1_f32(m, v)
+    elif pool_t is double:
+        return ndp_max1_f64(m, v)
+    else:
+        return max_update(m, v)
 
 
 cdef inline void max_rows_s1t2r1(const pool_t* a, const pool_t* b, const pool_t* c, pool_t* dst,
@@ -564,8 +599,8 @@ cdef inline void max_rows(const pool_t* a, const pool_t* b, const pool_t* c, Py_
     """dst[i] = fold of rows (a, then b, then c; rows of them) x taps (2 or 3) at i * step,
     started from the first tap: update(start value, v) is v bitwise (-inf, or the integer
     minimum, never wins over itself), so the start value needs no pass of its own.
-    Float inputs with taps 2 to 4 apart go through _strided_folds.h first; the spans
-    below finish what it leaves."""
+    Float inputs with taps 2 to 4 apart go through _strided_folds.h, which takes the
+    whole row; the spans below take the rest."""
     cdef Py_ssize_t done = 0
     if step >= NDP_SF_MIN_STEP:
         if pool_t is float:
@@ -743,8 +778,14 @@ cdef inline void cl_max_2x2(const pool_t* a, const pool_t* b, Py_ssize_t sW, Py_
                             Py_ssize_t npix) noexcept nogil:
     """The max counterpart of cl_sum_2x2 (a run of whole windows): torch's max step over
     the taps in scan order, starting from the first (lowest_value folded with it gives
-    it back, bit for bit)."""
+    it back, bit for bit).  Floats in explicit vector steps, as cl_max_3x3."""
     cdef Py_ssize_t i, p
+    if pool_t is float:
+        if ndp_cl_max_f32(a, b, b, sW, pstep, dst, dstep, n, npix, 2):
+            return
+    elif pool_t is double:
+        if ndp_cl_max_f64(a, b, b, sW, pstep, dst, dstep, n, npix, 2):
+            return
     for p in range(npix):
         for i in range(n):
             dst[i] = max_update(max_update(max_update(a[i], a[i + sW]), b[i]), b[i + sW])
@@ -761,10 +802,10 @@ cdef inline void cl_max_3x3(const pool_t* a, const pool_t* b, const pool_t* c, P
     # Floats in explicit vector steps (_strided_folds.h): their scalar form below became
     # branches with gcc 13.
     if pool_t is float:
-        if ndp_cl_max3x3_f32(a, b, c, sW, pstep, dst, dstep, n, npix):
+        if ndp_cl_max_f32(a, b, c, sW, pstep, dst, dstep, n, npix, 3):
             return
     elif pool_t is double:
-        if ndp_cl_max3x3_f64(a, b, c, sW, pstep, dst, dstep, n, npix):
+        if ndp_cl_max_f64(a, b, c, sW, pstep, dst, dstep, n, npix, 3):
             return
     for p in range(npix):
         for i in range(n):

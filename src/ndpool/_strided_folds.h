@@ -11,8 +11,9 @@
  * results are bitwise those of the scalar spans.
  *
  * ndp_max_rows_f32(a, b, c, step, dst, n, taps, rows) and the _f64, ndp_sum_rows_* take
- * the arguments of max_rows / sum_rows and return how many leading outputs they wrote (a
- * multiple of 4 or 2, 0 for an unsupported shape); the caller finishes the rest.
+ * the arguments of max_rows / sum_rows and return how many outputs they wrote: all n,
+ * the last few (which a vector load would read past the row for) one at a time in lane 0
+ * (NDP_SF_TAIL), or 0 for a shape without a form, which the caller's spans then take.
  * 128-bit vectors in both builds, and 256-bit ones for steps 2 and 4 in the AVX2 build;
  * the lanes never interact and run the same operations, so the builds agree bit for bit.
  *
@@ -23,6 +24,8 @@
 #define NDPOOL_STRIDED_FOLDS_H
 
 #include <stddef.h>
+
+#include "_max_steps.h"  /* torch's max step: ndp_maxup*, in vectors */
 
 #if defined(__GNUC__)
 #define NDP_SF_INLINE static inline __attribute__((always_inline))
@@ -83,28 +86,6 @@ NDP_SF_INLINE void ndp_phases_f64(const double *p, const int step, __m128d *ph)
     }
 }
 
-/* torch's max step, lane-wise: v wins if v > m (maxps(v, m) is exactly v > m ? v : m),
- * then any NaN v wins. */
-NDP_SF_INLINE __m128 ndp_maxup_f32(__m128 m, __m128 v)
-{
-    __m128 g = _mm_max_ps(v, m), nan = _mm_cmpunord_ps(v, v);
-#if defined(__AVX__)
-    return _mm_blendv_ps(g, v, nan);
-#else
-    return _mm_or_ps(_mm_and_ps(nan, v), _mm_andnot_ps(nan, g));
-#endif
-}
-
-NDP_SF_INLINE __m128d ndp_maxup_f64(__m128d m, __m128d v)
-{
-    __m128d g = _mm_max_pd(v, m), nan = _mm_cmpunord_pd(v, v);
-#if defined(__AVX__)
-    return _mm_blendv_pd(g, v, nan);
-#else
-    return _mm_or_pd(_mm_and_pd(nan, v), _mm_andnot_pd(nan, g));
-#endif
-}
-
 /* One fold body per type: W outputs per vector; tap t >= step is phase t - step of the
  * next output (p + step).  is_max selects max or sum; constant step/taps/rows after
  * inlining, so the loops over rows and taps unroll away.  PHASES may leave the outputs
@@ -161,6 +142,60 @@ NDP_SF_INLINE ptrdiff_t ndp_fold_f64(const double *a, const double *b, const dou
                 _mm_add_pd, _mm_div_pd, ndp_maxup_f64)
 }
 
+/* The outputs [j, n) that a vector step cannot reach without reading past the scalar
+ * span's extent, one at a time with the lanes' operations on lane 0 (max: maxss and the
+ * NaN blend, never a compiler's select, which gcc 13 turned into branches that random data
+ * mispredicts; sum: the same additions in the same order), so that a fold always writes
+ * all n outputs and the scalar spans of _spans.pxd never run for these shapes. */
+#define NDP_SF_TAIL(T, VS, ZERO, LOAD1, STORE1, MAXUP)                                    \
+    for (; j < n; j++) {                                                                  \
+        if (is_max) {                                                                     \
+            VS acc = ZERO;  /* replaced by row a's fold */                                \
+            _Pragma("GCC unroll 4")                                                       \
+            for (int r = 0; r < rows; r++) {                                              \
+                const T *p = (r == 0 ? a : r == 1 ? b : r == 2 ? c : d) + step * j;       \
+                VS m = LOAD1(p);                                                          \
+                _Pragma("GCC unroll 4")                                                   \
+                for (int t = 1; t < taps; t++)                                            \
+                    m = MAXUP(m, LOAD1(p + t));                                           \
+                acc = r == 0 ? m : MAXUP(acc, m);                                         \
+            }                                                                             \
+            STORE1(dst + j, acc);                                                         \
+        } else {                                                                          \
+            T s = init[j];                                                                \
+            _Pragma("GCC unroll 4")                                                       \
+            for (int r = 0; r < rows; r++) {                                              \
+                const T *p = (r == 0 ? a : r == 1 ? b : r == 2 ? c : d) + step * j;       \
+                _Pragma("GCC unroll 4")                                                   \
+                for (int t = 0; t < taps; t++)                                            \
+                    s = s + p[t];                                                         \
+            }                                                                             \
+            dst[j] = s / div;                                                             \
+        }                                                                                 \
+    }                                                                                     \
+    return n;
+
+/* The 128-bit fold from output j on, then the tail: all n outputs. */
+NDP_SF_INLINE ptrdiff_t ndp_fold_all_f32(const float *a, const float *b, const float *c,
+                                         const float *d, const float *init, float *dst,
+                                         ptrdiff_t j, ptrdiff_t n, float div, const int step,
+                                         const int taps, const int rows, const int is_max)
+{
+    j += ndp_fold_f32(a + step * j, b + step * j, c + step * j, d + step * j,
+                      is_max ? init : init + j, dst + j, n - j, div, step, taps, rows, is_max);
+    NDP_SF_TAIL(float, __m128, _mm_setzero_ps(), _mm_load_ss, _mm_store_ss, ndp_maxup_f32)
+}
+
+NDP_SF_INLINE ptrdiff_t ndp_fold_all_f64(const double *a, const double *b, const double *c,
+                                         const double *d, const double *init, double *dst,
+                                         ptrdiff_t j, ptrdiff_t n, double div, const int step,
+                                         const int taps, const int rows, const int is_max)
+{
+    j += ndp_fold_f64(a + step * j, b + step * j, c + step * j, d + step * j,
+                      is_max ? init : init + j, dst + j, n - j, div, step, taps, rows, is_max);
+    NDP_SF_TAIL(double, __m128d, _mm_setzero_pd(), _mm_load_sd, _mm_store_sd, ndp_maxup_f64)
+}
+
 #if defined(__AVX2__)
 /* 256-bit forms for step 2 (f32, f64) and step 4 (f32), where 8 (4) outputs per vector
  * beat gcc's own 256-bit vectorisation of the scalar spans; the 128-bit fold then takes
@@ -202,18 +237,6 @@ NDP_SF_INLINE void ndp_phases4_f64(const double *p, const int step, __m256d *ph)
 #define NDP_SF_FIX8_S2(v) _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0xD8))
 #define NDP_SF_FIX4_S2(v) _mm256_permute4x64_pd(v, 0xD8)
 
-NDP_SF_INLINE __m256 ndp_maxup8_f32(__m256 m, __m256 v)
-{
-    __m256 g = _mm256_max_ps(v, m);
-    return _mm256_blendv_ps(g, v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-}
-
-NDP_SF_INLINE __m256d ndp_maxup4_f64(__m256d m, __m256d v)
-{
-    __m256d g = _mm256_max_pd(v, m);
-    return _mm256_blendv_pd(g, v, _mm256_cmp_pd(v, v, _CMP_UNORD_Q));
-}
-
 NDP_SF_INLINE ptrdiff_t ndp_fold8_s2_f32(const float *a, const float *b, const float *c,
                                          const float *d, const float *init, float *dst, ptrdiff_t n, float div,
                                          const int step, const int taps, const int rows,
@@ -241,21 +264,18 @@ NDP_SF_INLINE ptrdiff_t ndp_fold4_s2_f64(const double *a, const double *b, const
                 _mm256_storeu_pd, _mm256_set1_pd, _mm256_add_pd, _mm256_div_pd, ndp_maxup4_f64)
 }
 
-/* The wide fold, then the 128-bit one on what it left. */
+/* The wide fold, then the 128-bit one and the tail on what it left. */
 NDP_SF_INLINE ptrdiff_t ndp_fold_wide_f32(const float *a, const float *b, const float *c,
                                           const float *d, const float *init, float *dst, ptrdiff_t n,
                                           float div, const int step, const int taps,
                                           const int rows, const int is_max)
 {
-    ptrdiff_t j;
+    ptrdiff_t j = 0;
     if (step == 2)
         j = ndp_fold8_s2_f32(a, b, c, d, init, dst, n, div, step, taps, rows, is_max);
     else if (step == 4)
         j = ndp_fold8_s4_f32(a, b, c, d, init, dst, n, div, step, taps, rows, is_max);
-    else
-        return ndp_fold_f32(a, b, c, d, init, dst, n, div, step, taps, rows, is_max);
-    return j + ndp_fold_f32(a + step * j, b + step * j, c + step * j, d + step * j, is_max ? init : init + j,
-                            dst + j, n - j, div, step, taps, rows, is_max);
+    return ndp_fold_all_f32(a, b, c, d, init, dst, j, n, div, step, taps, rows, is_max);
 }
 
 NDP_SF_INLINE ptrdiff_t ndp_fold_wide_f64(const double *a, const double *b, const double *c,
@@ -263,40 +283,52 @@ NDP_SF_INLINE ptrdiff_t ndp_fold_wide_f64(const double *a, const double *b, cons
                                           double div, const int step, const int taps,
                                           const int rows, const int is_max)
 {
-    ptrdiff_t j;
-    if (step != 2)
-        return ndp_fold_f64(a, b, c, d, init, dst, n, div, step, taps, rows, is_max);
-    j = ndp_fold4_s2_f64(a, b, c, d, init, dst, n, div, step, taps, rows, is_max);
-    return j + ndp_fold_f64(a + step * j, b + step * j, c + step * j, d + step * j, is_max ? init : init + j,
-                            dst + j, n - j, div, step, taps, rows, is_max);
+    ptrdiff_t j = 0;
+    if (step == 2)
+        j = ndp_fold4_s2_f64(a, b, c, d, init, dst, n, div, step, taps, rows, is_max);
+    return ndp_fold_all_f64(a, b, c, d, init, dst, j, n, div, step, taps, rows, is_max);
 }
 
 #define NDP_SF_FOLD_F32 ndp_fold_wide_f32
 #define NDP_SF_FOLD_F64 ndp_fold_wide_f64
-#define NDP_SF_STEP2 1
-#define NDP_SF_MIN_STEP 2
 #else
-#define NDP_SF_FOLD_F32 ndp_fold_f32
-#define NDP_SF_FOLD_F64 ndp_fold_f64
-/* Baseline: gcc's SSE2 vectorisation of the step-2 spans measured as fast as the
- * 128-bit forms here (within noise), so step 2 stays with it. */
-#define NDP_SF_STEP2 0
-#define NDP_SF_MIN_STEP 3
-#endif
+/* Baseline (SSE2): the 128-bit folds, step 2 included.  gcc 12's own SSE2 vectorisation
+ * of the step-2 spans was as fast; gcc 13's, with branches in its scalar remainder, made
+ * the ResNet stem's forward 30x slower. */
+NDP_SF_INLINE ptrdiff_t ndp_fold_base_f32(const float *a, const float *b, const float *c,
+                                          const float *d, const float *init, float *dst, ptrdiff_t n,
+                                          float div, const int step, const int taps,
+                                          const int rows, const int is_max)
+{
+    return ndp_fold_all_f32(a, b, c, d, init, dst, 0, n, div, step, taps, rows, is_max);
+}
 
-/* The (step, taps) pairs with a vector form: k2s2 and k3s2 (the next output's first
- * tap; AVX2 builds only), k3s3, k4s4; rows 1 to 3. */
+NDP_SF_INLINE ptrdiff_t ndp_fold_base_f64(const double *a, const double *b, const double *c,
+                                          const double *d, const double *init, double *dst, ptrdiff_t n,
+                                          double div, const int step, const int taps,
+                                          const int rows, const int is_max)
+{
+    return ndp_fold_all_f64(a, b, c, d, init, dst, 0, n, div, step, taps, rows, is_max);
+}
+
+#define NDP_SF_FOLD_F32 ndp_fold_base_f32
+#define NDP_SF_FOLD_F64 ndp_fold_base_f64
+#endif
+#define NDP_SF_MIN_STEP 2
+
+/* The (step, taps) pairs with a vector form: k2s2, k3s2 (the next output's first tap),
+ * k3s3, k4s4; rows 1 to 4. */
 #define NDP_SF_DISPATCH(FOLD, a, b, c, d, init, dst, n, div, step, taps, rows, is_max)        \
     do {                                                                                  \
         if (rows < 1 || rows > 4)                                                         \
             return 0;                                                                     \
-        if (NDP_SF_STEP2 && step == 2 && taps == 2) {                                                     \
+        if (step == 2 && taps == 2) {                                                     \
             if (rows == 1) return FOLD(a, b, c, d, init, dst, n, div, 2, 2, 1, is_max);       \
             if (rows == 2) return FOLD(a, b, c, d, init, dst, n, div, 2, 2, 2, is_max);       \
             if (rows == 3) return FOLD(a, b, c, d, init, dst, n, div, 2, 2, 3, is_max);       \
             return FOLD(a, b, c, d, init, dst, n, div, 2, 2, 4, is_max);                     \
         }                                                                                 \
-        if (NDP_SF_STEP2 && step == 2 && taps == 3) {                                                     \
+        if (step == 2 && taps == 3) {                                                     \
             if (rows == 1) return FOLD(a, b, c, d, init, dst, n, div, 2, 3, 1, is_max);       \
             if (rows == 2) return FOLD(a, b, c, d, init, dst, n, div, 2, 3, 2, is_max);       \
             if (rows == 3) return FOLD(a, b, c, d, init, dst, n, div, 2, 3, 3, is_max);       \
@@ -365,8 +397,8 @@ static ptrdiff_t ndp_sum_rows_f64(const double *a, const double *b, const double
 
 /* `count` calls of ndp_max_rows / ndp_sum_rows in one, the k-th on rows a, b, c +
  * k * pitch into dst + k * opitch (rows of a few outputs each: the adaptive pooling of
- * equal bins), so that the dispatch is paid once.  n must be a multiple of 8, so that a
- * form writes every output; rows 1 to 3.  Returns 1 when done, 0 (nothing written) where
+ * equal bins), so that the dispatch is paid once; rows 1 to 3.  (Callers pass n a
+ * multiple of 8, so that no output takes the tail.)  Returns 1 when done, 0 (nothing written) where
  * there is no form.  The dispatch's FOLD is NDP_SF_MANY_*, which reads count, pitch and
  * opitch from the enclosing function. */
 #define NDP_SF_MANY_DEF(T, SFX)                                                           \
@@ -422,63 +454,7 @@ static ptrdiff_t ndp_sum_rows_many_f64(const double *a, const double *b, const d
     NDP_SF_DISPATCH(NDP_SF_MANY_F64, a, b, c, c, init, dst, n, div, step, taps, rows, 0);
 }
 
-/* Channels-last 3x3 max windows (cl_max_3x3 in _spans.pxd): for each of npix pixels, the
- * n channels of dst get the fold of rows a, b, c (each 3 taps sW apart; each row folded,
- * then the rows, as max_update allows), vectors along the channels, the last one
- * overlapping the one before (the same values again).  The scalar form depends on gcc
- * turning max_update's selects into blends: gcc 13.3 made branches of it, and the
- * ResNet stem's channels-last forward ran 40x slower on an Intel Xeon.  Returns 0
- * (nothing written) for fewer channels than a vector. */
-#define NDP_CL3_BODY(V, L, LOAD, STORE, MAXUP)                                              \
-    if (n < L)                                                                            \
-        return 0;                                                                         \
-    for (ptrdiff_t p = 0; p < npix; p++) {                                                \
-        for (ptrdiff_t i = 0; i < n; i += L) {                                            \
-            const ptrdiff_t k = i + L <= n ? i : n - L;                                   \
-            V ma = MAXUP(MAXUP(LOAD(a + k), LOAD(a + k + sW)), LOAD(a + k + 2 * sW));    \
-            V mb = MAXUP(MAXUP(LOAD(b + k), LOAD(b + k + sW)), LOAD(b + k + 2 * sW));    \
-            V mc = MAXUP(MAXUP(LOAD(c + k), LOAD(c + k + sW)), LOAD(c + k + 2 * sW));    \
-            STORE(dst + k, MAXUP(MAXUP(ma, mb), mc));                                     \
-        }                                                                                 \
-        a += pstep;                                                                       \
-        b += pstep;                                                                       \
-        c += pstep;                                                                       \
-        dst += dstep;                                                                     \
-    }                                                                                     \
-    return 1;
-
-static int ndp_cl_max3x3_f32(const float *a, const float *b, const float *c, ptrdiff_t sW,
-                             ptrdiff_t pstep, float *dst, ptrdiff_t dstep, ptrdiff_t n,
-                             ptrdiff_t npix)
-{
-#if defined(__AVX2__)
-    NDP_CL3_BODY(__m256, 8, _mm256_loadu_ps, _mm256_storeu_ps, ndp_maxup8_f32)
-#else
-    NDP_CL3_BODY(__m128, 4, _mm_loadu_ps, _mm_storeu_ps, ndp_maxup_f32)
-#endif
-}
-
-static int ndp_cl_max3x3_f64(const double *a, const double *b, const double *c, ptrdiff_t sW,
-                             ptrdiff_t pstep, double *dst, ptrdiff_t dstep, ptrdiff_t n,
-                             ptrdiff_t npix)
-{
-#if defined(__AVX2__)
-    NDP_CL3_BODY(__m256d, 4, _mm256_loadu_pd, _mm256_storeu_pd, ndp_maxup4_f64)
-#else
-    NDP_CL3_BODY(__m128d, 2, _mm_loadu_pd, _mm_storeu_pd, ndp_maxup_f64)
-#endif
-}
-
 #else /* no SSE2: the scalar spans do everything */
-
-static int ndp_cl_max3x3_f32(const float *a, const float *b, const float *c, ptrdiff_t sW,
-                             ptrdiff_t pstep, float *dst, ptrdiff_t dstep, ptrdiff_t n,
-                             ptrdiff_t npix)
-{ (void)a; (void)b; (void)c; (void)sW; (void)pstep; (void)dst; (void)dstep; (void)n; (void)npix; return 0; }
-static int ndp_cl_max3x3_f64(const double *a, const double *b, const double *c, ptrdiff_t sW,
-                             ptrdiff_t pstep, double *dst, ptrdiff_t dstep, ptrdiff_t n,
-                             ptrdiff_t npix)
-{ (void)a; (void)b; (void)c; (void)sW; (void)pstep; (void)dst; (void)dstep; (void)n; (void)npix; return 0; }
 
 #define NDP_SF_MIN_STEP 1000000
 
