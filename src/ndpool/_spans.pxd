@@ -100,10 +100,12 @@ cdef inline void max_span_any(const pool_t* src, Py_ssize_t step, pool_t* dst, P
 
 cdef inline void max_span_idx(const pool_t* src, Py_ssize_t step, pool_t* dst, int64_t* idx,
                               Py_ssize_t n, int64_t flat, int64_t flat_step) noexcept nogil:
-    """max_span that also records idx[i] = flat + i * flat_step where src wins."""
+    """max_span that also records idx[i] = flat + i * flat_step where src wins.  The index
+    is a running sum (f): as a product, gcc 13 vectorised it into emulated 64-bit
+    multiplies (0.6x)."""
     cdef Py_ssize_t i
     cdef pool_t v, m
-    cdef int64_t take, k
+    cdef int64_t take, k, f = flat
     cdef bint gt
     if pool_t is double or pool_t is int64_t or pool_t is uint64_t:
         # Baseline x86-64 (SSE2) cannot turn 64-bit compares into index masks: plain
@@ -114,13 +116,14 @@ cdef inline void max_span_idx(const pool_t* src, Py_ssize_t step, pool_t* dst, i
             k = idx[i]
             gt = v > m
             m = v if gt else m
-            k = flat + i * flat_step if gt else k
+            k = f if gt else k
             if pool_t is double:
                 if v != v:
                     m = v
-                    k = flat + i * flat_step
+                    k = f
             dst[i] = m
             idx[i] = k
+            f += flat_step
     else:
         for i in range(n):
             v = src[i * step]
@@ -131,7 +134,8 @@ cdef inline void max_span_idx(const pool_t* src, Py_ssize_t step, pool_t* dst, i
                 take = -<int64_t>(v > m)
             dst[i] = v if take else m
             # A bit mask rather than a conditional store: this form vectorises.
-            idx[i] = ((flat + i * flat_step) & take) | (idx[i] & ~take)
+            idx[i] = (f & take) | (idx[i] & ~take)
+            f += flat_step
 
 
 cdef inline void sum_span(const pool_t* src, Py_ssize_t step, real_t* dst, Py_ssize_t n) noexcept nogil:
