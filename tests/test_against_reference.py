@@ -55,19 +55,28 @@ def _order_values(rng, shape, dtype):
     (3, dict(kernel_size=3, stride=2, padding=1)), (3, dict(kernel_size=3, stride=1, padding=1)),
     (1, dict(kernel_size=3, stride=2, padding=1)), (1, dict(kernel_size=2, stride=1)),
     (1, dict(kernel_size=3, stride=1))])
-@pytest.mark.parametrize("channels", [3, 16, 70])
-def test_max_pool_folds_taps_in_scan_order(nd, kwargs, data_format, dtype, channels):
+@pytest.mark.parametrize("channels,width", [(3, None), (16, None), (70, None), (4, 6)])
+@pytest.mark.parametrize("return_indices", [False, True])
+def test_max_pool_folds_taps_in_scan_order(nd, kwargs, data_format, dtype, channels, width,
+                                           return_indices):
     # The fused kernels fold a window row by row and then the rows; ties of signed zeros
-    # (the first wins) and NaN payloads (the last wins) show any other order.  Channels-last
-    # maps of 3 channels take the one-value steps, of 70 float32 the register blocks.
+    # (the first wins) and NaN payloads (the last wins) show any other order, in the values
+    # and in the indices.  Channels-last maps of 3 channels take the one-value steps, of 70
+    # float32 the register blocks; rows 6 wide leave channels-first spans shorter than a
+    # vector.
     spatial = {1: (40,), 2: (12, 21), 3: (6, 8, 11)}[nd]
+    if width is not None:
+        spatial = spatial[:-1] + (width,)
     x = _order_values(np.random.default_rng(nd), (2, channels) + spatial, dtype)
     passed = np.ascontiguousarray(np.moveaxis(x, 1, -1)) if data_format == "channels_last" else x
-    got = func("max", nd)(passed, **kwargs, data_format=data_format)
-    if data_format == "channels_last":
-        got = np.moveaxis(got, -1, 1)
-    want = func("max", nd, reference)(x, **kwargs)
-    assert np.ascontiguousarray(got).tobytes() == np.ascontiguousarray(want).tobytes()
+    got = func("max", nd)(passed, **kwargs, return_indices=return_indices,
+                          data_format=data_format)
+    want = func("max", nd, reference)(x, **kwargs, return_indices=return_indices)
+    got, want = (got, want) if return_indices else ((got,), (want,))
+    for g, w in zip(got, want):
+        if data_format == "channels_last":
+            g = np.moveaxis(g, -1, 1)
+        assert np.ascontiguousarray(g).tobytes() == np.ascontiguousarray(w).tobytes()
 
 
 @given(

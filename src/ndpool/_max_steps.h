@@ -17,6 +17,8 @@
  *   of every tap of an nd x nh x nw window (scan order d, h, w), for the
  *   NDP_MAX_BLOCK_BYTES / itemsize channels of one block, its running maxima in registers
  *   (_cl_blocks.pxd's max_window_block).
+ * ndp_max_idx_f32(src, dst, idx, n, flat, flat_step): the step of src[i] into dst[i] for
+ *   i < n, and where src[i] wins, idx[i] = flat + i * flat_step (max_span_idx, step 1).
  * ndp_cl_max_f32/_f64(a, b, c, sW, pstep, dst, dstep, n, npix, kw): whole kw x kw windows
  *   (kw 2 or 3) of npix channels-last pixels; rows a, b (, c), taps sW apart; dst and the
  *   rows advance by dstep and pstep per pixel.  Returns 0 for fewer channels than a vector.
@@ -32,6 +34,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #if defined(__GNUC__)
 #define NDP_MS_INLINE static inline __attribute__((always_inline))
@@ -199,6 +202,70 @@ static inline int ndp_max_block_f64(const double *src, ptrdiff_t sD, ptrdiff_t s
     NDP_MS_CALL(NDP_MS_BLOCK_F64, NDP_MS_F64)
 }
 
+/* The step with its index, float values and int64 indices: where v wins, dst[i] = v and
+ * idx[i] = f, f running from flat by flat_step.  The 32-bit win mask is widened to the
+ * indices' 64-bit lanes (AVX2: sign extension; SSE2: each lane paired with itself). */
+NDP_MS_INLINE int ndp_max_idx_f32_(const float *src, float *dst, int64_t *idx, ptrdiff_t n,
+                                   int64_t flat, int64_t flat_step)
+{
+#if defined(__AVX2__)
+    const ptrdiff_t L = 8;
+    const __m256i fs4 = _mm256_set1_epi64x(4 * flat_step);
+#else
+    const ptrdiff_t L = 4;
+    const __m128i fs = _mm_set1_epi64x(flat_step);
+#endif
+    if (n < L) {
+        for (ptrdiff_t i = 0; i < n; i++) {
+            __m128 v = _mm_load_ss(src + i), m = _mm_load_ss(dst + i);
+            int64_t take = -(int64_t)(_mm_movemask_ps(_mm_or_ps(_mm_cmpgt_ss(v, m),
+                                                                    _mm_cmpunord_ss(v, v))) & 1);
+            _mm_store_ss(dst + i, ndp_maxup_f32(m, v));
+            idx[i] = ((flat + i * flat_step) & take) | (idx[i] & ~take);
+        }
+        return 1;
+    }
+    for (ptrdiff_t i = 0; i < n; i += L) {
+        const ptrdiff_t k = i + L <= n ? i : n - L;
+        const int64_t f = flat + k * flat_step;
+#if defined(__AVX2__)
+        __m256 v = _mm256_loadu_ps(src + k), m = _mm256_loadu_ps(dst + k);
+        __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+        __m256i t = _mm256_castps_si256(take);
+        __m256i f0 = _mm256_set_epi64x(f + 3 * flat_step, f + 2 * flat_step, f + flat_step, f);
+        __m256i f1 = _mm256_add_epi64(f0, fs4);
+        __m256d t0 = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(t)));
+        __m256d t1 = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(t, 1)));
+        _mm256_storeu_ps(dst + k, _mm256_blendv_ps(m, v, take));
+        _mm256_storeu_pd((double *)(idx + k), _mm256_blendv_pd(
+            _mm256_loadu_pd((const double *)(idx + k)), _mm256_castsi256_pd(f0), t0));
+        _mm256_storeu_pd((double *)(idx + k + 4), _mm256_blendv_pd(
+            _mm256_loadu_pd((const double *)(idx + k + 4)), _mm256_castsi256_pd(f1), t1));
+#else
+        __m128 v = _mm_loadu_ps(src + k), m = _mm_loadu_ps(dst + k);
+        __m128 take = _mm_or_ps(_mm_cmpgt_ps(v, m), _mm_cmpunord_ps(v, v));
+        __m128i t0 = _mm_castps_si128(_mm_unpacklo_ps(take, take));
+        __m128i t1 = _mm_castps_si128(_mm_unpackhi_ps(take, take));
+        __m128i f0 = _mm_set_epi64x(f + flat_step, f);
+        __m128i f1 = _mm_add_epi64(f0, _mm_add_epi64(fs, fs));
+        __m128i i0 = _mm_loadu_si128((const __m128i *)(idx + k));
+        __m128i i1 = _mm_loadu_si128((const __m128i *)(idx + k + 2));
+        _mm_storeu_ps(dst + k, _mm_or_ps(_mm_and_ps(take, v), _mm_andnot_ps(take, m)));
+        _mm_storeu_si128((__m128i *)(idx + k), _mm_or_si128(_mm_and_si128(t0, f0),
+                                                               _mm_andnot_si128(t0, i0)));
+        _mm_storeu_si128((__m128i *)(idx + k + 2), _mm_or_si128(_mm_and_si128(t1, f1),
+                                                                   _mm_andnot_si128(t1, i1)));
+#endif
+    }
+    return 1;
+}
+
+static inline int ndp_max_idx_f32(const float *src, float *dst, int64_t *idx, ptrdiff_t n,
+                                  int64_t flat, int64_t flat_step)
+{
+    return ndp_max_idx_f32_(src, dst, idx, n, flat, flat_step);
+}
+
 #define NDP_MS_ROW(r, LOAD, MAXUP, K)                                                      \
     (K == 2 ? MAXUP(LOAD(r + k), LOAD(r + k + sW))                                        \
             : MAXUP(MAXUP(LOAD(r + k), LOAD(r + k + sW)), LOAD(r + k + 2 * sW)))
@@ -266,6 +333,9 @@ static inline int ndp_max_block_f64(const double *src, ptrdiff_t sD, ptrdiff_t s
                                     ptrdiff_t sW, ptrdiff_t nd, ptrdiff_t nh, ptrdiff_t nw,
                                     double *dst)
 { (void)src; (void)sD; (void)sH; (void)sW; (void)nd; (void)nh; (void)nw; (void)dst; return 0; }
+static inline int ndp_max_idx_f32(const float *src, float *dst, int64_t *idx, ptrdiff_t n,
+                                  int64_t flat, int64_t flat_step)
+{ (void)src; (void)dst; (void)idx; (void)n; (void)flat; (void)flat_step; return 0; }
 static int ndp_cl_max_f32(const float *a, const float *b, const float *c, ptrdiff_t sW,
                           ptrdiff_t pstep, float *dst, ptrdiff_t dstep, ptrdiff_t n,
                           ptrdiff_t npix, int kw)
