@@ -784,19 +784,28 @@ cdef inline void cl_sum_3x3(const pool_t* a, const pool_t* b, const pool_t* c, P
         dst += dstep
 
 
+cdef inline bint _cl_max_vectors(const pool_t* a, const pool_t* b, const pool_t* c,
+                                 Py_ssize_t sW, Py_ssize_t pstep, pool_t* dst, Py_ssize_t dstep,
+                                 Py_ssize_t n, Py_ssize_t npix, int kw) noexcept nogil:
+    """cl_max_2x2 / cl_max_3x3 for floats in explicit vector steps (_max_steps.h): their
+    scalar forms below became branches (3x3) and long mask sequences (2x2) with gcc 13.
+    False (nothing written) for other types or fewer channels than a vector."""
+    if pool_t is float:
+        return ndp_cl_max_f32(a, b, c, sW, pstep, dst, dstep, n, npix, kw)
+    elif pool_t is double:
+        return ndp_cl_max_f64(a, b, c, sW, pstep, dst, dstep, n, npix, kw)
+    return False
+
+
 cdef inline void cl_max_2x2(const pool_t* a, const pool_t* b, Py_ssize_t sW, Py_ssize_t pstep,
                             pool_t* dst, Py_ssize_t dstep, Py_ssize_t n,
                             Py_ssize_t npix) noexcept nogil:
     """The max counterpart of cl_sum_2x2 (a run of whole windows): torch's max step over
     the taps in scan order, starting from the first (lowest_value folded with it gives
-    it back, bit for bit).  Floats in explicit vector steps, as cl_max_3x3."""
+    it back, bit for bit)."""
     cdef Py_ssize_t i, p
-    if pool_t is float:
-        if ndp_cl_max_f32(a, b, b, sW, pstep, dst, dstep, n, npix, 2):
-            return
-    elif pool_t is double:
-        if ndp_cl_max_f64(a, b, b, sW, pstep, dst, dstep, n, npix, 2):
-            return
+    if _cl_max_vectors(a, b, b, sW, pstep, dst, dstep, n, npix, 2):
+        return
     for p in range(npix):
         for i in range(n):
             dst[i] = max_update(max_update(max_update(a[i], a[i + sW]), b[i]), b[i + sW])
@@ -810,14 +819,8 @@ cdef inline void cl_max_3x3(const pool_t* a, const pool_t* b, const pool_t* c, P
                             Py_ssize_t npix) noexcept nogil:
     cdef Py_ssize_t i, p
     cdef pool_t ma, mb, mc
-    # Floats in explicit vector steps (_strided_folds.h): their scalar form below became
-    # branches with gcc 13.
-    if pool_t is float:
-        if ndp_cl_max_f32(a, b, c, sW, pstep, dst, dstep, n, npix, 3):
-            return
-    elif pool_t is double:
-        if ndp_cl_max_f64(a, b, c, sW, pstep, dst, dstep, n, npix, 3):
-            return
+    if _cl_max_vectors(a, b, c, sW, pstep, dst, dstep, n, npix, 3):
+        return
     for p in range(npix):
         for i in range(n):
             # Each row folds on its own, then the rows in order (see max_update).
