@@ -205,8 +205,8 @@ static inline int ndp_max_block_f64(const double *src, ptrdiff_t sD, ptrdiff_t s
 /* The step with its index, float values and int64 indices: where v wins, dst[i] = v and
  * idx[i] = f, f running from flat by flat_step.  The 32-bit win mask is widened to the
  * indices' 64-bit lanes (AVX2: sign extension; SSE2: each lane paired with itself). */
-NDP_MS_INLINE int ndp_max_idx_f32_(const float *src, float *dst, int64_t *idx, ptrdiff_t n,
-                                   int64_t flat, int64_t flat_step)
+static inline int ndp_max_idx_f32(const float *src, float *dst, int64_t *idx, ptrdiff_t n,
+                                  int64_t flat, int64_t flat_step)
 {
 #if defined(__AVX2__)
     const ptrdiff_t L = 8;
@@ -258,12 +258,6 @@ NDP_MS_INLINE int ndp_max_idx_f32_(const float *src, float *dst, int64_t *idx, p
 #endif
     }
     return 1;
-}
-
-static inline int ndp_max_idx_f32(const float *src, float *dst, int64_t *idx, ptrdiff_t n,
-                                  int64_t flat, int64_t flat_step)
-{
-    return ndp_max_idx_f32_(src, dst, idx, n, flat, flat_step);
 }
 
 #define NDP_MS_ROW(r, LOAD, MAXUP, K)                                                      \

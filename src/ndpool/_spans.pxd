@@ -47,8 +47,9 @@ cdef extern from "_strided_folds.h" nogil:
 
 cdef extern from "_max_steps.h" nogil:
     # torch's max step in explicit instructions for float and double (see max_update):
-    # on one value, over a window row's taps, over whole channels-last 2x2 / 3x3 windows
-    # (kw); the int ones return 0 (nothing written) where they have no form.
+    # on one value, over a window row's taps, with indices, over whole channels-last
+    # 2x2 / 3x3 windows (kw).  Those returning int return 0, having written nothing,
+    # without SSE2 or for a shape they do not take; then the Cython loops run.
     float ndp_max1_f32(float m, float v)
     double ndp_max1_f64(double m, double v)
     int ndp_max_taps_f32(const float* src, Py_ssize_t apart, float* dst, Py_ssize_t n, int taps)
