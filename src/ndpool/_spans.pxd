@@ -619,13 +619,8 @@ cdef inline void max_rows(const pool_t* a, const pool_t* b, const pool_t* c, Py_
             done = ndp_max_rows_f32(a, b, c, step, dst, n, taps, rows)
         elif pool_t is double:
             done = ndp_max_rows_f64(a, b, c, step, dst, n, taps, rows)
-        if done == n:
+        if done == n:  # a form writes all n outputs, or none
             return
-        a += done * step
-        b += done * step
-        c += done * step
-        dst += done
-        n -= done
     if step == 1 and taps == 2 and rows == 1:
         max_rows_s1t2r1(a, b, c, dst, n)
     elif step == 1 and taps == 2 and rows == 2:
@@ -698,14 +693,8 @@ cdef inline void sum_rows(const real_t* a, const real_t* b, const real_t* c, con
             done = ndp_sum_rows_f32(a, b, c, init, step, dst, n, taps, rows, div)
         else:
             done = ndp_sum_rows_f64(a, b, c, init, step, dst, n, taps, rows, div)
-        if done == n:
+        if done == n:  # a form writes all n outputs, or none
             return
-        a += done * step
-        b += done * step
-        c += done * step
-        init += done
-        dst += done
-        n -= done
     if step == 1 and taps == 2 and rows == 1:
         sum_rows_s1t2r1(a, b, c, init, dst, n, div)
     elif step == 1 and taps == 2 and rows == 2:
