@@ -17,8 +17,8 @@
  *   of every tap of an nd x nh x nw window (scan order d, h, w), for the
  *   NDP_MAX_BLOCK_BYTES / itemsize channels of one block, its running maxima in registers
  *   (_cl_blocks.pxd's max_window_block).
- * ndp_max_idx_f32(src, dst, idx, n, flat, flat_step): the step of src[i] into dst[i] for
- *   i < n, and where src[i] wins, idx[i] = flat + i * flat_step (max_span_idx, step 1).
+ * ndp_max_idx_f32(src, step, dst, idx, n, flat, flat_step): the step of src[i * step] into
+ *   dst[i] for i < n, and where it wins, idx[i] = flat + i * flat_step (max_span_idx).
  * ndp_cl_max_f32/_f64(a, b, c, sW, pstep, dst, dstep, n, npix, kw): whole kw x kw windows
  *   (kw 2 or 3) of npix channels-last pixels; rows a, b (, c), taps sW apart; dst and the
  *   rows advance by dstep and pstep per pixel.  Returns 0 for fewer channels than a vector.
@@ -202,11 +202,37 @@ static inline int ndp_max_block_f64(const double *src, ptrdiff_t sD, ptrdiff_t s
     NDP_MS_CALL(NDP_MS_BLOCK_F64, NDP_MS_F64)
 }
 
-/* The step with its index, float values and int64 indices: where v wins, dst[i] = v and
- * idx[i] = f, f running from flat by flat_step.  The 32-bit win mask is widened to the
- * indices' 64-bit lanes (AVX2: sign extension; SSE2: each lane paired with itself). */
-static inline int ndp_max_idx_f32(const float *src, float *dst, int64_t *idx, ptrdiff_t n,
-                                  int64_t flat, int64_t flat_step)
+/* The step with its index, float values and int64 indices: where v = src[i * step] wins,
+ * dst[i] = v and idx[i] = f, f running from flat by flat_step.  The 32-bit win mask is
+ * widened to the indices' 64-bit lanes (AVX2: sign extension; SSE2: each lane paired with
+ * itself).  Strided values come in one vector (clang made the scalar loop's select a
+ * branch: 0.15-0.2x of gcc on 2x2/s2 with indices): step 2 as two plain loads split into
+ * even and odd lanes, which read one value past the last used (so not for a row's last
+ * vector), other steps value by value. */
+#if defined(__AVX2__)
+NDP_MS_INLINE __m256 ndp_ms_load8_f32(const float *p, ptrdiff_t step, int whole)
+{
+    if (step == 1)
+        return _mm256_loadu_ps(p);
+    if (step == 2 && whole) {
+        __m256 e = _mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), 0x88);
+        return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
+    }
+    return _mm256_setr_ps(p[0], p[step], p[2 * step], p[3 * step], p[4 * step], p[5 * step],
+                          p[6 * step], p[7 * step]);
+}
+#else
+NDP_MS_INLINE __m128 ndp_ms_load4_f32(const float *p, ptrdiff_t step, int whole)
+{
+    if (step == 1)
+        return _mm_loadu_ps(p);
+    if (step == 2 && whole)
+        return _mm_shuffle_ps(_mm_loadu_ps(p), _mm_loadu_ps(p + 4), 0x88);
+    return _mm_setr_ps(p[0], p[step], p[2 * step], p[3 * step]);
+}
+#endif
+NDP_MS_INLINE int ndp_max_idx_f32_(const float *src, ptrdiff_t step, float *dst, int64_t *idx,
+                                   ptrdiff_t n, int64_t flat, int64_t flat_step)
 {
 #if defined(__AVX2__)
     const ptrdiff_t L = 8;
@@ -217,7 +243,7 @@ static inline int ndp_max_idx_f32(const float *src, float *dst, int64_t *idx, pt
 #endif
     if (n < L) {
         for (ptrdiff_t i = 0; i < n; i++) {
-            __m128 v = _mm_load_ss(src + i), m = _mm_load_ss(dst + i);
+            __m128 v = _mm_load_ss(src + i * step), m = _mm_load_ss(dst + i);
             int64_t take = -(int64_t)(_mm_movemask_ps(_mm_or_ps(_mm_cmpgt_ss(v, m),
                                                                     _mm_cmpunord_ss(v, v))) & 1);
             _mm_store_ss(dst + i, ndp_maxup_f32(m, v));
@@ -229,7 +255,8 @@ static inline int ndp_max_idx_f32(const float *src, float *dst, int64_t *idx, pt
         const ptrdiff_t k = i + L <= n ? i : n - L;
         const int64_t f = flat + k * flat_step;
 #if defined(__AVX2__)
-        __m256 v = _mm256_loadu_ps(src + k), m = _mm256_loadu_ps(dst + k);
+        __m256 v = ndp_ms_load8_f32(src + k * step, step, k + L < n);
+        __m256 m = _mm256_loadu_ps(dst + k);
         __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
         __m256i t = _mm256_castps_si256(take);
         __m256i f0 = _mm256_set_epi64x(f + 3 * flat_step, f + 2 * flat_step, f + flat_step, f);
@@ -242,7 +269,7 @@ static inline int ndp_max_idx_f32(const float *src, float *dst, int64_t *idx, pt
         _mm256_storeu_pd((double *)(idx + k + 4), _mm256_blendv_pd(
             _mm256_loadu_pd((const double *)(idx + k + 4)), _mm256_castsi256_pd(f1), t1));
 #else
-        __m128 v = _mm_loadu_ps(src + k), m = _mm_loadu_ps(dst + k);
+        __m128 v = ndp_ms_load4_f32(src + k * step, step, k + L < n), m = _mm_loadu_ps(dst + k);
         __m128 take = _mm_or_ps(_mm_cmpgt_ps(v, m), _mm_cmpunord_ps(v, v));
         __m128i t0 = _mm_castps_si128(_mm_unpacklo_ps(take, take));
         __m128i t1 = _mm_castps_si128(_mm_unpackhi_ps(take, take));
@@ -258,6 +285,15 @@ static inline int ndp_max_idx_f32(const float *src, float *dst, int64_t *idx, pt
 #endif
     }
     return 1;
+}
+
+/* Stride 1 as its own loop (a constant step), as 1-D and stride-1 windows take it most. */
+static inline int ndp_max_idx_f32(const float *src, ptrdiff_t step, float *dst, int64_t *idx,
+                                  ptrdiff_t n, int64_t flat, int64_t flat_step)
+{
+    if (step == 1)
+        return ndp_max_idx_f32_(src, 1, dst, idx, n, flat, flat_step);
+    return ndp_max_idx_f32_(src, step, dst, idx, n, flat, flat_step);
 }
 
 #define NDP_MS_ROW(r, LOAD, MAXUP, K)                                                      \
@@ -327,9 +363,9 @@ static inline int ndp_max_block_f64(const double *src, ptrdiff_t sD, ptrdiff_t s
                                     ptrdiff_t sW, ptrdiff_t nd, ptrdiff_t nh, ptrdiff_t nw,
                                     double *dst)
 { (void)src; (void)sD; (void)sH; (void)sW; (void)nd; (void)nh; (void)nw; (void)dst; return 0; }
-static inline int ndp_max_idx_f32(const float *src, float *dst, int64_t *idx, ptrdiff_t n,
-                                  int64_t flat, int64_t flat_step)
-{ (void)src; (void)dst; (void)idx; (void)n; (void)flat; (void)flat_step; return 0; }
+static inline int ndp_max_idx_f32(const float *src, ptrdiff_t step, float *dst, int64_t *idx,
+                                  ptrdiff_t n, int64_t flat, int64_t flat_step)
+{ (void)src; (void)step; (void)dst; (void)idx; (void)n; (void)flat; (void)flat_step; return 0; }
 static int ndp_cl_max_f32(const float *a, const float *b, const float *c, ptrdiff_t sW,
                           ptrdiff_t pstep, float *dst, ptrdiff_t dstep, ptrdiff_t n,
                           ptrdiff_t npix, int kw)

@@ -55,7 +55,7 @@ cdef extern from "_max_steps.h" nogil:
     int ndp_max_taps_f32(const float* src, Py_ssize_t apart, float* dst, Py_ssize_t n, int taps)
     int ndp_max_taps_f64(const double* src, Py_ssize_t apart, double* dst, Py_ssize_t n,
                          int taps)
-    int ndp_max_idx_f32(const float* src, float* dst, int64_t* idx, Py_ssize_t n,
+    int ndp_max_idx_f32(const float* src, Py_ssize_t step, float* dst, int64_t* idx, Py_ssize_t n,
                         int64_t flat, int64_t flat_step)
     int ndp_cl_max_f32(const float* a, const float* b, const float* c, Py_ssize_t sW,
                        Py_ssize_t pstep, float* dst, Py_ssize_t dstep, Py_ssize_t n,
@@ -128,10 +128,11 @@ cdef inline void max_span_idx(const pool_t* src, Py_ssize_t step, pool_t* dst, i
             idx[i] = k
             f += flat_step
     else:
-        # Contiguous float spans in explicit vector steps (_max_steps.h): gcc 13's own
-        # vectorisation of the masks below ran stride-1 windows 0.75-0.88x of gcc 12's.
+        # Float spans in explicit vector steps (_max_steps.h): gcc 13's own vectorisation
+        # of the masks below ran stride-1 windows 0.75-0.88x of gcc 12's, and clang made
+        # strided ones scalar branches.
         if pool_t is float:
-            if step == 1 and ndp_max_idx_f32(src, dst, idx, n, flat, flat_step):
+            if ndp_max_idx_f32(src, step, dst, idx, n, flat, flat_step):
                 return
         for i in range(n):
             v = src[i * step]
@@ -413,11 +414,11 @@ cdef inline void max_rows_s2t3r3(const pool_t* a, const pool_t* b, const pool_t*
 
 cdef inline void sum_rows_s1t2r1(const real_t* a, const real_t* b, const real_t* c,
                                  const real_t* init, real_t* dst, Py_ssize_t n,
-                                 real_t div) noexcept nogil:
+                                 real_t div, bint inplace) noexcept nogil:
     cdef Py_ssize_t i
     cdef real_t s
     for i in range(n):
-        s = init[i]
+        s = dst[i] if inplace else init[i]
         s = s + a[i]
         s = s + a[i + 1]
         dst[i] = s / div
@@ -425,11 +426,11 @@ cdef inline void sum_rows_s1t2r1(const real_t* a, const real_t* b, const real_t*
 
 cdef inline void sum_rows_s1t2r2(const real_t* a, const real_t* b, const real_t* c,
                                  const real_t* init, real_t* dst, Py_ssize_t n,
-                                 real_t div) noexcept nogil:
+                                 real_t div, bint inplace) noexcept nogil:
     cdef Py_ssize_t i
     cdef real_t s
     for i in range(n):
-        s = init[i]
+        s = dst[i] if inplace else init[i]
         s = s + a[i]
         s = s + a[i + 1]
         s = s + b[i]
@@ -439,11 +440,11 @@ cdef inline void sum_rows_s1t2r2(const real_t* a, const real_t* b, const real_t*
 
 cdef inline void sum_rows_s1t2r3(const real_t* a, const real_t* b, const real_t* c,
                                  const real_t* init, real_t* dst, Py_ssize_t n,
-                                 real_t div) noexcept nogil:
+                                 real_t div, bint inplace) noexcept nogil:
     cdef Py_ssize_t i
     cdef real_t s
     for i in range(n):
-        s = init[i]
+        s = dst[i] if inplace else init[i]
         s = s + a[i]
         s = s + a[i + 1]
         s = s + b[i]
@@ -455,11 +456,11 @@ cdef inline void sum_rows_s1t2r3(const real_t* a, const real_t* b, const real_t*
 
 cdef inline void sum_rows_s1t3r1(const real_t* a, const real_t* b, const real_t* c,
                                  const real_t* init, real_t* dst, Py_ssize_t n,
-                                 real_t div) noexcept nogil:
+                                 real_t div, bint inplace) noexcept nogil:
     cdef Py_ssize_t i
     cdef real_t s
     for i in range(n):
-        s = init[i]
+        s = dst[i] if inplace else init[i]
         s = s + a[i]
         s = s + a[i + 1]
         s = s + a[i + 2]
@@ -468,11 +469,11 @@ cdef inline void sum_rows_s1t3r1(const real_t* a, const real_t* b, const real_t*
 
 cdef inline void sum_rows_s1t3r2(const real_t* a, const real_t* b, const real_t* c,
                                  const real_t* init, real_t* dst, Py_ssize_t n,
-                                 real_t div) noexcept nogil:
+                                 real_t div, bint inplace) noexcept nogil:
     cdef Py_ssize_t i
     cdef real_t s
     for i in range(n):
-        s = init[i]
+        s = dst[i] if inplace else init[i]
         s = s + a[i]
         s = s + a[i + 1]
         s = s + a[i + 2]
@@ -484,11 +485,11 @@ cdef inline void sum_rows_s1t3r2(const real_t* a, const real_t* b, const real_t*
 
 cdef inline void sum_rows_s1t3r3(const real_t* a, const real_t* b, const real_t* c,
                                  const real_t* init, real_t* dst, Py_ssize_t n,
-                                 real_t div) noexcept nogil:
+                                 real_t div, bint inplace) noexcept nogil:
     cdef Py_ssize_t i
     cdef real_t s
     for i in range(n):
-        s = init[i]
+        s = dst[i] if inplace else init[i]
         s = s + a[i]
         s = s + a[i + 1]
         s = s + a[i + 2]
@@ -503,11 +504,11 @@ cdef inline void sum_rows_s1t3r3(const real_t* a, const real_t* b, const real_t*
 
 cdef inline void sum_rows_s2t2r1(const real_t* a, const real_t* b, const real_t* c,
                                  const real_t* init, real_t* dst, Py_ssize_t n,
-                                 real_t div) noexcept nogil:
+                                 real_t div, bint inplace) noexcept nogil:
     cdef Py_ssize_t i
     cdef real_t s
     for i in range(n):
-        s = init[i]
+        s = dst[i] if inplace else init[i]
         s = s + a[2 * i]
         s = s + a[2 * i + 1]
         dst[i] = s / div
@@ -515,11 +516,11 @@ cdef inline void sum_rows_s2t2r1(const real_t* a, const real_t* b, const real_t*
 
 cdef inline void sum_rows_s2t2r2(const real_t* a, const real_t* b, const real_t* c,
                                  const real_t* init, real_t* dst, Py_ssize_t n,
-                                 real_t div) noexcept nogil:
+                                 real_t div, bint inplace) noexcept nogil:
     cdef Py_ssize_t i
     cdef real_t s
     for i in range(n):
-        s = init[i]
+        s = dst[i] if inplace else init[i]
         s = s + a[2 * i]
         s = s + a[2 * i + 1]
         s = s + b[2 * i]
@@ -529,11 +530,11 @@ cdef inline void sum_rows_s2t2r2(const real_t* a, const real_t* b, const real_t*
 
 cdef inline void sum_rows_s2t2r3(const real_t* a, const real_t* b, const real_t* c,
                                  const real_t* init, real_t* dst, Py_ssize_t n,
-                                 real_t div) noexcept nogil:
+                                 real_t div, bint inplace) noexcept nogil:
     cdef Py_ssize_t i
     cdef real_t s
     for i in range(n):
-        s = init[i]
+        s = dst[i] if inplace else init[i]
         s = s + a[2 * i]
         s = s + a[2 * i + 1]
         s = s + b[2 * i]
@@ -545,11 +546,11 @@ cdef inline void sum_rows_s2t2r3(const real_t* a, const real_t* b, const real_t*
 
 cdef inline void sum_rows_s2t3r1(const real_t* a, const real_t* b, const real_t* c,
                                  const real_t* init, real_t* dst, Py_ssize_t n,
-                                 real_t div) noexcept nogil:
+                                 real_t div, bint inplace) noexcept nogil:
     cdef Py_ssize_t i
     cdef real_t s
     for i in range(n):
-        s = init[i]
+        s = dst[i] if inplace else init[i]
         s = s + a[2 * i]
         s = s + a[2 * i + 1]
         s = s + a[2 * i + 2]
@@ -558,11 +559,11 @@ cdef inline void sum_rows_s2t3r1(const real_t* a, const real_t* b, const real_t*
 
 cdef inline void sum_rows_s2t3r2(const real_t* a, const real_t* b, const real_t* c,
                                  const real_t* init, real_t* dst, Py_ssize_t n,
-                                 real_t div) noexcept nogil:
+                                 real_t div, bint inplace) noexcept nogil:
     cdef Py_ssize_t i
     cdef real_t s
     for i in range(n):
-        s = init[i]
+        s = dst[i] if inplace else init[i]
         s = s + a[2 * i]
         s = s + a[2 * i + 1]
         s = s + a[2 * i + 2]
@@ -574,11 +575,11 @@ cdef inline void sum_rows_s2t3r2(const real_t* a, const real_t* b, const real_t*
 
 cdef inline void sum_rows_s2t3r3(const real_t* a, const real_t* b, const real_t* c,
                                  const real_t* init, real_t* dst, Py_ssize_t n,
-                                 real_t div) noexcept nogil:
+                                 real_t div, bint inplace) noexcept nogil:
     cdef Py_ssize_t i
     cdef real_t s
     for i in range(n):
-        s = init[i]
+        s = dst[i] if inplace else init[i]
         s = s + a[2 * i]
         s = s + a[2 * i + 1]
         s = s + a[2 * i + 2]
@@ -666,17 +667,50 @@ cdef inline Py_ssize_t max_rows4(const pool_t* a, const pool_t* b, const pool_t*
 cdef inline void sum_rows_gen(const real_t* a, const real_t* b, const real_t* c,
                               const real_t* init, Py_ssize_t step,
                               real_t* dst, Py_ssize_t n, Py_ssize_t taps, int rows,
-                              real_t div) noexcept nogil:
+                              real_t div, bint inplace) noexcept nogil:
     cdef Py_ssize_t i, t, r
     cdef real_t s
     cdef const real_t* row
     for i in range(n):
-        s = init[i]
+        s = dst[i] if inplace else init[i]
         for r in range(rows):
             row = a if r == 0 else (b if r == 1 else c)
             for t in range(taps):
                 s = s + row[i * step + t]
         dst[i] = s / div
+
+
+cdef inline void _sum_rows_forms(const real_t* a, const real_t* b, const real_t* c,
+                                 const real_t* init, Py_ssize_t step, real_t* dst,
+                                 Py_ssize_t n, Py_ssize_t taps, int rows, real_t div,
+                                 bint inplace) noexcept nogil:
+    """sum_rows' Cython forms; inplace (a constant where inlined): init is dst."""
+    if step == 1 and taps == 2 and rows == 1:
+        sum_rows_s1t2r1(a, b, c, init, dst, n, div, inplace)
+    elif step == 1 and taps == 2 and rows == 2:
+        sum_rows_s1t2r2(a, b, c, init, dst, n, div, inplace)
+    elif step == 1 and taps == 2 and rows == 3:
+        sum_rows_s1t2r3(a, b, c, init, dst, n, div, inplace)
+    elif step == 1 and taps == 3 and rows == 1:
+        sum_rows_s1t3r1(a, b, c, init, dst, n, div, inplace)
+    elif step == 1 and taps == 3 and rows == 2:
+        sum_rows_s1t3r2(a, b, c, init, dst, n, div, inplace)
+    elif step == 1 and taps == 3 and rows == 3:
+        sum_rows_s1t3r3(a, b, c, init, dst, n, div, inplace)
+    elif step == 2 and taps == 2 and rows == 1:
+        sum_rows_s2t2r1(a, b, c, init, dst, n, div, inplace)
+    elif step == 2 and taps == 2 and rows == 2:
+        sum_rows_s2t2r2(a, b, c, init, dst, n, div, inplace)
+    elif step == 2 and taps == 2 and rows == 3:
+        sum_rows_s2t2r3(a, b, c, init, dst, n, div, inplace)
+    elif step == 2 and taps == 3 and rows == 1:
+        sum_rows_s2t3r1(a, b, c, init, dst, n, div, inplace)
+    elif step == 2 and taps == 3 and rows == 2:
+        sum_rows_s2t3r2(a, b, c, init, dst, n, div, inplace)
+    elif step == 2 and taps == 3 and rows == 3:
+        sum_rows_s2t3r3(a, b, c, init, dst, n, div, inplace)
+    else:
+        sum_rows_gen(a, b, c, init, step, dst, n, taps, rows, div, inplace)
 
 
 cdef inline void sum_rows(const real_t* a, const real_t* b, const real_t* c, const real_t* init,
@@ -695,32 +729,13 @@ cdef inline void sum_rows(const real_t* a, const real_t* b, const real_t* c, con
             done = ndp_sum_rows_f64(a, b, c, init, step, dst, n, taps, rows, div)
         if done == n:  # a form writes all n outputs, or none
             return
-    if step == 1 and taps == 2 and rows == 1:
-        sum_rows_s1t2r1(a, b, c, init, dst, n, div)
-    elif step == 1 and taps == 2 and rows == 2:
-        sum_rows_s1t2r2(a, b, c, init, dst, n, div)
-    elif step == 1 and taps == 2 and rows == 3:
-        sum_rows_s1t2r3(a, b, c, init, dst, n, div)
-    elif step == 1 and taps == 3 and rows == 1:
-        sum_rows_s1t3r1(a, b, c, init, dst, n, div)
-    elif step == 1 and taps == 3 and rows == 2:
-        sum_rows_s1t3r2(a, b, c, init, dst, n, div)
-    elif step == 1 and taps == 3 and rows == 3:
-        sum_rows_s1t3r3(a, b, c, init, dst, n, div)
-    elif step == 2 and taps == 2 and rows == 1:
-        sum_rows_s2t2r1(a, b, c, init, dst, n, div)
-    elif step == 2 and taps == 2 and rows == 2:
-        sum_rows_s2t2r2(a, b, c, init, dst, n, div)
-    elif step == 2 and taps == 2 and rows == 3:
-        sum_rows_s2t2r3(a, b, c, init, dst, n, div)
-    elif step == 2 and taps == 3 and rows == 1:
-        sum_rows_s2t3r1(a, b, c, init, dst, n, div)
-    elif step == 2 and taps == 3 and rows == 2:
-        sum_rows_s2t3r2(a, b, c, init, dst, n, div)
-    elif step == 2 and taps == 3 and rows == 3:
-        sum_rows_s2t3r3(a, b, c, init, dst, n, div)
+    # In place, the forms read dst itself: clang vectorises a loop whose init and dst
+    # are separate pointers only behind a check that they do not overlap, which equal
+    # pointers fail (its scalar loop ran 4x slower); gcc accepts the equal pointers.
+    if init == dst:
+        _sum_rows_forms(a, b, c, dst, step, dst, n, taps, rows, div, True)
     else:
-        sum_rows_gen(a, b, c, init, step, dst, n, taps, rows, div)
+        _sum_rows_forms(a, b, c, init, step, dst, n, taps, rows, div, False)
 
 
 # ---------------------------------------------------------------------------------------
