@@ -269,7 +269,8 @@ NDP_MS_INLINE int ndp_max_idx_f32_(const float *src, ptrdiff_t step, float *dst,
         _mm256_storeu_pd((double *)(idx + k + 4), _mm256_blendv_pd(
             _mm256_loadu_pd((const double *)(idx + k + 4)), _mm256_castsi256_pd(f1), t1));
 #else
-        __m128 v = ndp_ms_load4_f32(src + k * step, step, k + L < n), m = _mm_loadu_ps(dst + k);
+        __m128 v = ndp_ms_load4_f32(src + k * step, step, k + L < n);
+        __m128 m = _mm_loadu_ps(dst + k);
         __m128 take = _mm_or_ps(_mm_cmpgt_ps(v, m), _mm_cmpunord_ps(v, v));
         __m128i t0 = _mm_castps_si128(_mm_unpacklo_ps(take, take));
         __m128i t1 = _mm_castps_si128(_mm_unpackhi_ps(take, take));
