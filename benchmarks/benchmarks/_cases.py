@@ -6,6 +6,9 @@ Environment variables (read when asv imports the suite):
   and ``torch.set_num_threads``.  NumPy code is single-threaded.
 - ``NDPOOL_ASV_TINY=1``: every shape shrinks to a few thousand elements, so the whole suite
   runs once in well under two minutes (CI's smoke run).  The numbers are then meaningless.
+- ``NDPOOL_ASV_BACKENDS`` (default: all): a comma-separated subset of the backends below;
+  the others skip.  ``ndpool,torch,copy`` leaves out the slow NumPy ones, which take most
+  of a repeated run's time, when only the ratios over torch are wanted.
 
 Backends:
 
@@ -55,6 +58,12 @@ THREADS = int(os.environ.get("NDPOOL_ASV_THREADS", "2"))
 TINY = os.environ.get("NDPOOL_ASV_TINY", "0") not in ("", "0")
 
 BACKENDS = ["ndpool", "numpy", "torch", "copy"]  # plus "numpy_idiom", forward only (its own class)
+# The parameters stay the same whatever is selected, so that runs remain comparable.
+SELECTED = {b.strip() for b in os.environ.get("NDPOOL_ASV_BACKENDS", "").split(",") if b.strip()}
+_unknown = SELECTED - {*BACKENDS, "numpy_idiom"}
+if _unknown:
+    raise ValueError(f"NDPOOL_ASV_BACKENDS: unknown backends {sorted(_unknown)}; the names "
+                     f"are {', '.join([*BACKENDS, 'numpy_idiom'])}")
 DIRECTIONS = ["forward", "backward"]
 LAYOUTS = ["channels_first", "channels_last"]
 
@@ -284,6 +293,8 @@ def build(case_name: str, backend: str, direction: str, layout: str,
           dtype: str) -> Callable[[], Any]:
     """The call to time, after one warm-up call; NotImplementedError means skip."""
     case = CASES[case_name]
+    if SELECTED and backend not in SELECTED:
+        raise NotImplementedError(f"backend {backend!r} not in NDPOOL_ASV_BACKENDS")
     if layout == "channels_last" and case.nd == 1:
         raise NotImplementedError("1-D sequences: channels-last is not a torch memory format")
     if dtype == "uint8" and not (case.op.endswith("max") and direction == "forward"):
