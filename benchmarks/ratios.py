@@ -170,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
             xs = per.get(b, [])
             if b == "torch":
                 means[direction] = geomean(xs)
-            parts.append(f"{label} x{geomean(xs):.2f} ({len(xs)} cases)")
+            parts.append(f"{label} x{geomean(xs):.2f} ({len(xs)} cases)" if xs
+                         else f"{label} n/a (not run)")
         print(f"  {direction:8}: " + "; ".join(parts))
         ceilings = per.get("ceiling", [])
         if ceilings:
