@@ -21,6 +21,13 @@ cdef extern from "_max_steps.h" nogil:
                           Py_ssize_t nd, Py_ssize_t nh, Py_ssize_t nw, float* dst)
     int ndp_max_block_f64(const double* src, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
                           Py_ssize_t nd, Py_ssize_t nh, Py_ssize_t nw, double* dst)
+    # sum_window_block for float and double sums of the same type; 0 without SSE2.
+    int ndp_sum_block_f32(const float* src, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
+                          Py_ssize_t nd, Py_ssize_t nh, Py_ssize_t nw, float div,
+                          int by_inverse, float* dst)
+    int ndp_sum_block_f64(const double* src, Py_ssize_t sD, Py_ssize_t sH, Py_ssize_t sW,
+                          Py_ssize_t nd, Py_ssize_t nh, Py_ssize_t nw, double div,
+                          int by_inverse, double* dst)
 
 cdef enum:
     CL_BLOCK_BYTES = 256
@@ -109,6 +116,13 @@ cdef inline void sum_window_block(const pool_t* src, Py_ssize_t sD, Py_ssize_t s
     cdef const pool_t* pd
     cdef const pool_t* ph
     cdef const pool_t* p
+    # Floats in explicit vector steps (_max_steps.h): clang kept acc in memory.
+    if pool_t is float and real_t is float:
+        if ndp_sum_block_f32(src, sD, sH, sW, nd, nh, nw, div, exact_inverse(div), dst):
+            return
+    elif pool_t is double and real_t is double:
+        if ndp_sum_block_f64(src, sD, sH, sW, nd, nh, nw, div, exact_inverse(div), dst):
+            return
     if nd <= 0 or nh <= 0 or nw <= 0:
         for c in range(cl_block_len(sizeof(real_t))):
             dst[c] = <real_t>0 / div
