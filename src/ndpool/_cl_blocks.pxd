@@ -2,8 +2,11 @@
 # tap (nd x nh x nw taps, sD/sH/sW elements apart, in scan order d, h, w) with the running
 # maxima or sums in a fixed-size local array.  Its fixed length lets gcc keep the array in
 # vector registers across all taps: one load per element and tap, where a span per tap
-# (_spans.pxd) also loads and stores the output at every tap.  Each channel still sees its
-# taps in the same order, so the results are those of the span loops, bit for bit.
+# (_spans.pxd) also loads and stores the output at every tap.  clang kept it in memory, so
+# float and double blocks (maxima, and sums of their own type) run as explicit vector steps
+# in _max_steps.h; the Cython loops here are the rest (integers, mixed types, no SSE2).
+# Each channel still sees its taps in the same order, so the results are those of the span
+# loops, bit for bit.
 #
 # A block is CL_BLOCK_BYTES of running values: 8 AVX2 registers (16 SSE2 ones, about all
 # there are).  Blocks pay where a pixel's window is small enough to stay in L1 while its
