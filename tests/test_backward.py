@@ -609,12 +609,13 @@ def test_avg_geometry_cache_keeps_argument_checks():
         ndpool.avg_pool2d_backward(g, (1, 2, 8, 8), 1)
 
 
+@pytest.mark.parametrize("k", [2, 5])  # blocks 2 wide (vector masks) and 5 (hit by hit)
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
 @pytest.mark.parametrize("in_spatial,streamed", [((35, 33), False), ((9, 35, 33), False),
                                                  ((1031, 1023), True), ((17, 257, 255), True),
                                                  ((7, 7), False), ((14, 14), False)])
-def test_max_backward_of_disjoint_blocks(in_spatial, streamed, data_format, dtype):
+def test_max_backward_of_disjoint_blocks(in_spatial, streamed, data_format, dtype, k):
     """Indices of a forward with kernel == stride lie in their outputs' blocks, and each
     input row (channels-first, planes of more than 1024 cells; smaller ones scatter) or
     cell (channels-last) is written once, without a zeroing pass; gradients of
@@ -629,10 +630,14 @@ def test_max_backward_of_disjoint_blocks(in_spatial, streamed, data_format, dtyp
     assert big == streamed
     rng = np.random.default_rng(nd)
     x = random_values(rng, in_shape, dtype)
-    _, idx = func("max", nd)(x, kernel_size=2, return_indices=True)
+    _, idx = func("max", nd)(x, kernel_size=k, return_indices=True)
     grad = random_values(rng, idx.shape, dtype)
-    moved = idx.copy()
-    moved[-1, -1, ..., -1] += 2  # the last output's index: out of its block, in the plane
+    # The last output's index moved along its row out of its block, into the first column
+    # no block covers, or else into the block before: the plane's last row falls back.
+    W, OW = in_spatial[-1], idx.shape[-1]
+    col = OW * k if OW * k < W else (OW - 1) * k - 1
+    moved, last = idx.copy(), (-1,) * idx.ndim
+    moved[last] += col - moved[last] % W
     for i in (idx, moved):
         g, i_arr = grad, i
         if data_format == "channels_last":  # channels-last memory: the channels-last kernel
