@@ -92,11 +92,29 @@ cdef inline void max_span(const pool_t* src, Py_ssize_t step, pool_t* dst, Py_ss
             dst[i] = v if v > m else m
 
 
+cdef extern from * nogil:
+    """
+    #if defined(__clang__)
+    #define NDP_LITERAL_STEP4 1
+    #else
+    #define NDP_LITERAL_STEP4 0
+    #endif
+    """
+    # Step 4 as a literal too, under clang.  Given a variable step, clang vectorises only
+    # a copy of the loop for step 1 and runs the others scalar (integer 4/s4 max windows,
+    # wider than the fused forms take: 0.33-0.41x of gcc's code; with the literal, 1-D
+    # 2.0-6.1x faster, 2-D 1.24-1.46x).  gcc vectorises any step, and its literal-step-4
+    # loops measured 0.78-0.90x on int32 and 2-D uint8.
+    bint NDP_LITERAL_STEP4
+
+
 cdef inline void max_span_any(const pool_t* src, Py_ssize_t step, pool_t* dst, Py_ssize_t n) noexcept nogil:
     if step == 1:
         max_span(src, 1, dst, n)
     elif step == 2:
         max_span(src, 2, dst, n)
+    elif NDP_LITERAL_STEP4 and step == 4:
+        max_span(src, 4, dst, n)
     else:
         max_span(src, step, dst, n)
 
