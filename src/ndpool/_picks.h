@@ -55,7 +55,7 @@ NDPOOL_PICK(ndpool_pick_f64, double, uint64_t, int64_t)
    written alone, so that the work per output no longer grows with bw.  A masked loop of
    a variable width stayed scalar under clang (adaptive max 56 -> 7 backward, 8-cell
    blocks: 0.33-0.37x of gcc's code). */
-#define NDPOOL_PICK_HITS(T, H)                                                          \
+#define NDPOOL_PICK_HITS(T)                                                             \
     memset(dst, 0, (size_t)(n * bw) * sizeof(T));                                       \
     for (ptrdiff_t k = 0; k < n; k++) {                                                 \
         uint64_t j = (uint64_t)(idx[k] - base - bw * k);                                \
@@ -72,7 +72,7 @@ static inline ptrdiff_t name(const T* g, const int64_t* idx, ptrdiff_t n,       
     if (bw == 2) { NDPOOL_PICK_CELLS(T, U, H, 2) }                                      \
     if (bw == 3) { NDPOOL_PICK_CELLS(T, U, H, 3) }                                      \
     if (bw == 4) { NDPOOL_PICK_CELLS(T, U, H, 4) }                                      \
-    NDPOOL_PICK_HITS(T, H)                                                              \
+    NDPOOL_PICK_HITS(T)                                                                 \
 }
 NDPOOL_PICK_ROW(ndpool_pick_row_any_f32, float, uint32_t, ptrdiff_t)
 NDPOOL_PICK_ROW(ndpool_pick_row_any_f64, double, uint64_t, ptrdiff_t)
