@@ -651,3 +651,24 @@ def test_max_backward_of_disjoint_blocks(in_spatial, streamed, data_format, dtyp
     outside[0, 1, ..., 0] = np.prod(in_spatial)
     with pytest.raises(ValueError, match="indices must lie in"):
         bfunc("max", nd, ndpool)(grad, outside, in_shape)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_max_backward_of_disjoint_blocks_with_wide_cells_streamed(dtype):
+    """A streamed channels-last row is picked on the stack whole cells at a time; a cell
+    wider than that buffer (1040 channels) goes out a chunk of channels at a time.  The
+    reference's bits, and a moved index (into the next block) still falls back."""
+    C = 1040
+    side = 64 if dtype == np.float32 else 46
+    in_shape = (1, C, side, side)
+    assert np.prod(in_shape) * np.dtype(dtype).itemsize >= _backward._backward_kernels.STREAM_MIN_BYTES
+    rng = np.random.default_rng(7)
+    x = random_values(rng, in_shape, dtype)
+    _, idx = ndpool.max_pool2d(x, 2, return_indices=True)
+    grad = random_values(rng, idx.shape, dtype)
+    moved = idx.copy()
+    moved[0, C - 1, 5, 3] += 2  # the cell two columns on: the next output's block
+    for i in (idx, moved):
+        g_cl, i_cl = (np.ascontiguousarray(np.moveaxis(a, 1, -1)) for a in (grad, i))
+        got = ndpool.max_pool2d_backward(g_cl, i_cl, (1, side, side, C), data_format="channels_last")
+        _same_bits(np.moveaxis(got, -1, 1), reference.max_pool2d_backward(grad, i, in_shape))

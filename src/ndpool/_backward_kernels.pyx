@@ -251,6 +251,30 @@ cdef inline Py_ssize_t _select_to(const real_t* gp, const int64_t* ip, int64_t c
     return hits
 
 
+cdef Py_ssize_t _pick_cells(const real_t* g, Py_ssize_t gW, const int64_t* idx, Py_ssize_t iW,
+                            int64_t row, Py_ssize_t n, Py_ssize_t bw, real_t* out,
+                            Py_ssize_t C) noexcept nogil:
+    """Cells row .. row + n - 1 of one channels-last input row (out at the first), cell
+    row + q picked from output q // bw (g and idx at output 0) and streamed out, whole
+    cells of up to PICK_ROWS values at a time (a wider cell a chunk of it at a time,
+    _select_to); returns the hits."""
+    cdef real_t buf[PICK_ROWS]
+    cdef Py_ssize_t per = PICK_ROWS // C, q = 0, m, k, hits = 0
+    if per == 0:
+        for q in range(n):
+            hits += _select_to(g + (q // bw) * gW, idx + (q // bw) * iW, row + q, out + q * C,
+                               C, True)
+        return hits
+    while q < n:
+        m = n - q if n - q < per else per
+        for k in range(m):
+            hits += _select(g + ((q + k) // bw) * gW, idx + ((q + k) // bw) * iW, row + q + k,
+                            buf + k * C, C)
+        ndp_stream_copy(out + q * C, buf, m * C * sizeof(real_t))
+        q += m
+    return hits
+
+
 cdef bint _gather_blocks(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
                          const int64_t* idx, Py_ssize_t iD, Py_ssize_t iH, Py_ssize_t iW,
                          Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t r0,
@@ -267,7 +291,8 @@ cdef bint _gather_blocks(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize
     the last block before them).  Each output's index must hit one cell of its block; at
     the first that does not (an overlapping forward, or indices from elsewhere) this
     returns False with out partly written, and the sample is redone by _scatter.
-    Streamed, each cell's channels are picked on the stack and copied out (_select_to).
+    Streamed, the cells of each input row are picked on the stack and copied out
+    (_pick_cells).
     """
     cdef Py_ssize_t bd = D // OD, bh = H // OH, bw = W // OW
     cdef Py_ssize_t r, od, oh, ow, a, b, e, row
@@ -279,19 +304,31 @@ cdef bint _gather_blocks(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize
     for r in range(r0, r1):
         od = r // OH
         oh = r % OH
-        for ow in range(OW):
-            gp = g + od * gD + oh * gH + ow * gW
-            ip = idx + od * iD + oh * iH + ow * iW
+        if stream:
+            # Each input row in memory order (a block's rows interleaved a cell at a time
+            # left the streaming stores 2x slower).  An output's channels hit at most one
+            # cell each, so the row's hits reach OW * C only if every output's reach C.
             hits = 0
             for a in range(bd):
                 for b in range(bh):
-                    row = ((od * bd + a) * H + oh * bh + b) * W + ow * bw
-                    for e in range(bw):
-                        hits += _select_to(gp, ip, row + e, out + (row + e) * C, C, stream)
-            if hits != C:
-                if stream:  # the scatter that redoes the sample may run on another thread
-                    ndp_stream_fence()
+                    row = ((od * bd + a) * H + oh * bh + b) * W
+                    hits += _pick_cells(g + od * gD + oh * gH, gW, idx + od * iD + oh * iH, iW,
+                                        row, OW * bw, bw, out + row * C, C)
+            if hits != OW * C:
+                ndp_stream_fence()  # the scatter that redoes the sample may run on another thread
                 return False
+        else:
+            for ow in range(OW):
+                gp = g + od * gD + oh * gH + ow * gW
+                ip = idx + od * iD + oh * iH + ow * iW
+                hits = 0
+                for a in range(bd):
+                    for b in range(bh):
+                        row = ((od * bd + a) * H + oh * bh + b) * W + ow * bw
+                        for e in range(bw):
+                            hits += _select(gp, ip, row + e, out + (row + e) * C, C)
+                if hits != C:
+                    return False
         if OW * bw < W:  # the columns no block covers
             for a in range(bd):
                 for b in range(bh):
