@@ -4,7 +4,7 @@ Each ``assert_type`` fails type checking if a signature's return type changes; c
 must be rejected carry ``# type: ignore[...]`` comments, which ``warn_unused_ignores`` turns
 into errors once they are accepted.  Run (see pyproject.toml [tool.mypy]):
 
-    mypy -p ndpool tests/typing/check_api.py      # or against an installed wheel, .ci/package
+    mypy -p ndpool tests/typing/check_api.py      # or against an installed package, .ci/package
 """
 
 from __future__ import annotations
