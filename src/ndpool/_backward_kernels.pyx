@@ -236,13 +236,11 @@ cdef inline void _zero_cells(real_t* out, Py_ssize_t n, bint stream) noexcept no
         memset(out, 0, n * sizeof(real_t))
 
 
-cdef inline Py_ssize_t _select_to(const real_t* gp, const int64_t* ip, int64_t cell,
-                                  real_t* op, Py_ssize_t nc, bint stream) noexcept nogil:
-    """_select, streamed when asked (picked on the stack, then copied out)."""
+cdef inline Py_ssize_t _select_streamed(const real_t* gp, const int64_t* ip, int64_t cell,
+                                        real_t* op, Py_ssize_t nc) noexcept nogil:
+    """_select, streamed: CH_CHUNK channels at a time picked on the stack, then copied out."""
     cdef real_t buf[CH_CHUNK]
     cdef Py_ssize_t c = 0, m, hits = 0
-    if not stream:
-        return _select(gp, ip, cell, op, nc)
     while c < nc:
         m = nc - c if nc - c < CH_CHUNK else CH_CHUNK
         hits += _select(gp + c, ip + c, cell, buf, m)
@@ -257,13 +255,13 @@ cdef Py_ssize_t _pick_cells(const real_t* g, Py_ssize_t gW, const int64_t* idx, 
     """Cells row .. row + n - 1 of one channels-last input row (out at the first), cell
     row + q picked from output q // bw (g and idx at output 0) and streamed out, whole
     cells of up to PICK_ROWS values at a time (a wider cell a chunk of it at a time,
-    _select_to); returns the hits."""
+    _select_streamed); returns the hits."""
     cdef real_t buf[PICK_ROWS]
     cdef Py_ssize_t per = PICK_ROWS // C, q = 0, m, k, hits = 0
     if per == 0:
         for q in range(n):
-            hits += _select_to(g + (q // bw) * gW, idx + (q // bw) * iW, row + q, out + q * C,
-                               C, True)
+            hits += _select_streamed(g + (q // bw) * gW, idx + (q // bw) * iW, row + q,
+                                     out + q * C, C)
         return hits
     while q < n:
         m = n - q if n - q < per else per
