@@ -671,7 +671,7 @@ cdef void _planes_cf(const pool_t* xp, Py_ssize_t N, Py_ssize_t C, Py_ssize_t xs
     cdef Py_ssize_t OD = b.size_out[0], OH = b.size_out[1], OW = b.size_out[2]
     cdef Py_ssize_t ncb = (C + PLANES - 1) // PLANES, item, c, P, at
     cdef RowBlock rb
-    for item in prange(N * ncb * OD * OH, num_threads=num_threads, schedule='static',
+    for item in prange(N * ncb * OD * OH, num_threads=num_threads, schedule='guided',
                        use_threads_if=num_threads > 1):
         rb = row_block(item, ncb, OD, OH, OW, OW)  # rb.c: the group of channels
         c = rb.c * PLANES
@@ -742,7 +742,7 @@ def adaptive_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out
             # Global pooling of short contiguous planes, as adaptive_avg_pool's.
             C = x.shape[1]
             n_items = (N * C + NDP_PLANES - 1) // NDP_PLANES
-            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='guided',
                                use_threads_if=num_threads > 1):
                 if pool_t is float or pool_t is double:
                     _global_cf(xp, xs0, xs1, C, item * NDP_PLANES, N * C, D * H * W, op, True,
@@ -759,7 +759,7 @@ def adaptive_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out
             # from the plane's number (row_block's divisions cost as much as a short fold).
             C = x.shape[1]
             packed = xs0 == C * xs1
-            for item in prange(N * C, nogil=True, num_threads=num_threads, schedule='static',
+            for item in prange(N * C, nogil=True, num_threads=num_threads, schedule='guided',
                                use_threads_if=num_threads > 1):
                 op[item] = wide_fold(xp + (item * xs1 if packed
                                            else (item // C) * xs0 + (item % C) * xs1), D * H * W)
@@ -771,7 +771,7 @@ def adaptive_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out
             # float64, and integers 0.7-1.3x.
             C = x.shape[1]
             for item in prange((N * C + 7) // 8, nogil=True, num_threads=num_threads,
-                               schedule='static', use_threads_if=num_threads > 1):
+                               schedule='guided', use_threads_if=num_threads > 1):
                 _max_cf_lanes(xp, xs0, xs1, xs2, xs3, C, op, 8 * item,
                               N * C - 8 * item if N * C - 8 * item < 8 else 8, &b)
         elif not channels_last and not with_idx and OW < PLANES and x.shape[1] >= PLANES // 2:
@@ -785,7 +785,7 @@ def adaptive_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out
             C = x.shape[1]
             nblk = row_blocks(OW, W_BLOCK)
             n_items = N * C * OD * OH * nblk
-            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='guided',
                                use_threads_if=num_threads > 1):
                 rb = row_block(item, C, OD, OH, OW, W_BLOCK)
                 rb.offset = (((rb.n * C + rb.c) * OD + rb.od) * OH + rb.oh) * OW
@@ -794,7 +794,7 @@ def adaptive_max_pool(const pool_t[:, :, :, :, :] x, pool_t[:, :, :, :, ::1] out
         else:
             C = x.shape[4]
             n_items = N * OD * OH * OW
-            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='guided',
                                use_threads_if=num_threads > 1):
                 px = pixel(item, OD, OH, OW)
                 ocell = item * C
@@ -831,7 +831,7 @@ def adaptive_avg_pool(const pool_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out
             # across planes (_plane_sums.h).
             C = x.shape[1]
             n_items = (N * C + NDP_PLANES - 1) // NDP_PLANES
-            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='guided',
                                use_threads_if=num_threads > 1):
                 if pool_t is float and real_t is float:
                     _global_cf(xp, xs0, xs1, C, item * NDP_PLANES, N * C, D * H * W, op, False, &b)
@@ -844,7 +844,7 @@ def adaptive_avg_pool(const pool_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out
             # moves in and out of it value by value: equal bins ran 0.66-0.8x).
             C = x.shape[1]
             for item in prange((N * C + 7) // 8, nogil=True, num_threads=num_threads,
-                               schedule='static', use_threads_if=num_threads > 1):
+                               schedule='guided', use_threads_if=num_threads > 1):
                 if pool_t is float and real_t is float:
                     _avg_cf_lanes(xp, xs0, xs1, xs2, xs3, C, op, 8 * item,
                                   N * C - 8 * item if N * C - 8 * item < 8 else 8, &b)
@@ -877,7 +877,7 @@ def adaptive_avg_pool(const pool_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out
             C = x.shape[1]
             nblk = row_blocks(OW, W_BLOCK)
             n_items = N * C * OD * OH * nblk
-            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='guided',
                                use_threads_if=num_threads > 1):
                 rb = row_block(item, C, OD, OH, OW, W_BLOCK)
                 _avg_cf_item(xp + rb.n * xs0 + rb.c * xs1, xs2, xs3,
@@ -885,7 +885,7 @@ def adaptive_avg_pool(const pool_t[:, :, :, :, :] x, real_t[:, :, :, :, ::1] out
         else:
             C = x.shape[4]
             n_items = N * OD * OH * OW
-            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+            for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='guided',
                                use_threads_if=num_threads > 1):
                 px = pixel(item, OD, OH, OW)
                 _avg_cl_item(xp + px.n * xs0, xs1, xs2, xs3, C, op + item * C, px.od, px.oh, px.ow, &b)

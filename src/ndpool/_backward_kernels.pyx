@@ -1660,7 +1660,7 @@ cdef Py_ssize_t _one_cell_units(const real_t* gp, const Strided* gs, const int64
     cdef Py_ssize_t P = os.shape[2] * os.shape[3] * os.shape[4]
     cdef bint stream = units * P * <Py_ssize_t>sizeof(real_t) >= ONE_CELL_STREAM_BYTES
     for u in prange((units + ONE_CELL_PLANES - 1) // ONE_CELL_PLANES, num_threads=num_threads,
-                    schedule='static', use_threads_if=num_threads > 1):
+                    schedule='guided', use_threads_if=num_threads > 1):
         bad += _one_cell_planes(gp, gs.step, ip, is_.step if ip != NULL else NULL, C,
                                 u * ONE_CELL_PLANES,
                                 units if (u + 1) * ONE_CELL_PLANES > units else (u + 1) * ONE_CELL_PLANES,
@@ -1696,12 +1696,12 @@ cdef Py_ssize_t _max_units(const real_t* gp, const Strided* gs, const int64_t* i
         blocks = P > BLOCKS_MIN_CELLS and (small or _in_blocks(ip, is_, os))
         if not runs and 0 < P <= SMALL_PLANE_CELLS:
             R = SMALL_PLANES_BYTES // (P * <Py_ssize_t>sizeof(real_t))  # planes per item
-            for u in prange((N * C + R - 1) // R, num_threads=num_threads, schedule='static',
+            for u in prange((N * C + R - 1) // R, num_threads=num_threads, schedule='guided',
                             use_threads_if=num_threads > 1):
                 bad += _scatter_small_planes(gp, gs, ip, is_, op, u * R,
                                              N * C if (u + 1) * R > N * C else (u + 1) * R, P)
             return bad
-        for u in prange(N * C, num_threads=num_threads, schedule='static',
+        for u in prange(N * C, num_threads=num_threads, schedule='guided',
                         use_threads_if=num_threads > 1):
             n = u // C
             c0 = u % C
@@ -1729,7 +1729,7 @@ cdef Py_ssize_t _max_units(const real_t* gp, const Strided* gs, const int64_t* i
         if parts == 1 and width == C:
             # Units are whole samples either way: one parallel region tries the blocks and
             # falls back to the scatter in place (a second region costs a thread wake-up).
-            for n in prange(N, num_threads=num_threads, schedule='static',
+            for n in prange(N, num_threads=num_threads, schedule='guided',
                             use_threads_if=num_threads > 1):
                 if 0 < B <= GATHER_CELLS and _gather_blocks(
                         gp + n * g[0], g[1], g[2], g[3], ip + n * i[0], i[1], i[2], i[3],
@@ -1742,7 +1742,7 @@ cdef Py_ssize_t _max_units(const real_t* gp, const Strided* gs, const int64_t* i
         if 0 < B <= GATHER_CELLS:
             failed = <char*>malloc(N * parts)
         if failed != NULL:
-            for u in prange(N * parts, num_threads=num_threads, schedule='static',
+            for u in prange(N * parts, num_threads=num_threads, schedule='guided',
                             use_threads_if=num_threads > 1):
                 n = u // parts
                 r0 = R * (u % parts) // parts
@@ -1754,7 +1754,7 @@ cdef Py_ssize_t _max_units(const real_t* gp, const Strided* gs, const int64_t* i
                 free(failed)
                 return 0
         nblk = (C + width - 1) // width
-        for u in prange(N * nblk, num_threads=num_threads, schedule='static',
+        for u in prange(N * nblk, num_threads=num_threads, schedule='guided',
                         use_threads_if=num_threads > 1):
             n = u // nblk
             if failed != NULL and not memchr(failed + n * parts, 1, parts):
@@ -1906,14 +1906,14 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
     if not channels_last and P <= LANES_CELLS and not tiles and (not same or P <= 64) \
             and ax[0].size_out * ax[1].size_out * ax[2].size_out <= LANES_CELLS:
         C = os.shape[1]
-        for u in prange((N * C + 7) // 8, num_threads=num_threads, schedule='static',
+        for u in prange((N * C + 7) // 8, num_threads=num_threads, schedule='guided',
                         use_threads_if=num_threads > 1):
             _avg_cf_lanes(gp, gs, op, 8 * u, N * C - 8 * u if N * C - 8 * u < 8 else 8, ax,
                           count_include_pad, divisor_override)
         return
     if not channels_last:
         C = os.shape[1]
-        for u in prange(N * C, num_threads=num_threads, schedule='static',
+        for u in prange(N * C, num_threads=num_threads, schedule='guided',
                         use_threads_if=num_threads > 1):
             n = u // C
             c0 = u % C
@@ -1949,7 +1949,7 @@ cdef void _avg_units(const real_t* gp, const Strided* gs, real_t* op, const Stri
                 slices = ax[0].size_in
             else:
                 gather = False
-        for u in prange(N * nblk, num_threads=num_threads, schedule='static',
+        for u in prange(N * nblk, num_threads=num_threads, schedule='guided',
                         use_threads_if=num_threads > 1):
             n = u // nblk
             c0 = (u % nblk) * width
@@ -2016,13 +2016,13 @@ cdef Py_ssize_t _adaptive_units(const real_t* gp, const Strided* gs, real_t* op,
     elif not channels_last and _equal_rows_apply(gs, b):
         units = N * gs.shape[1] * b.size_out[0] * b.size_out[1]  # share rows
         t = EQUAL_ROWS // b.size_in[2]  # rows per item
-        for u in prange((units + t - 1) // t, num_threads=num_threads, schedule='static',
+        for u in prange((units + t - 1) // t, num_threads=num_threads, schedule='guided',
                         use_threads_if=num_threads > 1):
             _equal_bins_rows(gp, op, u * t, units if (u + 1) * t > units else (u + 1) * t, b)
     elif not channels_last and P <= LANES_CELLS \
             and b.size_out[0] * b.size_out[1] * b.size_out[2] <= LANES_CELLS:
         units = N * gs.shape[1]
-        for u in prange((units + 7) // 8, num_threads=num_threads, schedule='static',
+        for u in prange((units + 7) // 8, num_threads=num_threads, schedule='guided',
                         use_threads_if=num_threads > 1):
             _adaptive_cf_lanes(gp, gs, op, 8 * u, units - 8 * u if units - 8 * u < 8 else 8, b)
     elif not channels_last:
@@ -2030,9 +2030,9 @@ cdef Py_ssize_t _adaptive_units(const real_t* gp, const Strided* gs, real_t* op,
         units = N * C
         scratch = (b.size_out[1] * b.size_out[2] if b.fh != NULL else b.size_out[2])
         scratch += b.layers * b.size_in[2]
-        # One scratch buffer per thread: each thread takes a contiguous run of planes, as
-        # a static schedule would.
-        for t in prange(num_threads, num_threads=num_threads, schedule='static',
+        # One scratch buffer per iteration, each a contiguous run of planes (one run per
+        # thread, unless a thread wakes late and the other takes its run too).
+        for t in prange(num_threads, num_threads=num_threads, schedule='guided',
                         use_threads_if=num_threads > 1):
             buf = <real_t*>malloc(scratch * sizeof(real_t))
             if buf == NULL:
@@ -2047,7 +2047,7 @@ cdef Py_ssize_t _adaptive_units(const real_t* gp, const Strided* gs, real_t* op,
         C = os.shape[4]
         width = _channel_block(N, C, num_threads)
         nblk = (C + width - 1) // width
-        for u in prange(N * nblk, num_threads=num_threads, schedule='static',
+        for u in prange(N * nblk, num_threads=num_threads, schedule='guided',
                         use_threads_if=num_threads > 1):
             n = u // nblk
             c0 = (u % nblk) * width

@@ -136,7 +136,7 @@ cdef void _axis_pass(const src_t* isrc, const double* dsrc, Py_ssize_t outer,
     cdef Py_ssize_t chunks = (lanes + LANES - 1) // LANES, item, u, r, d, off, j0, w
     cdef double* mine
     _window_ends(a, ends)
-    for item in prange(outer * chunks, num_threads=num_threads, schedule='static',
+    for item in prange(outer * chunks, num_threads=num_threads, schedule='guided',
                        use_threads_if=num_threads > 1):
         mine = scratch + threadid() * scratch_per_thread
         u = item // chunks
@@ -286,7 +286,7 @@ cdef void _divide(double* o, float* o32, double* tab, const Axis* ax, bint count
                     divisor_factor(&ax[0], od, count_include_pad)
                     * divisor_factor(&ax[1], oh, count_include_pad)
                     * divisor_factor(&ax[2], ow, count_include_pad))
-    for u in prange(planes, num_threads=num_threads, schedule='static',
+    for u in prange(planes, num_threads=num_threads, schedule='guided',
                     use_threads_if=num_threads > 1):
         for p in range(P):
             for j in range(lanes):

@@ -1033,7 +1033,7 @@ cdef int _sep_max_pool(const pool_t* xp, const Strided* x, pool_t* op,
     cdef Py_ssize_t item, r, n, cb, od, hb, wb, c0, E, oh1, ow1
     cdef pool_t* mine
     try:
-        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='guided',
                            use_threads_if=num_threads > 1):
             mine = scratch + threadid() * per_thread
             r = item
@@ -1100,7 +1100,7 @@ cdef int _sep_max_cl(const pool_t* xp, const Strided* x, pool_t* op, const Axis*
     cdef Py_ssize_t item, n, cb, od, c0, E
     cdef pool_t* mine
     try:
-        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='guided',
                            use_threads_if=num_threads > 1):
             mine = scratch + threadid() * per_thread
             cb = item % ncb
@@ -1162,7 +1162,7 @@ cdef int _max_impl(const pool_t* xp, const Strided* x, pool_t* op, int64_t* ip, 
         rpi = rows_per_item(N * C * OD, OH, OW if OW < W_BLOCK else W_BLOCK, num_threads)
         ngrp = (OH + rpi - 1) // rpi
         n_items = N * C * OD * ngrp * nblk
-        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='guided',
                            use_threads_if=num_threads > 1):
             rb = row_block(item, C, OD, ngrp, nblk * W_BLOCK, W_BLOCK)
             rb.w1 = rb.w1 if rb.w1 < OW else OW
@@ -1174,7 +1174,7 @@ cdef int _max_impl(const pool_t* xp, const Strided* x, pool_t* op, int64_t* ip, 
         C = x.shape[1]
         nblk = row_blocks(OW, W_BLOCK)
         n_items = N * C * OD * OH * nblk
-        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='guided',
                            use_threads_if=num_threads > 1):
             rb = row_block(item, C, OD, OH, OW, W_BLOCK)
             rb.offset = (((rb.n * C + rb.c) * OD + rb.od) * OH + rb.oh) * OW
@@ -1187,7 +1187,7 @@ cdef int _max_impl(const pool_t* xp, const Strided* x, pool_t* op, int64_t* ip, 
         owb = _cl_row_block(N * OD * OH, OW, num_threads)
         nblk = row_blocks(OW, owb)
         n_items = N * OD * OH * nblk
-        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='guided',
                            use_threads_if=num_threads > 1):
             rb = row_block(item, 1, OD, OH, OW, owb)
             ocell = ((rb.n * OD + rb.od) * OH + rb.oh) * OW * C
@@ -1229,7 +1229,7 @@ cdef void _avg_impl(const pool_t* xp, const Strided* x, real_t* op, const Axis* 
         C = x.shape[1]
         ngrp = (C + PLANE_GROUP - 1) // PLANE_GROUP
         for item in prange(N * ngrp * OD, nogil=True, num_threads=num_threads,
-                           schedule='static', use_threads_if=num_threads > 1):
+                           schedule='guided', use_threads_if=num_threads > 1):
             od = item % OD
             c0 = (item // OD) % ngrp * PLANE_GROUP
             n = item // (OD * ngrp)
@@ -1244,7 +1244,7 @@ cdef void _avg_impl(const pool_t* xp, const Strided* x, real_t* op, const Axis* 
         rpi = rows_per_item(N * C * OD, OH, OW if OW < W_BLOCK else W_BLOCK, num_threads)
         ngrp = (OH + rpi - 1) // rpi
         n_items = N * C * OD * ngrp * nblk
-        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='guided',
                            use_threads_if=num_threads > 1):
             rb = row_block(item, C, OD, ngrp, nblk * W_BLOCK, W_BLOCK)
             rb.w1 = rb.w1 if rb.w1 < OW else OW
@@ -1257,7 +1257,7 @@ cdef void _avg_impl(const pool_t* xp, const Strided* x, real_t* op, const Axis* 
         owb = _cl_row_block(N * OD * OH, OW, num_threads)
         nblk = row_blocks(OW, owb)
         n_items = N * OD * OH * nblk
-        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='static',
+        for item in prange(n_items, nogil=True, num_threads=num_threads, schedule='guided',
                            use_threads_if=num_threads > 1):
             rb = row_block(item, 1, OD, OH, OW, owb)
             _avg_cl_row(xp + rb.n * xs0, xs1, xs2, xs3, C,

@@ -163,7 +163,7 @@ cdef inline void strided_rows_cf(const real_t* x, Py_ssize_t sN, Py_ssize_t sC, 
     cdef Py_ssize_t rpi = rows_per_item(N * C * OD, OH, OW, num_threads)
     cdef Py_ssize_t nblk = (OH + rpi - 1) // rpi
     cdef Py_ssize_t item, r, oh0, od, c, n
-    for item in prange(N * C * OD * nblk, num_threads=num_threads, schedule='static',
+    for item in prange(N * C * OD * nblk, num_threads=num_threads, schedule='guided',
                        use_threads_if=num_threads > 1):
         r = item // nblk
         oh0 = (item % nblk) * rpi
