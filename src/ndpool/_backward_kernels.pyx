@@ -35,7 +35,7 @@ the cells written once, and the planes built on the stack, with streaming stores
 
 from cpython.buffer cimport PyBuffer_Release
 from cython.parallel cimport prange
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memchr, memcpy, memset
 
@@ -213,6 +213,9 @@ cdef extern from "_picks.h" nogil:
                                Py_ssize_t nc) noexcept nogil
     Py_ssize_t ndpool_pick_f64(const double* gp, const int64_t* ip, int64_t cell, double* op,
                                Py_ssize_t nc) noexcept nogil
+    void ndpool_offsets(const int64_t* ip, int64_t base, int32_t* off, Py_ssize_t nc) noexcept nogil
+    Py_ssize_t ndpool_pick32_f32(const float* gp, const int32_t* off, int32_t cell, float* op,
+                                 Py_ssize_t nc) noexcept nogil
     Py_ssize_t ndpool_pick_row_f32(const float* g, const int64_t* idx, Py_ssize_t n,
                                    int64_t base, Py_ssize_t bw, float* dst) noexcept nogil
     Py_ssize_t ndpool_pick_row_f64(const double* g, const int64_t* idx, Py_ssize_t n,
@@ -251,13 +254,25 @@ cdef inline Py_ssize_t _select_streamed(const real_t* gp, const int64_t* ip, int
 
 cdef Py_ssize_t _pick_cells(const real_t* g, Py_ssize_t gW, const int64_t* idx, Py_ssize_t iW,
                             int64_t row, Py_ssize_t n, Py_ssize_t bw, real_t* out,
-                            Py_ssize_t C) noexcept nogil:
+                            Py_ssize_t C, const int32_t* off, int32_t rel) noexcept nogil:
     """Cells row .. row + n - 1 of one channels-last input row (out at the first), cell
     row + q picked from output q // bw (g and idx at output 0) and streamed out, whole
     cells of up to PICK_ROWS values at a time (a wider cell a chunk of it at a time,
-    _select_streamed); returns the hits."""
+    _select_streamed); returns the hits.  Given off (float32, C <= PICK_ROWS: each
+    output's C indices as offsets from its block's first cell, ndpool_offsets), cell
+    row + q is rel + q % bw from there."""
     cdef real_t buf[PICK_ROWS]
     cdef Py_ssize_t per = PICK_ROWS // C, q = 0, m, k, hits = 0
+    if real_t is float:
+        if off != NULL:
+            while q < n:
+                m = n - q if n - q < per else per
+                for k in range(m):
+                    hits += ndpool_pick32_f32(g + ((q + k) // bw) * gW, off + ((q + k) // bw) * C,
+                                              rel + <int32_t>((q + k) % bw), buf + k * C, C)
+                ndp_stream_copy(out + q * C, buf, m * C * sizeof(real_t))
+                q += m
+            return hits
     if per == 0:
         for q in range(n):
             hits += _select_streamed(g + (q // bw) * gW, idx + (q // bw) * iW, row + q,
@@ -278,6 +293,23 @@ cdef bint _gather_blocks(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize
                          Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t r0,
                          Py_ssize_t r1, real_t* out, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
                          Py_ssize_t C, bint stream) noexcept nogil:
+    """_gather_rows, with room for one output row's offsets where it streams float32."""
+    cdef int32_t* offs = NULL
+    cdef bint done
+    if real_t is float:
+        if stream and C <= PICK_ROWS and D * H * W < (<Py_ssize_t>1 << 31):
+            offs = <int32_t*>malloc(OW * C * sizeof(int32_t))
+    done = _gather_rows(g, gD, gH, gW, idx, iD, iH, iW, OD, OH, OW, r0, r1, out, D, H, W, C,
+                        stream, offs)
+    free(offs)
+    return done
+
+
+cdef bint _gather_rows(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t gW,
+                       const int64_t* idx, Py_ssize_t iD, Py_ssize_t iH, Py_ssize_t iW,
+                       Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t r0,
+                       Py_ssize_t r1, real_t* out, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
+                       Py_ssize_t C, bint stream, int32_t* offs) noexcept nogil:
     """_scatter's result for output rows r = od * OH + oh in [r0, r1) of one channels-last
     sample, written cell by cell, when every index lies in its output's block.
 
@@ -307,11 +339,17 @@ cdef bint _gather_blocks(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize
             # left the streaming stores 2x slower).  An output's channels hit at most one
             # cell each, so the row's hits reach OW * C only if every output's reach C.
             hits = 0
+            if offs != NULL:  # each output's indices narrowed once, for all its cells
+                row = ((od * bd) * H + oh * bh) * W  # the first block's first cell
+                for ow in range(OW):
+                    ndpool_offsets(idx + od * iD + oh * iH + ow * iW, row + ow * bw,
+                                   offs + ow * C, C)
             for a in range(bd):
                 for b in range(bh):
                     row = ((od * bd + a) * H + oh * bh + b) * W
                     hits += _pick_cells(g + od * gD + oh * gH, gW, idx + od * iD + oh * iH, iW,
-                                        row, OW * bw, bw, out + row * C, C)
+                                        row, OW * bw, bw, out + row * C, C, offs,
+                                        <int32_t>((a * H + b) * W))
             if hits != OW * C:
                 ndp_stream_fence()  # the scatter that redoes the sample may run on another thread
                 return False

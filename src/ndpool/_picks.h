@@ -32,6 +32,33 @@ static inline ptrdiff_t name(const T* gp, const int64_t* ip, int64_t cell, T* op
 NDPOOL_PICK(ndpool_pick_f32, float, uint32_t, int)
 NDPOOL_PICK(ndpool_pick_f64, double, uint64_t, int64_t)
 
+/* The same for float32 with the indices narrowed once per output, where one output's
+   indices are tested against several cells (a channels-last block's, row by row):
+   ndpool_offsets sets off[c] = ip[c] - base, or -1 (no cell) where that is negative or
+   does not fit in 31 bits; ndpool_pick32_f32 then compares 32-bit offsets, eight
+   channels a vector, where the int64 compare and its narrowing cost more than the pick. */
+static inline void ndpool_offsets(const int64_t* ip, int64_t base, int32_t* off,
+                                  ptrdiff_t nc) {
+    for (ptrdiff_t c = 0; c < nc; c++) {
+        uint64_t d = (uint64_t)ip[c] - (uint64_t)base;
+        off[c] = d < ((uint64_t)1 << 31) ? (int32_t)d : -1;
+    }
+}
+static inline ptrdiff_t ndpool_pick32_f32(const float* gp, const int32_t* off, int32_t cell,
+                                          float* op, ptrdiff_t nc) {
+    const uint32_t* gb = (const uint32_t*)gp;
+    int hits = 0;
+    for (ptrdiff_t c = 0; c < nc; c++) {
+        uint32_t m = -(uint32_t)(off[c] == cell);
+        uint32_t b = gb[c] & m;
+        float v;
+        memcpy(&v, &b, sizeof v);
+        op[c] = 0.0f + v;
+        hits += (int)(m & 1u);
+    }
+    return hits;
+}
+
 /* The channels-first form, along a row of blocks of bw cells: dst[k * bw + e] =
    0 + (g[k] if idx[k] == base + k * bw + e else +0) for k < n, e < bw; returns how
    many idx[k] hit their block.  Widths 2 to 4 (2x2, 3x3/s3, 4x4/s4 pools) each have
