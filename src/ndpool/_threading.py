@@ -11,7 +11,9 @@ from ._simd import _kernels
 # maps 7x7 to 224x224, both layouts; docs/threads.md).  There a sleeping thread team
 # starts its second thread 3-50 us late (medians; tails of milliseconds), and two threads
 # draw about 1.3x one thread's memory bandwidth, so a call gained from a second thread
-# only when it took 0.2-0.3 ms or more on one.
+# only when it took 0.2-0.3 ms or more on one.  Fitted with a static work split; the
+# kernels' guided schedule left them right (docs/threads.md): a call still waits for a
+# late thread to arrive.
 
 # Below this much work (element reads and writes) a call runs on one thread.  At 1 << 18,
 # one-thread calls of 0.03-0.3 ms took up to 4x longer on two (global maxima of 2x16x112x112,
