@@ -293,15 +293,18 @@ cdef bint _gather_blocks(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize
                          Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t r0,
                          Py_ssize_t r1, real_t* out, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
                          Py_ssize_t C, bint stream) noexcept nogil:
-    """_gather_rows, with room for one output row's offsets where it streams float32."""
+    """_gather_rows, given room for the 32-bit offsets of float32 indices (ndpool_offsets):
+    one output's on the stack, or a streamed output row's."""
+    cdef int32_t one[PICK_ROWS]
     cdef int32_t* offs = NULL
     cdef bint done
     if real_t is float:
-        if stream and C <= PICK_ROWS and D * H * W < (<Py_ssize_t>1 << 31):
-            offs = <int32_t*>malloc(OW * C * sizeof(int32_t))
+        if C <= PICK_ROWS and D * H * W < (<Py_ssize_t>1 << 31):
+            offs = <int32_t*>malloc(OW * C * sizeof(int32_t)) if stream else one
     done = _gather_rows(g, gD, gH, gW, idx, iD, iH, iW, OD, OH, OW, r0, r1, out, D, H, W, C,
                         stream, offs)
-    free(offs)
+    if stream:
+        free(offs)
     return done
 
 
@@ -322,10 +325,12 @@ cdef bint _gather_rows(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t
     the first that does not (an overlapping forward, or indices from elsewhere) this
     returns False with out partly written, and the sample is redone by _scatter.
     Streamed, the cells of each input row are picked on the stack and copied out
-    (_pick_cells).
+    (_pick_cells).  Given offs (float32), an output's indices are narrowed once to 32-bit
+    offsets from its block (a whole output row's at a time when streamed), and its cells
+    compare those instead of the int64 indices (ndpool_pick32_f32).
     """
     cdef Py_ssize_t bd = D // OD, bh = H // OH, bw = W // OW
-    cdef Py_ssize_t r, od, oh, ow, a, b, e, row
+    cdef Py_ssize_t r, od, oh, ow, a, b, e, k, row
     cdef const real_t* gp
     cdef const int64_t* ip
     cdef Py_ssize_t hits
@@ -358,11 +363,22 @@ cdef bint _gather_rows(const real_t* g, Py_ssize_t gD, Py_ssize_t gH, Py_ssize_t
                 gp = g + od * gD + oh * gH + ow * gW
                 ip = idx + od * iD + oh * iH + ow * iW
                 hits = 0
-                for a in range(bd):
-                    for b in range(bh):
-                        row = ((od * bd + a) * H + oh * bh + b) * W + ow * bw
-                        for e in range(bw):
-                            hits += _select(gp, ip, row + e, out + (row + e) * C, C)
+                if real_t is float:
+                    if offs != NULL:  # this output's indices narrowed once, for all its cells
+                        row = ((od * bd) * H + oh * bh) * W + ow * bw
+                        ndpool_offsets(ip, row, offs, C)
+                        for a in range(bd):
+                            for b in range(bh):
+                                e = row + (a * H + b) * W  # the first cell of this row of the block
+                                for k in range(bw):
+                                    hits += ndpool_pick32_f32(gp, offs, <int32_t>(e - row + k),
+                                                              out + (e + k) * C, C)
+                if offs == NULL:
+                    for a in range(bd):
+                        for b in range(bh):
+                            row = ((od * bd + a) * H + oh * bh + b) * W + ow * bw
+                            for e in range(bw):
+                                hits += _select(gp, ip, row + e, out + (row + e) * C, C)
                 if hits != C:
                     return False
         if OW * bw < W:  # the columns no block covers
