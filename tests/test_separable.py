@@ -173,6 +173,28 @@ def test_separable_tiles(shape, kwargs, channels_last, dtype):
     _check(x, 2, kwargs, channels_last, with_reference=False)
 
 
+@pytest.mark.parametrize("nd, shape, kwargs", [
+    (2, (3, 23, 19, 19), dict(kernel_size=5, stride=1, padding=2)),
+    (2, (3, 23, 19, 19), dict(kernel_size=13, stride=1, padding=6)),
+    (2, (2, 40, 7, 7), dict(kernel_size=3, stride=1, padding=1, ceil_mode=True)),
+    (2, (1, 17, 32, 32), dict(kernel_size=(9, 4), stride=1, padding=(4, 2), dilation=(1, 2))),
+    (3, (2, 37, 5, 9, 9), dict(kernel_size=(3, 5, 5), stride=(2, 1, 1), padding=(1, 2, 2))),
+    (1, (3, 30, 200), dict(kernel_size=9, stride=1, padding=4)),
+])
+@pytest.mark.parametrize("num_threads", [1, 2])
+def test_separable_lanes(nd, shape, kwargs, num_threads):
+    # Channels-first float32 planes of up to 1024 cells go through the passes 8 at a time
+    # as the lanes of a tile: groups of 8 planes across samples, a short last group, input
+    # rows that are not contiguous, and enough groups for two threads.
+    rng = np.random.default_rng(zlib.crc32(f"{shape}{kwargs}".encode()))
+    x = adversarial(rng, shape, np.float32)
+    _check(x, nd, kwargs, False, with_reference=False)
+    fn = getattr(ndpool, f"max_pool{nd}d")
+    wide = adversarial(rng, shape[:-1] + (shape[-1] + 3,), np.float32)[..., 1:-2]
+    want = fn(np.ascontiguousarray(wide), **kwargs, return_indices=True)[0]
+    assert fn(wide, **kwargs, num_threads=num_threads).tobytes() == want.tobytes()
+
+
 @pytest.mark.parametrize("num_threads", [1, 2, 3])
 def test_separable_thread_counts_agree(num_threads):
     rng = np.random.default_rng(5)
