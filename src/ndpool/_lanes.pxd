@@ -22,6 +22,11 @@ cdef inline void lanes_in(const pool_t* base, Py_ssize_t sN, Py_ssize_t sC, Py_s
         for k in range(8):
             u = u0 + (k if k < m else m - 1)
             rows[k] = base + u // C * sN + u % C * sC
+        if (H == 1 or sH == W) and (D == 1 or sD == H * W):
+            # Contiguous planes: one run, so that only its last few cells (not every row's)
+            # go one at a time.
+            ndp_lanes_in_f32(rows, D * H * W, tile)
+            return
         q = 0
         for d in range(D):
             for h in range(H):
