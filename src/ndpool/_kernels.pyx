@@ -1089,8 +1089,7 @@ cdef inline bint _sep_lanes_apply(const Strided* x, const Axis* ax, int num_thre
 cdef inline Py_ssize_t _sep_lanes_rows(const Axis* ax) noexcept nogil:
     """Cells of sep_max_rows' scratch for one lane tile: two padded input rows and the ring
     of the window's rows of W-reduced outputs."""
-    return 2 * sep_rows(&ax[2], ax[2].size_out) + (
-        (ax[1].kernel - 1) * ax[1].dilation + 1) * ax[2].size_out
+    return 2 * sep_rows(&ax[2], ax[2].size_out) + sep_rows(&ax[1], 1) * ax[2].size_out
 
 
 cdef int _sep_max_lanes(const float* xp, const Strided* x, float* op, const Axis* ax,
