@@ -7,6 +7,8 @@ import concurrent.futures
 import gc
 import os
 import resource
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -395,6 +397,39 @@ def test_small_calls_run_serially(thread_spy):
     assert thread_spy[-1] == 1
     ndpool.avg_pool2d_backward(g, cf.shape, 3, 2, 1, num_threads=2)  # 900k + 400k
     assert thread_spy[-1] == 2
+
+
+# In a fresh process: serial calls (one-thread regions, run without a libgomp team since
+# _serial_regions.h) start no OpenMP threads; a parallel call still does, and both agree.
+_OS_THREADS_SCRIPT = """
+import os
+import numpy as np
+import ndpool
+def os_threads():
+    return len(os.listdir("/proc/self/task"))
+x = np.random.default_rng(0).standard_normal((4, 64, 64, 64), dtype=np.float32)
+small = x[:1, :4, :8, :8]
+before = os_threads()
+serial = [ndpool.max_pool2d(small, 2), ndpool.avg_pool2d(x, 3, 1, 1, num_threads=1),
+          ndpool.adaptive_max_pool2d(x, 5, num_threads=1)]
+after_serial = os_threads()
+parallel = [ndpool.max_pool2d(small, 2, num_threads=4),
+            ndpool.avg_pool2d(x, 3, 1, 1, num_threads=4),
+            ndpool.adaptive_max_pool2d(x, 5, num_threads=4)]
+print(before, after_serial, os_threads(),
+      all(np.array_equal(a, b) for a, b in zip(serial, parallel)))
+"""
+
+
+@pytest.mark.skipif(not ndpool.build_info()["openmp"] or not os.path.isdir("/proc/self/task"),
+                    reason="needs an OpenMP build and /proc/self/task")
+def test_parallel_calls_still_use_threads_after_serial_ones():
+    out = subprocess.run([sys.executable, "-c", _OS_THREADS_SCRIPT], capture_output=True,
+                         text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "4"})
+    before, after_serial, after_parallel, same = out.stdout.split()
+    assert after_serial == before, out.stdout
+    assert int(after_parallel) >= int(before) + 1, out.stdout  # OpenMP's workers
+    assert same == "True"
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
