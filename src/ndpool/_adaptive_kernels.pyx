@@ -27,9 +27,7 @@ on the thread count.
 """
 
 from cython.parallel cimport prange
-# One-thread parallel regions skip libgomp's team set-up (_serial_regions.h).
-cdef extern from "_serial_regions.h":
-    pass
+cimport ndpool._openmp  # one-thread regions without libgomp's team
 from libc.stdint cimport int32_t, int64_t, INT32_MAX
 from libc.stdlib cimport free, malloc
 

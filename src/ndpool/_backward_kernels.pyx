@@ -35,9 +35,7 @@ the cells written once, and the planes built on the stack, with streaming stores
 
 from cpython.buffer cimport PyBuffer_Release
 from cython.parallel cimport prange
-# One-thread parallel regions skip libgomp's team set-up (_serial_regions.h).
-cdef extern from "_serial_regions.h":
-    pass
+cimport ndpool._openmp  # one-thread regions without libgomp's team
 from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memchr, memcpy, memset

@@ -19,9 +19,7 @@ validates them.
 """
 
 from cython.parallel cimport prange, threadid
-# One-thread parallel regions skip libgomp's team set-up (_serial_regions.h).
-cdef extern from "_serial_regions.h":
-    pass
+cimport ndpool._openmp  # one-thread regions without libgomp's team
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t
 from libc.stdlib cimport free, malloc
 import numpy as np

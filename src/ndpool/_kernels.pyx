@@ -41,9 +41,6 @@ them once per pixel.
 from cpython.buffer cimport (PyBUF_RECORDS_RO, PyBuffer_IsContiguous, PyBuffer_Release,
                             PyObject_GetBuffer)
 from cython.parallel cimport prange, threadid
-# One-thread parallel regions skip libgomp's team set-up (_serial_regions.h).
-cdef extern from "_serial_regions.h":
-    pass
 from libc.stdint cimport (int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t,
                           uint64_t)
 from libc.stdlib cimport free, malloc

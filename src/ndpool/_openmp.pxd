@@ -1,5 +1,9 @@
 # OpenMP shim: a build without OpenMP still compiles and links, and reports one thread.
-# All OpenMP calls go through here; never `cimport openmp` directly.
+# All OpenMP calls go through here; never `cimport openmp` directly.  Every module with a
+# prange cimports it, for the one-thread regions without libgomp's team (_serial_regions.h).
+cdef extern from "_serial_regions.h":
+    pass
+
 cdef extern from *:
     """
     #ifdef _OPENMP
