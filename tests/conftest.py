@@ -1,6 +1,12 @@
 import os
 
-from hypothesis import HealthCheck, settings
+# pytest -n auto runs one worker per core, and each worker's OpenMP calls (ndpool's, torch's)
+# use every core too: with libgomp's default spin-wait, a worker's idle threads take CPU from
+# the other workers' calls.  Waiting passively changes no result; set before any test
+# imports ndpool or torch, since libgomp reads it once, when it loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 # CI runs a fixed, larger sample so failures reproduce; locally examples vary run to run.
 settings.register_profile(
