@@ -37,6 +37,28 @@ def test_max_pool_matches_reference(config, dtype, layout, threads, seed):
     _check_unchanged(passed, before)
 
 
+@pytest.mark.parametrize("dtype", INT_DTYPES + [np.bool_])
+@pytest.mark.parametrize("layout", ["contiguous", "outer_strided", "inner_strided"])
+@pytest.mark.parametrize("shape,kernel_size", [
+    ((2, 3, 8, 70), 2),  # rows of 35 outputs: 32-byte blocks and a moved-back last block
+    ((2, 3, 4, 6, 56), 2),  # C3D's 2x2x2 on 56-wide maps: four rows a window
+    ((1, 2, 9, 9000), (3, 2)),  # one output row a pass (wider types: the generic path)
+    ((2, 3, 7, 61), (3, 2)),  # 61 = 30 windows + 1 cell no window reads
+    ((2, 3, 301), 2),  # 1-D: the input row is the folded row
+    ((2, 3, 9, 20), (3, 4)),  # 4 wide: the generic forms
+])
+def test_integer_max_of_disjoint_windows_matches_reference(shape, kernel_size, layout, dtype):
+    """Integer max pooling with stride == kernel and no padding folds rows in any order
+    (_int_rows.pxd); it must still be the reference's, on both sides of its block size."""
+    x = random_values(np.random.default_rng(len(shape) * 31 + shape[-1]), shape, dtype)
+    passed, logical, data_format, back = with_layout(x, layout)
+    fn = func("max", len(shape) - 2)
+    want = func("max", len(shape) - 2, reference)(logical, kernel_size)
+    for threads in (1, 2):
+        got = back(fn(passed, kernel_size, data_format=data_format, num_threads=threads))
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
 def _order_values(rng, shape, dtype):
     """+0, -0 and NaNs of two payloads (one negative), -1 now and then: which value a window
     returns then depends only on the order its taps are folded in."""

@@ -60,6 +60,7 @@ from ndpool._openmp cimport NDPOOL_OPENMP, omp_get_max_threads
 from ndpool._lanes cimport lanes_in, lanes_out
 from ndpool._separable cimport sep_max_item, sep_max_rows, sep_rows
 from ndpool._strided_rows cimport strided_rows_apply, strided_rows_cf
+from ndpool._int_rows cimport int_rows_apply, strided_max_int_cf
 from ndpool._cl_blocks cimport (cl_block_len, cl_blocks_pay, exact_inverse, max_window_block,
                                sum_window_block)
 
@@ -1220,6 +1221,13 @@ cdef int _max_impl(const pool_t* xp, const Strided* x, pool_t* op, int64_t* ip, 
             with nogil:
                 strided_rows_cf(xp, xs0, xs1, xs2, N, x.shape[1], op, size_in, size_out, k, 1, 1,
                                 1, True, num_threads)
+        return 0
+    if not (pool_t is float or pool_t is double) and not with_idx and not channels_last \
+            and _strided_windows(ax, size_in, size_out, k) \
+            and int_rows_apply(size_in, size_out, k, sizeof(pool_t)):
+        with nogil:
+            strided_max_int_cf(xp, xs0, xs1, xs2, xs3, N, x.shape[1], op, size_out, k,
+                               num_threads)
         return 0
     if not with_idx and _separable_pays(ax) and _sep_max_pool(xp, x, op, ax, channels_last, num_threads):
         return 0

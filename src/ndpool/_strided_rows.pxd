@@ -14,7 +14,7 @@
 from cython.parallel cimport prange
 from libc.string cimport memcpy, memset
 
-from ndpool._common cimport divide_span, real_t, rows_per_item
+from ndpool._common cimport RowBlock, divide_span, real_t, row_block, rows_per_item
 from ndpool._spans cimport (max_rows, max_span, ndp_max_rows_many_f32, ndp_max_rows_many_f64,
                             ndp_sum_rows_many_f32, ndp_sum_rows_many_f64, sum_rows)
 
@@ -162,19 +162,18 @@ cdef inline void strided_rows_cf(const real_t* x, Py_ssize_t sN, Py_ssize_t sC, 
     cdef Py_ssize_t OD = size_out[0], OH = size_out[1], OW = size_out[2]
     cdef Py_ssize_t rpi = rows_per_item(N * C * OD, OH, OW, num_threads)
     cdef Py_ssize_t nblk = (OH + rpi - 1) // rpi
-    cdef Py_ssize_t item, r, oh0, od, c, n
+    cdef Py_ssize_t item, oh0, oh1
+    cdef RowBlock rb
     for item in prange(N * C * OD * nblk, num_threads=num_threads, schedule='guided',
                        use_threads_if=num_threads > 1):
-        r = item // nblk
-        oh0 = (item % nblk) * rpi
-        od = r % OD
-        r = r // OD
-        c = r % C
-        n = r // C
+        rb = row_block(item, C, OD, nblk, 1, 1)  # rb.oh: the item's block of rows
+        oh0 = rb.oh * rpi
+        oh1 = oh0 + rpi if oh0 + rpi < OH else OH
         if k[0] * k[1] > STRIDED_ROWS:  # max only (strided_rows_apply)
-            _max_slices(x + n * sN + c * sC, sD, out + ((n * C + c) * OD + od) * OH * OW, od,
-                        oh0, oh0 + rpi if oh0 + rpi < OH else OH, size_in, size_out, k)
+            _max_slices(x + rb.n * sN + rb.c * sC, sD,
+                        out + ((rb.n * C + rb.c) * OD + rb.od) * OH * OW, rb.od, oh0, oh1,
+                        size_in, size_out, k)
         else:
-            _strided_rows(x + n * sN + c * sC, sD, out + ((n * C + c) * OD + od) * OH * OW, od,
-                          oh0, oh0 + rpi if oh0 + rpi < OH else OH, size_in, size_out, k, div,
-                          div2, div3, is_max)
+            _strided_rows(x + rb.n * sN + rb.c * sC, sD,
+                          out + ((rb.n * C + rb.c) * OD + rb.od) * OH * OW, rb.od, oh0, oh1,
+                          size_in, size_out, k, div, div2, div3, is_max)
