@@ -35,35 +35,33 @@ cdef inline bint int_rows_apply(const Py_ssize_t* size_in, const Py_ssize_t* siz
             and k[2] * size_out[2] * itemsize <= INT_RUN_BYTES)
 
 
-cdef inline void _fold_block(const pool_t** rows, Py_ssize_t nrows, Py_ssize_t i,
-                             pool_t* dst) noexcept nogil:
-    """dst[j] = max over the rows of rows[r][i + j], for 32 bytes of j (nrows >= 2)."""
+cdef inline void _fold_span(const pool_t** rows, Py_ssize_t nrows, Py_ssize_t i,
+                            pool_t* dst, Py_ssize_t m) noexcept nogil:
+    """dst[j] = max over the rows of rows[r][i + j], for j < m (nrows >= 2)."""
     cdef Py_ssize_t j, r
-    for j in range(32 // sizeof(pool_t)):
+    for j in range(m):
         dst[j] = max_update(rows[0][i + j], rows[1][i + j])
     for r in range(2, nrows):
-        for j in range(32 // sizeof(pool_t)):
+        for j in range(m):
             dst[j] = max_update(dst[j], rows[r][i + j])
 
 
 cdef inline void _fold_rows(const pool_t** rows, Py_ssize_t nrows, pool_t* dst,
                             Py_ssize_t n) noexcept nogil:
     """dst[i] = max over the rows of rows[r][i], for i < n (nrows >= 2).  In blocks of 32
-    bytes, each folding every row before it is stored, the last block moved back to end
-    at n (it folds some values again, to the same maxima): a row of 56 uint8 is two vector
-    steps, where gcc's loop left 8 scalar ones.  (Folding row after row in place made
-    each block's load wait on the previous, partly overlapping, store.)"""
-    cdef Py_ssize_t v = 32 // sizeof(pool_t), i = 0, r
+    bytes (a constant count, so each is one vector step), each folding every row before
+    it is stored, the last block moved back to end at n (it folds some values again, to
+    the same maxima): a row of 56 uint8 is two vector steps, where gcc's loop left 8
+    scalar ones.  (Folding row after row in place over the whole row made each block's
+    load wait on the previous, partly overlapping, store.)"""
+    cdef Py_ssize_t v = 32 // sizeof(pool_t), i = 0
     if n < v:
-        for i in range(n):
-            dst[i] = max_update(rows[0][i], rows[1][i])
-            for r in range(2, nrows):
-                dst[i] = max_update(dst[i], rows[r][i])
+        _fold_span(rows, nrows, 0, dst, n)
         return
     while i < n:
         if i > n - v:
             i = n - v
-        _fold_block(rows, nrows, i, dst + i)
+        _fold_span(rows, nrows, i, dst + i, v)
         i += v
 
 
