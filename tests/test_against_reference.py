@@ -59,6 +59,41 @@ def test_integer_max_of_disjoint_windows_matches_reference(shape, kernel_size, l
         assert got.dtype == want.dtype and np.array_equal(got, want)
 
 
+def _narrow_cases():
+    """(dtype, channels): channels-last pixels of 2 to 16 bytes, each dtype's widths (16
+    bytes: the first width past the narrow kernel's)."""
+    for dtype in MAX_DTYPES:
+        for channels in (2, 3, 4, 5, 8, 16):
+            if channels * np.dtype(dtype).itemsize <= 16:
+                yield dtype, channels
+
+
+@pytest.mark.parametrize("dtype,channels", list(_narrow_cases()))
+@pytest.mark.parametrize("spatial,kwargs", [
+    ((3, 600), dict(kernel_size=2)),  # 300 outputs: 16-byte pixels fill two buffers
+    ((2, 6000), dict(kernel_size=(1, 2))),  # 3000 outputs: 2-byte pixels fill two
+    ((7, 11), dict(kernel_size=3, stride=2, padding=1)),  # a padded window at either end
+    ((7, 11), dict(kernel_size=2, stride=1)),  # stride 1: folded straight into the output
+    ((8, 13), dict(kernel_size=3, stride=3, ceil_mode=True)),  # a last window cut short
+    ((9, 14), dict(kernel_size=3, stride=2, dilation=2)),
+    ((5, 9), dict(kernel_size=(1, 4), stride=(1, 3), padding=(0, 2))),
+    ((4, 6, 10), dict(kernel_size=2)),
+    ((5, 6, 9), dict(kernel_size=3, stride=2, padding=1)),
+])
+def test_narrow_channels_last_max_matches_reference(dtype, channels, spatial, kwargs):
+    """Channels-last max of narrow pixels folds each tap over a whole run of windows of a
+    row, and copies every step-th pixel out (_cl_narrow.pxd): the reference's values and
+    bits, NaN payloads and signed zeros included, on both sides of its buffer's size."""
+    shape = (2, channels, *spatial)
+    x = random_values(np.random.default_rng(sum(shape)), shape, dtype)
+    passed = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+    want = func("max", len(spatial), reference)(x, **kwargs)
+    for threads in (1, 2):
+        got = func("max", len(spatial))(passed, **kwargs, data_format="channels_last",
+                                        num_threads=threads)
+        assert np.moveaxis(got, -1, 1).tobytes() == np.ascontiguousarray(want).tobytes()
+
+
 def _order_values(rng, shape, dtype):
     """+0, -0 and NaNs of two payloads (one negative), -1 now and then: which value a window
     returns then depends only on the order its taps are folded in."""

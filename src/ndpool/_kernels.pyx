@@ -61,6 +61,7 @@ from ndpool._lanes cimport lanes_in, lanes_out
 from ndpool._separable cimport sep_max_item, sep_max_rows, sep_rows
 from ndpool._strided_rows cimport strided_rows_apply, strided_rows_cf
 from ndpool._int_rows cimport int_rows_apply, strided_max_int_cf
+from ndpool._cl_narrow cimport NARROW_DIRECT_TAPS, narrow_applies, narrow_max_run
 from ndpool._cl_blocks cimport (cl_block_len, cl_blocks_pay, exact_inverse, max_window_block,
                                sum_window_block)
 
@@ -442,6 +443,7 @@ cdef void _max_cl_row(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssiz
     cdef Py_ssize_t nb = cl_block_len(sizeof(pool_t))
     cdef const pool_t* first
     cdef const pool_t* src
+    cdef bint narrow
     if irow != NULL:
         for ow in range(ow0, ow1):
             if idx32:
@@ -456,26 +458,36 @@ cdef void _max_cl_row(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssiz
     nh = kh1 - kh0 if kh1 > kh0 else 0
     first = (plane + (od * ax[0].stride - ax[0].pad_lo + kd0 * ax[0].dilation) * sD
              + (oh * ax[1].stride - ax[1].pad_lo + kh0 * ax[1].dilation) * sH)
-    # The row's interior [owa, owb) of whole undilated 2x2 or 3x3 windows: one cl_max call.
+    # The row's interior [owa, owb) of whole windows in one call: of any window for narrow
+    # pixels (_cl_narrow.pxd), else of undilated 2x2 or 3x3 windows (cl_max).
     owa = owb = ow1
-    if (nd == 1 and nh == ax[2].kernel and (nh == 2 or nh == 3) and ax[1].dilation == 1
-            and ax[2].dilation == 1):
+    narrow = nd * nh > 0 and narrow_applies(C, sW, sizeof(pool_t))
+    if narrow or (nd == 1 and nh == ax[2].kernel and (nh == 2 or nh == 3)
+                  and ax[1].dilation == 1 and ax[2].dilation == 1):
         whole_windows(&ax[2], ow0, ow1, &owa, &owb)
-    for ow in range(ow0, ow1):
-        if owa <= ow < owb:
-            if ow == owa:
-                src = first + (ow * ax[2].stride - ax[2].pad_lo) * sW
-                if nh == 2:
-                    cl_max_2x2(src, src + sH, sW, ax[2].stride * sW, orow + ow * C, C, C,
-                               owb - owa)
-                else:
-                    cl_max_3x3(src, src + sH, src + 2 * sH, sW, ax[2].stride * sW,
-                               orow + ow * C, C, C, owb - owa)
-            continue
+    if owb > owa:
+        src = first + (owa * ax[2].stride - ax[2].pad_lo) * sW
+        if narrow:
+            narrow_max_run(src, ax[0].dilation * sD, ax[1].dilation * sH, nd, nh, ax[2].kernel,
+                           ax[2].dilation, ax[2].stride, C, orow + owa * C, owb - owa)
+        elif nh == 2:
+            cl_max_2x2(src, src + sH, sW, ax[2].stride * sW, orow + owa * C, C, C, owb - owa)
+        else:
+            cl_max_3x3(src, src + sH, src + 2 * sH, sW, ax[2].stride * sW, orow + owa * C, C, C,
+                       owb - owa)
+    # The pixels either side of it, one at a time (a loop over the interior's pixels that
+    # did nothing cost about 5 cycles a pixel: its counter went through memory).
+    ow = ow0
+    while ow < ow1:
+        if ow == owa:
+            ow = owb
+            if ow >= ow1:
+                break
         tap_range(&ax[2], ow, &kw0, &kw1)
         nw = kw1 - kw0 if kw1 > kw0 else 0
         if not cl_blocks_pay(nd * nh * nw, C, sizeof(pool_t)):
             _max_cl_item(plane, sD, sH, sW, C, orow + ow * C, NULL, od, oh, ow, ax)
+            ow += 1
             continue
         cb = C - C % nb
         c = 0
@@ -487,6 +499,7 @@ cdef void _max_cl_row(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssiz
         if cb < C:
             _max_cl_item(plane + cb, sD, sH, sW, C - cb, orow + ow * C + cb, NULL, od, oh, ow,
                          ax)
+        ow += 1
 
 
 cdef void _avg_cf_item(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, real_t* orow,
@@ -1229,7 +1242,10 @@ cdef int _max_impl(const pool_t* xp, const Strided* x, pool_t* op, int64_t* ip, 
             strided_max_int_cf(xp, xs0, xs1, xs2, xs3, N, x.shape[1], op, size_out, k,
                                num_threads)
         return 0
-    if not with_idx and _separable_pays(ax) and _sep_max_pool(xp, x, op, ax, channels_last, num_threads):
+    if not with_idx and _separable_pays(ax) \
+            and not (channels_last and narrow_applies(x.shape[4], xs3, sizeof(pool_t))
+                     and ax[0].kernel * ax[1].kernel * ax[2].kernel <= NARROW_DIRECT_TAPS) \
+            and _sep_max_pool(xp, x, op, ax, channels_last, num_threads):
         return 0
     if not channels_last and not with_idx:
         C = x.shape[1]
