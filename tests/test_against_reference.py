@@ -68,6 +68,19 @@ def _narrow_cases():
                 yield dtype, channels
 
 
+def _narrow_results(op, dtype, channels, spatial, kwargs):
+    """(ndpool's result, the reference's) on channels-last random values, both channels-first
+    and contiguous, at 1 and 2 threads."""
+    shape = (2, channels, *spatial)
+    x = random_values(np.random.default_rng(sum(shape)), shape, dtype)
+    passed = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+    want = func(op, len(spatial), reference)(x, **kwargs)
+    for threads in (1, 2):
+        got = func(op, len(spatial))(passed, **kwargs, data_format="channels_last",
+                                     num_threads=threads)
+        yield np.ascontiguousarray(np.moveaxis(got, -1, 1)), np.array(want)
+
+
 @pytest.mark.parametrize("dtype,channels", list(_narrow_cases()))
 @pytest.mark.parametrize("spatial,kwargs", [
     ((3, 600), dict(kernel_size=2)),  # 300 outputs: 16-byte pixels fill two buffers
@@ -84,14 +97,30 @@ def test_narrow_channels_last_max_matches_reference(dtype, channels, spatial, kw
     """Channels-last max of narrow pixels folds each tap over a whole run of windows of a
     row, and copies every step-th pixel out (_cl_narrow.pxd): the reference's values and
     bits, NaN payloads and signed zeros included, on both sides of its buffer's size."""
-    shape = (2, channels, *spatial)
-    x = random_values(np.random.default_rng(sum(shape)), shape, dtype)
-    passed = np.ascontiguousarray(np.moveaxis(x, 1, -1))
-    want = func("max", len(spatial), reference)(x, **kwargs)
-    for threads in (1, 2):
-        got = func("max", len(spatial))(passed, **kwargs, data_format="channels_last",
-                                        num_threads=threads)
-        assert np.moveaxis(got, -1, 1).tobytes() == np.ascontiguousarray(want).tobytes()
+    for got, want in _narrow_results("max", dtype, channels, spatial, kwargs):
+        assert got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("dtype,channels", [(np.float32, 2), (np.float32, 3), (np.float32, 4),
+                                            (np.float64, 2)])
+@pytest.mark.parametrize("spatial,kwargs", [
+    ((3, 1100), dict(kernel_size=2)),  # 550 outputs: float32 pairs fill two buffers
+    ((7, 11), dict(kernel_size=3, stride=2, padding=1)),
+    ((7, 11), dict(kernel_size=3, stride=2, padding=1, count_include_pad=False)),
+    ((7, 12), dict(kernel_size=3, stride=1, padding=1)),  # folded straight into the output
+    ((8, 13), dict(kernel_size=3, stride=3, ceil_mode=True)),
+    ((6, 9), dict(kernel_size=3, stride=2, divisor_override=5)),
+    ((9, 30), dict(kernel_size=5, stride=2, padding=2, count_include_pad=False)),
+    ((4, 5, 33), dict(kernel_size=3, stride=2, padding=1)),
+])
+def test_narrow_channels_last_avg_matches_reference(dtype, channels, spatial, kwargs):
+    """Channels-last float averages of narrow pixels sum each tap over a run of windows
+    (_cl_narrow.pxd): 0 + the taps in scan order, one division, as the reference: every bit
+    but NaN payloads (which of two NaNs an addition keeps is the compiler's choice of
+    operand order, here as in the other average kernels)."""
+    for got, want in _narrow_results("avg", dtype, channels, spatial, kwargs):
+        got[np.isnan(got)] = want[np.isnan(want)] = np.nan  # one payload
+        assert got.tobytes() == want.tobytes()
 
 
 def _order_values(rng, shape, dtype):

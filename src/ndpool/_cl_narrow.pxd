@@ -1,5 +1,5 @@
-# Channels-last max pooling of narrow pixels (2 to 15 bytes: RGB and RGBA images, 2-channel
-# fields), without indices.
+# Channels-last max (without indices) and float average pooling of narrow pixels (2 to 15
+# bytes: RGB and RGBA images, 2-channel fields).
 #
 # A pixel loop over 3 channels does not vectorise: the window-at-a-time forms took 5-9 ms
 # on one thread for the 2x2 maxima of a 16x512x512x3 uint8 batch, about 20 cycles an
@@ -9,13 +9,14 @@
 # of running maxima, one long contiguous loop a tap that covers every pixel of the run,
 # those between window starts too.  Value i of the buffer then holds the fold, in scan
 # order, of the window that starts at pixel i // C; the run's outputs are every step-th
-# pixel of it, copied out.  Each output sees its taps in torch's order and from its
-# first tap, as in _kernels.pyx: the same bits, NaN and signed zeros included.
+# pixel of it, copied out.  Each output sees its taps in torch's order, as in
+# _kernels.pyx: maxima from the first tap, sums from 0 and then divided once by the
+# run's one divisor: the same bits, NaN and signed zeros included.
 
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 
-from ndpool._common cimport pool_t
+from ndpool._common cimport divide_span, pool_t, real_t
 from ndpool._separable cimport fold_into
 
 cdef enum:
@@ -90,4 +91,38 @@ cdef inline void narrow_max_run(const pool_t* first, Py_ssize_t sD, Py_ssize_t s
                         fold_into(acc, row + t * dW * C, n, nan)
         if step > 1:
             _copy_pixels(acc, step * C, out + j0 * C, C, m)
+        j0 += m
+
+
+cdef inline void narrow_sum_run(const real_t* first, Py_ssize_t sD, Py_ssize_t sH,
+                                Py_ssize_t nd, Py_ssize_t nh, Py_ssize_t kw, Py_ssize_t step,
+                                Py_ssize_t C, real_t* out, Py_ssize_t npix,
+                                Py_ssize_t div) noexcept nogil:
+    """narrow_max_run for averages (undilated): out[j * C + c] = (0 + window j's taps in
+    scan order) / div."""
+    cdef uint64_t buf[NARROW_RUN_WORDS]
+    cdef real_t* acc = <real_t*>buf
+    cdef Py_ssize_t per = ((NARROW_RUN_BYTES // <Py_ssize_t>sizeof(real_t)) // C - 1) // step + 1
+    cdef Py_ssize_t j0 = 0, m, n, a, e, t, i
+    cdef const real_t* row
+    cdef const real_t* src
+    while j0 < npix:
+        m = npix - j0 if npix - j0 < per else per
+        n = ((m - 1) * step + 1) * C
+        if step == 1:
+            acc = out + j0 * C
+        for a in range(nd):
+            for e in range(nh):
+                row = first + j0 * step * C + a * sD + e * sH
+                for t in range(kw):
+                    src = row + t * C
+                    if a == 0 and e == 0 and t == 0:
+                        for i in range(n):
+                            acc[i] = 0 + src[i]
+                    else:
+                        for i in range(n):
+                            acc[i] = acc[i] + src[i]
+        if step > 1:
+            _copy_pixels(acc, step * C, out + j0 * C, C, m)
+        divide_span(out + j0 * C, m * C, div)
         j0 += m

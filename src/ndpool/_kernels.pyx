@@ -61,7 +61,7 @@ from ndpool._lanes cimport lanes_in, lanes_out
 from ndpool._separable cimport sep_max_item, sep_max_rows, sep_rows
 from ndpool._strided_rows cimport strided_rows_apply, strided_rows_cf
 from ndpool._int_rows cimport int_rows_apply, strided_max_int_cf
-from ndpool._cl_narrow cimport NARROW_DIRECT_TAPS, narrow_applies, narrow_max_run
+from ndpool._cl_narrow cimport NARROW_DIRECT_TAPS, narrow_applies, narrow_max_run, narrow_sum_run
 from ndpool._cl_blocks cimport (cl_block_len, cl_blocks_pay, exact_inverse, max_window_block,
                                sum_window_block)
 
@@ -903,6 +903,7 @@ cdef void _avg_cl_row(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssiz
     cdef const pool_t* src
     cdef real_t* opix
     cdef real_t rdiv, rinv
+    cdef bint narrow
     tap_range(&ax[0], od, &kd0, &kd1)
     tap_range(&ax[1], oh, &kh0, &kh1)
     nd = kd1 - kd0 if kd1 > kd0 else 0
@@ -911,26 +912,34 @@ cdef void _avg_cl_row(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssiz
              + (oh * ax[1].stride - ax[1].pad_lo + kh0) * sH)
     div_dh = (divisor_factor(&ax[0], od, count_include_pad)
               * divisor_factor(&ax[1], oh, count_include_pad))
-    # The row's interior [owa, owb): whole 2x2 or 3x3 windows, all with one divisor, in
-    # one cl_sum call.
+    # The row's interior [owa, owb): whole windows, all with one divisor, in one call: any
+    # window for narrow float pixels (_cl_narrow.pxd), else 2x2 or 3x3 (cl_sum).
     owa = owb = ow1
-    if nd == 1 and nh == ax[2].kernel and (nh == 2 or nh == 3):
+    narrow = (((pool_t is float and real_t is float) or (pool_t is double and real_t is double))
+              and nd * nh > 0 and narrow_applies(C, sW, sizeof(pool_t)))
+    if narrow or (nd == 1 and nh == ax[2].kernel and (nh == 2 or nh == 3)):
         whole_windows(&ax[2], ow0, ow1, &owa, &owb)
-    for ow in range(ow0, ow1):
-        if owa <= ow < owb:
-            if ow == owa:
-                div = divisor_override if divisor_override != 0 else (
-                    div_dh * divisor_factor(&ax[2], ow, count_include_pad))
-                rdiv = <real_t>div
-                rinv = 1 / rdiv if exact_inverse(rdiv) else 0
-                src = first + (ow * ax[2].stride - ax[2].pad_lo) * sW
-                if nh == 2:
-                    cl_sum_2x2(src, src + sH, sW, ax[2].stride * sW, orow + ow * C, C, C,
-                               owb - owa, rdiv, rinv)
-                else:
-                    cl_sum_3x3(src, src + sH, src + 2 * sH, sW, ax[2].stride * sW,
-                               orow + ow * C, C, C, owb - owa, rdiv, rinv)
-            continue
+    if owb > owa:
+        div = divisor_override if divisor_override != 0 else (
+            div_dh * divisor_factor(&ax[2], owa, count_include_pad))
+        rdiv = <real_t>div
+        rinv = 1 / rdiv if exact_inverse(rdiv) else 0
+        src = first + (owa * ax[2].stride - ax[2].pad_lo) * sW
+        if narrow:
+            narrow_sum_run(<const real_t*>src, sD, sH, nd, nh, ax[2].kernel, ax[2].stride, C,
+                           orow + owa * C, owb - owa, div)
+        elif nh == 2:
+            cl_sum_2x2(src, src + sH, sW, ax[2].stride * sW, orow + owa * C, C, C, owb - owa,
+                       rdiv, rinv)
+        else:
+            cl_sum_3x3(src, src + sH, src + 2 * sH, sW, ax[2].stride * sW, orow + owa * C, C, C,
+                       owb - owa, rdiv, rinv)
+    ow = ow0  # the pixels either side of the interior (as in _max_cl_row)
+    while ow < ow1:
+        if ow == owa:
+            ow = owb
+            if ow >= ow1:
+                break
         tap_range(&ax[2], ow, &kw0, &kw1)
         nw = kw1 - kw0 if kw1 > kw0 else 0
         src = first + (ow * ax[2].stride - ax[2].pad_lo + kw0) * sW
@@ -946,6 +955,7 @@ cdef void _avg_cl_row(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssiz
                 cl_sum_2x2(src, src + sH, sW, 0, opix, 0, C, 1, rdiv, rinv)
             else:
                 cl_sum_3x3(src, src + sH, src + 2 * sH, sW, 0, opix, 0, C, 1, rdiv, rinv)
+            ow += 1
             continue
         cb = 0
         if cl_blocks_pay(nd * nh * nw, C, sizeof(real_t)):
@@ -955,6 +965,7 @@ cdef void _avg_cl_row(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssiz
                 sum_window_block(src + c, sD, sH, sW, nd, nh, nw, rdiv, opix + c)
                 c += nb
             if cb == C:
+                ow += 1
                 continue
         for c in range(cb, C):
             opix[c] = 0
@@ -968,6 +979,7 @@ cdef void _avg_cl_row(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssiz
                     kw += n
         for c in range(cb, C):
             opix[c] = opix[c] / rdiv
+        ow += 1
 
 
 cdef Py_ssize_t _cl_row_block(Py_ssize_t rows, Py_ssize_t OW, int num_threads) noexcept nogil:
