@@ -618,13 +618,17 @@ def test_avg_geometry_cache_keeps_argument_checks():
 def test_max_backward_of_disjoint_blocks(in_spatial, streamed, data_format, dtype, k):
     """Indices of a forward with kernel == stride lie in their outputs' blocks, and each
     input row (channels-first, planes of more than 1024 cells; smaller ones scatter) or
-    cell (channels-last) is written once, without a zeroing pass; gradients of
+    cell (channels-last, pixels of 64 bytes or more) is written once, without a zeroing pass; gradients of
     STREAM_MIN_BYTES or more are written with streaming stores.  The
     reference's bits, the columns, rows and slices no block covers included; an index
     outside its block (late in a plane that looked like blocks) falls back to the scatter,
     and one outside the plane still raises."""
     nd = len(in_spatial)
     channels = 4 if streamed else 3
+    if data_format == "channels_last":  # pixels of 64 bytes and more (narrower ones scatter)
+        channels = 16
+        if streamed:  # a quarter of the rows: still STREAM_MIN_BYTES
+            in_spatial = in_spatial[:-2] + (-(-in_spatial[-2] // 4), in_spatial[-1])
     in_shape = (1, channels) + in_spatial
     big = np.prod(in_shape) * np.dtype(dtype).itemsize >= _backward._backward_kernels.STREAM_MIN_BYTES
     assert big == streamed
