@@ -16,7 +16,7 @@
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 
-from ndpool._common cimport divide_span, pool_t, real_t
+from ndpool._common cimport divide_span, pool_t
 from ndpool._separable cimport fold_into
 
 cdef enum:
@@ -25,14 +25,14 @@ cdef enum:
     NARROW_PIXEL_BYTES = 15
     NARROW_RUN_BYTES = 8192  # the running maxima of one pass (a stack buffer, in L1)
     NARROW_RUN_WORDS = 1026  # NARROW_RUN_BYTES in 8-byte words, and 16 bytes of slack
-    # Stride-1 windows of up to this many taps take narrow_max_run in place of the
+    # Stride-1 windows of up to this many taps take narrow_run in place of the
     # separable passes, which its direct taps beat at 2x2/s1 (2x, 8x256x256x3, one thread)
     # but not at 3x3/s1 (uint8 about even, float32 0.6-0.8x).
     NARROW_DIRECT_TAPS = 4
 
 
 cdef inline bint narrow_applies(Py_ssize_t C, Py_ssize_t sW, Py_ssize_t itemsize) noexcept nogil:
-    """Whether narrow_max_run takes channels-last pixels of C channels sW values apart:
+    """Whether narrow_run takes channels-last pixels of C channels sW values apart:
     contiguous pixels of 2 or more channels and at most NARROW_PIXEL_BYTES bytes.  (One
     channel is the channels-first layout, which the callers take instead.)"""
     return C >= 2 and sW == C and C * itemsize <= NARROW_PIXEL_BYTES
@@ -63,18 +63,19 @@ cdef inline void _copy_pixels(const pool_t* src, Py_ssize_t pitch, pool_t* dst, 
             dst[j * C + c] = src[j * pitch + c]
 
 
-cdef inline void narrow_max_run(const pool_t* first, Py_ssize_t sD, Py_ssize_t sH,
-                                Py_ssize_t nd, Py_ssize_t nh, Py_ssize_t kw, Py_ssize_t dW,
-                                Py_ssize_t step, Py_ssize_t C, pool_t* out,
-                                Py_ssize_t npix) noexcept nogil:
-    """out[j * C + c] for j < npix: the max of window j of a run of whole windows.  Its
+cdef inline void narrow_run(const pool_t* first, Py_ssize_t sD, Py_ssize_t sH,
+                            Py_ssize_t nd, Py_ssize_t nh, Py_ssize_t kw, Py_ssize_t dW,
+                            Py_ssize_t step, Py_ssize_t C, pool_t* out, Py_ssize_t npix,
+                            Py_ssize_t div) noexcept nogil:
+    """out[j * C + c] for j < npix, from window j of a run of whole windows: its max (div
+    0), or its average (div the run's divisor; floats): 0 + its taps, then / div.  Its
     rows are first + a * sD + e * sH (a < nd, e < nh, scan order; sD and sH include the
     dilations), its taps kw pixels dW apart, and window j starts step * j pixels on."""
     cdef uint64_t buf[NARROW_RUN_WORDS]
     cdef pool_t* acc = <pool_t*>buf
     cdef Py_ssize_t per = ((NARROW_RUN_BYTES // <Py_ssize_t>sizeof(pool_t)) // C - 1) // step + 1
-    cdef Py_ssize_t j0 = 0, m, n, a, e, t
-    cdef const pool_t* row
+    cdef Py_ssize_t j0 = 0, m, n, a, e, t, i
+    cdef const pool_t* src
     cdef bint nan = pool_t is float or pool_t is double
     while j0 < npix:
         m = npix - j0 if npix - j0 < per else per
@@ -83,40 +84,13 @@ cdef inline void narrow_max_run(const pool_t* first, Py_ssize_t sD, Py_ssize_t s
             acc = out + j0 * C
         for a in range(nd):
             for e in range(nh):
-                row = first + j0 * step * C + a * sD + e * sH
                 for t in range(kw):
-                    if a == 0 and e == 0 and t == 0:
-                        memcpy(acc, row, n * sizeof(pool_t))
-                    else:
-                        fold_into(acc, row + t * dW * C, n, nan)
-        if step > 1:
-            _copy_pixels(acc, step * C, out + j0 * C, C, m)
-        j0 += m
-
-
-cdef inline void narrow_sum_run(const real_t* first, Py_ssize_t sD, Py_ssize_t sH,
-                                Py_ssize_t nd, Py_ssize_t nh, Py_ssize_t kw, Py_ssize_t step,
-                                Py_ssize_t C, real_t* out, Py_ssize_t npix,
-                                Py_ssize_t div) noexcept nogil:
-    """narrow_max_run for averages (undilated): out[j * C + c] = (0 + window j's taps in
-    scan order) / div."""
-    cdef uint64_t buf[NARROW_RUN_WORDS]
-    cdef real_t* acc = <real_t*>buf
-    cdef Py_ssize_t per = ((NARROW_RUN_BYTES // <Py_ssize_t>sizeof(real_t)) // C - 1) // step + 1
-    cdef Py_ssize_t j0 = 0, m, n, a, e, t, i
-    cdef const real_t* row
-    cdef const real_t* src
-    while j0 < npix:
-        m = npix - j0 if npix - j0 < per else per
-        n = ((m - 1) * step + 1) * C
-        if step == 1:
-            acc = out + j0 * C
-        for a in range(nd):
-            for e in range(nh):
-                row = first + j0 * step * C + a * sD + e * sH
-                for t in range(kw):
-                    src = row + t * C
-                    if a == 0 and e == 0 and t == 0:
+                    src = first + j0 * step * C + a * sD + e * sH + t * dW * C
+                    if div == 0 and a == 0 and e == 0 and t == 0:
+                        memcpy(acc, src, n * sizeof(pool_t))
+                    elif div == 0:
+                        fold_into(acc, src, n, nan)
+                    elif a == 0 and e == 0 and t == 0:
                         for i in range(n):
                             acc[i] = 0 + src[i]
                     else:
@@ -124,5 +98,7 @@ cdef inline void narrow_sum_run(const real_t* first, Py_ssize_t sD, Py_ssize_t s
                             acc[i] = acc[i] + src[i]
         if step > 1:
             _copy_pixels(acc, step * C, out + j0 * C, C, m)
-        divide_span(out + j0 * C, m * C, div)
+        if pool_t is float or pool_t is double:  # (averages are of floats only)
+            if div != 0:
+                divide_span(out + j0 * C, m * C, div)
         j0 += m

@@ -61,7 +61,7 @@ from ndpool._lanes cimport lanes_in, lanes_out
 from ndpool._separable cimport sep_max_item, sep_max_rows, sep_rows
 from ndpool._strided_rows cimport strided_rows_apply, strided_rows_cf
 from ndpool._int_rows cimport int_rows_apply, strided_max_int_cf
-from ndpool._cl_narrow cimport NARROW_DIRECT_TAPS, narrow_applies, narrow_max_run, narrow_sum_run
+from ndpool._cl_narrow cimport NARROW_DIRECT_TAPS, narrow_applies, narrow_run
 from ndpool._cl_blocks cimport (cl_block_len, cl_blocks_pay, exact_inverse, max_window_block,
                                sum_window_block)
 
@@ -468,8 +468,8 @@ cdef void _max_cl_row(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssiz
     if owb > owa:
         src = first + (owa * ax[2].stride - ax[2].pad_lo) * sW
         if narrow:
-            narrow_max_run(src, ax[0].dilation * sD, ax[1].dilation * sH, nd, nh, ax[2].kernel,
-                           ax[2].dilation, ax[2].stride, C, orow + owa * C, owb - owa)
+            narrow_run(src, ax[0].dilation * sD, ax[1].dilation * sH, nd, nh, ax[2].kernel,
+                       ax[2].dilation, ax[2].stride, C, orow + owa * C, owb - owa, 0)
         elif nh == 2:
             cl_max_2x2(src, src + sH, sW, ax[2].stride * sW, orow + owa * C, C, C, owb - owa)
         else:
@@ -926,8 +926,8 @@ cdef void _avg_cl_row(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssiz
         rinv = 1 / rdiv if exact_inverse(rdiv) else 0
         src = first + (owa * ax[2].stride - ax[2].pad_lo) * sW
         if narrow:
-            narrow_sum_run(<const real_t*>src, sD, sH, nd, nh, ax[2].kernel, ax[2].stride, C,
-                           orow + owa * C, owb - owa, div)
+            narrow_run(<const real_t*>src, sD, sH, nd, nh, ax[2].kernel, 1, ax[2].stride, C,
+                       orow + owa * C, owb - owa, div)
         elif nh == 2:
             cl_sum_2x2(src, src + sH, sW, ax[2].stride * sW, orow + owa * C, C, C, owb - owa,
                        rdiv, rinv)
