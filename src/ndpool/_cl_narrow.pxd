@@ -3,11 +3,11 @@
 #
 # A pixel loop over 3 channels does not vectorise: the window-at-a-time forms took 5-9 ms
 # on one thread for the 2x2 maxima of a 16x512x512x3 uint8 batch, about 20 cycles an
-# output pixel.  Here a run of whole windows of
-# one output row goes in passes over its rows as flat arrays of values: each window tap
-# (row a, e; column t, in scan order) folds the row, shifted by t pixels, into a buffer
-# of running maxima, one long contiguous loop a tap that covers every pixel of the run,
-# those between window starts too.  Value i of the buffer then holds the fold, in scan
+# output pixel.  Here a run of whole windows of one output row goes in passes over its
+# rows as flat arrays of values: each window tap (row a, e; column t, in scan order)
+# folds the row, shifted by t pixels, into a buffer of running maxima (or sums), one
+# long contiguous loop a tap that covers every pixel of the run, those between window
+# starts too.  Value i of the buffer then holds the fold, in scan
 # order, of the window that starts at pixel i // C; the run's outputs are every step-th
 # pixel of it, copied out.  Each output sees its taps in torch's order, as in
 # _kernels.pyx: maxima from the first tap, sums from 0 and then divided once by the

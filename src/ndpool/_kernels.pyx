@@ -476,7 +476,7 @@ cdef void _max_cl_row(const pool_t* plane, Py_ssize_t sD, Py_ssize_t sH, Py_ssiz
             cl_max_3x3(src, src + sH, src + 2 * sH, sW, ax[2].stride * sW, orow + owa * C, C, C,
                        owb - owa)
     # The pixels either side of it, one at a time (a loop over the interior's pixels that
-    # did nothing cost about 5 cycles a pixel: its counter went through memory).
+    # did nothing cost about 6 cycles a pixel: its counter went through memory).
     ow = ow0
     while ow < ow1:
         if ow == owa:
